@@ -1,0 +1,74 @@
+// EngineOptions: every knob of the engine, with its default.
+//
+// Thread-safety: a value, read once by OpenEngine.
+#ifndef HOOKLOG_OPTIONS_H_
+#define HOOKLOG_OPTIONS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "hooklog/clock.h"
+#include "hooklog/transport.h"
+
+namespace hooklog {
+
+// When attempts happen. schedule[i] is the delay before attempt i+1, counted
+// from the previous attempt (schedule[0] from enqueue); its length is the
+// number of attempts before dead_letter.
+struct RetryPolicy {
+  // Standard Webhooks' suggestion: immediately, 5 s, 5 min, 30 min, 2 h,
+  // 5 h, 10 h, 14 h, 20 h, 24 h.
+  std::vector<Duration> schedule = DefaultSchedule();
+  // Each delay is multiplied by a uniform factor in [1-jitter, 1+jitter].
+  double jitter = 0.2;
+  // 429s (and 502/503/504 with Retry-After) wait Retry-After clamped to
+  // [min_retry_after, max_retry_after]; without the header, the schedule's
+  // next delay (at least min_retry_after).
+  Duration min_retry_after = std::chrono::seconds(1);
+  Duration max_retry_after = std::chrono::hours(24);
+  // A delivery answered only 429 for this long is dead-lettered.
+  Duration rate_limit_budget = std::chrono::hours(24);
+
+  static std::vector<Duration> DefaultSchedule();
+};
+
+struct EngineOptions {
+  RetryPolicy retry;
+
+  // Largest accepted payload (JSON bytes).
+  size_t max_payload_bytes = 256 * 1024;
+  // How long the previous secret keeps signing after a rotation.
+  Duration secret_rotation_grace = std::chrono::hours(24);
+  // How long an idempotency key returns the first publish's answer.
+  Duration idempotency_window = std::chrono::hours(24);
+
+  std::chrono::milliseconds attempt_timeout{15000};
+  std::chrono::milliseconds connect_timeout{5000};
+
+  // In-flight attempts per endpoint when the endpoint sets none, and in all.
+  uint32_t default_max_in_flight = 32;
+  uint32_t global_max_in_flight = 10000;
+
+  // Threads running the engine's io_context (engine work and transport).
+  int threads = 2;
+  // Seed of the retry jitter; 0 picks a random one. Tests set it.
+  uint64_t jitter_seed = 0;
+  // Most events written by one storage Append (the engine batches the work
+  // of many callers into one durable write: group commit).
+  size_t max_batch_events = 8192;
+
+  // Where time comes from; SystemClock() when null.
+  std::shared_ptr<Clock> clock;
+
+  // The transport; NewCurlTransport(io, transport) when null.
+  std::function<std::unique_ptr<Transport>(boost::asio::io_context&)>
+      transport_factory;
+  TransportOptions transport;
+};
+
+}  // namespace hooklog
+
+#endif  // HOOKLOG_OPTIONS_H_

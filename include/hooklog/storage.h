@@ -1,0 +1,183 @@
+// Storage: the adapter interface behind the engine (in the spirit of
+// leveldb::Env), a forwarding wrapper for fault injection, and the built-in
+// adapters (in-memory; RocksDB in rocksdb_storage.h).
+//
+// The engine decides what happened (events) and what the projection rows
+// become; an adapter makes both durable in ONE atomic step (Append), assigns
+// the events their gapless sequence numbers, and answers queries from the
+// rows. Adapters never interpret events: every row they store is given to
+// them. An adapter proves itself with the conformance suite in
+// include/hooklog/testing/storage_conformance.h.
+//
+// Thread-safety: every method may be called concurrently from any thread.
+// Append() should let concurrent callers share one durable sync (group
+// commit); the engine also batches many deliveries' events into one call.
+#ifndef HOOKLOG_STORAGE_H_
+#define HOOKLOG_STORAGE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hooklog/event.h"
+#include "hooklog/status.h"
+#include "hooklog/types.h"
+
+namespace hooklog {
+
+// What a publish with an idempotency key answered, kept for the window.
+struct IdempotencyRecord {
+  std::string key;
+  MessageId message_id;
+  std::vector<DeliveryId> deliveries;
+  Timestamp created_at = 0;
+  friend bool operator==(const IdempotencyRecord&,
+                         const IdempotencyRecord&) = default;
+};
+
+// One atomic unit: events plus the rows they produce.
+struct WriteBatch {
+  std::vector<Event> events;           // seq assigned by Append, in order
+  std::vector<Endpoint> endpoints;     // upserted by id
+  std::vector<Message> messages;       // upserted by id
+  std::vector<Delivery> deliveries;    // upserted by id
+  std::vector<IdempotencyRecord> idempotency;  // upserted by key
+
+  bool empty() const {
+    return events.empty() && endpoints.empty() && messages.empty() &&
+           deliveries.empty() && idempotency.empty();
+  }
+  // Appends everything of `other` (events stay in order).
+  void Merge(WriteBatch&& other);
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Makes the batch durable atomically: either every event and row is stored
+  // or none is. Assigns batch->events[i].seq = LastSequence()+1+i. Returns
+  // the last assigned sequence (LastSequence() for a batch without events).
+  // Unavailable (nothing written) when storage cannot accept writes.
+  virtual Result<uint64_t> Append(WriteBatch* batch) = 0;
+
+  // The highest sequence stored (0 for an empty log).
+  virtual uint64_t LastSequence() const = 0;
+
+  // Up to `max_events` events with seq >= from_seq, in order.
+  virtual Status ReadLog(uint64_t from_seq, size_t max_events,
+                         std::vector<Event>* out) = 0;
+
+  virtual Result<Endpoint> GetEndpoint(const EndpointId& id) = 0;
+  // Newest first (created_at, then id, descending); deleted endpoints only
+  // when query.include_deleted.
+  virtual Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& query) = 0;
+  virtual Result<Message> GetMessage(const MessageId& id) = 0;
+  virtual Result<Delivery> GetDelivery(const DeliveryId& id) = 0;
+  // Newest first (created_at, then id, descending), filters ANDed. Cursor
+  // pages must cost the same at any depth.
+  virtual Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& query) = 0;
+  // Per-endpoint delivery counts by status and attempts, maintained as rows
+  // change. NotFound for an unknown endpoint.
+  virtual Result<EndpointCounters> GetCounters(const EndpointId& id) = 0;
+  // Counts by status over all endpoints.
+  virtual Result<EndpointCounters> GetTotals() = 0;
+  virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) = 0;
+
+  // Start-up: calls on_endpoint for every endpoint (deleted ones included)
+  // and on_delivery for every non-terminal delivery. Must not read the log.
+  virtual Status LoadActive(
+      const std::function<void(const Endpoint&)>& on_endpoint,
+      const std::function<void(const Delivery&)>& on_delivery) = 0;
+
+  // Scale-out hook (planned PostgreSQL adapter with leased partitions): an
+  // adapter that owns only some endpoints answers false for the others, and
+  // calls the listener when ownership changes (lease lost or gained). The
+  // engine then reloads. Single-node adapters keep the defaults.
+  virtual bool OwnsEndpoint(const EndpointId& id) const {
+    (void)id;
+    return true;
+  }
+  virtual void SetOwnershipListener(std::function<void()> listener) {
+    (void)listener;
+  }
+};
+
+// Forwards every call to `target` (not owned unless `owned`); override the
+// methods a test wants to break. The model for fault injection.
+class ForwardingStorage : public Storage {
+ public:
+  explicit ForwardingStorage(Storage* target) : target_(target) {}
+  explicit ForwardingStorage(std::unique_ptr<Storage> owned)
+      : target_(owned.get()), owned_(std::move(owned)) {}
+
+  Result<uint64_t> Append(WriteBatch* batch) override {
+    return target_->Append(batch);
+  }
+  uint64_t LastSequence() const override { return target_->LastSequence(); }
+  Status ReadLog(uint64_t from_seq, size_t max_events,
+                 std::vector<Event>* out) override {
+    return target_->ReadLog(from_seq, max_events, out);
+  }
+  Result<Endpoint> GetEndpoint(const EndpointId& id) override {
+    return target_->GetEndpoint(id);
+  }
+  Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& q) override {
+    return target_->ListEndpoints(q);
+  }
+  Result<Message> GetMessage(const MessageId& id) override {
+    return target_->GetMessage(id);
+  }
+  Result<Delivery> GetDelivery(const DeliveryId& id) override {
+    return target_->GetDelivery(id);
+  }
+  Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
+    return target_->ListDeliveries(q);
+  }
+  Result<EndpointCounters> GetCounters(const EndpointId& id) override {
+    return target_->GetCounters(id);
+  }
+  Result<EndpointCounters> GetTotals() override {
+    return target_->GetTotals();
+  }
+  Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) override {
+    return target_->GetIdempotency(key);
+  }
+  Status LoadActive(
+      const std::function<void(const Endpoint&)>& on_endpoint,
+      const std::function<void(const Delivery&)>& on_delivery) override {
+    return target_->LoadActive(on_endpoint, on_delivery);
+  }
+  bool OwnsEndpoint(const EndpointId& id) const override {
+    return target_->OwnsEndpoint(id);
+  }
+  void SetOwnershipListener(std::function<void()> listener) override {
+    target_->SetOwnershipListener(std::move(listener));
+  }
+
+  Storage* target() const { return target_; }
+
+ private:
+  Storage* target_;
+  std::unique_ptr<Storage> owned_;
+};
+
+// A Storage held in memory: nothing survives the process. For tests and
+// ephemeral embedding.
+std::unique_ptr<Storage> NewMemoryStorage();
+
+// Opaque list cursors shared by adapters: (created_at, id) of the last row
+// returned. Decode gives InvalidArgument for anything not produced by Encode.
+std::string EncodeListCursor(Timestamp created_at, const Uuid128& id);
+Status DecodeListCursor(std::string_view cursor, Timestamp* created_at,
+                        Uuid128* id);
+
+}  // namespace hooklog
+
+#endif  // HOOKLOG_STORAGE_H_

@@ -1,0 +1,257 @@
+// Domain records: endpoints, messages, deliveries, attempts, and the query
+// shapes used to list them.
+//
+// These are plain values (copyable, comparable) so that the same structs serve
+// as engine state, projection rows stored by a Storage adapter, and answers to
+// the host. See docs/state_machine.md for how a Delivery changes.
+//
+// Thread-safety: values.
+#ifndef HOOKLOG_TYPES_H_
+#define HOOKLOG_TYPES_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hooklog/clock.h"
+#include "hooklog/ids.h"
+
+namespace hooklog {
+
+// Exactly the five statuses of the Closient contract.
+enum class DeliveryStatus : uint8_t {
+  kPending = 0,      // enqueued or replayed, awaiting its next attempt
+  kDelivered = 1,    // terminal success (2xx)
+  kFailed = 2,       // last attempt failed; waiting in retry backoff
+  kRateLimited = 3,  // last attempt got 429; retried on its own budget
+  kDeadLetter = 4,   // terminal failure; only a replay attempts it again
+};
+inline constexpr int kDeliveryStatusCount = 5;
+std::string_view DeliveryStatusName(DeliveryStatus s);  // "pending", ...
+Result<DeliveryStatus> ParseDeliveryStatus(std::string_view name);
+inline bool IsTerminal(DeliveryStatus s) {
+  return s == DeliveryStatus::kDelivered || s == DeliveryStatus::kDeadLetter;
+}
+
+// Why an attempt produced no HTTP response. kNone when a response (any
+// status code) was received.
+enum class ErrorClass : uint8_t {
+  kNone = 0,
+  kDns = 1,
+  kConnect = 2,
+  kTls = 3,
+  kTimeout = 4,
+  kReset = 5,
+  kTooLarge = 6,  // response body over the capture cap
+  kBlocked = 7,   // SSRF guard refused the address
+  kOther = 8,
+};
+std::string_view ErrorClassName(ErrorClass e);  // "none", "dns", ...
+
+enum class SignatureScheme : uint8_t {
+  kStandard = 0,  // Standard Webhooks 1.0 (webhook-id/-timestamp/-signature)
+  kClosient = 1,  // X-Closient-Signature: t=...,v1=<hex>
+};
+std::string_view SignatureSchemeName(SignatureScheme s);  // "standard", ...
+Result<SignatureScheme> ParseSignatureScheme(std::string_view name);
+
+// Why a delivery was dead-lettered.
+enum class DeadLetterReason : uint8_t {
+  kAttemptsExhausted = 0,
+  kGone = 1,               // 410 from the endpoint
+  kEndpointDeleted = 2,
+  kRateLimitBudget = 3,    // 429s for longer than the rate-limit budget
+  kEndpointDisabled = 4,
+};
+std::string_view DeadLetterReasonName(DeadLetterReason r);
+
+struct SigningSecret {
+  std::string secret;       // "whsec_" + base64 of the key bytes
+  Timestamp expires_at = 0;  // 0: current; otherwise stops signing then
+  friend bool operator==(const SigningSecret&, const SigningSecret&) = default;
+};
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+using Metadata = std::map<std::string, std::string>;
+
+struct Endpoint {
+  EndpointId id;
+  std::string url;
+  // Newest first. secrets[0] is the current one; older ones sign until their
+  // expires_at (rotation window).
+  std::vector<SigningSecret> secrets;
+  bool enabled = true;
+  std::string disabled_reason;  // "" when enabled; "gone_410", "manual", ...
+  std::vector<std::string> event_types = {"*"};
+  std::string description;
+  Metadata metadata;
+  HeaderList headers;              // custom request headers
+  double rate_limit_per_s = 0;     // 0: no limit
+  uint32_t max_in_flight = 0;      // 0: the engine default
+  bool fifo = false;
+  bool http2 = false;              // opt-in (see DESIGN.md, curl 7.88 trap)
+  SignatureScheme signature_scheme = SignatureScheme::kStandard;
+  bool deleted = false;
+  Timestamp created_at = 0;
+  Timestamp updated_at = 0;
+
+  // True when `event_type` passes the event_types filter ("*", exact,
+  // "prefix.*").
+  bool Matches(std::string_view event_type) const;
+  friend bool operator==(const Endpoint&, const Endpoint&) = default;
+};
+
+// What a host supplies to create an endpoint. The secret is generated.
+struct EndpointSpec {
+  std::string url;
+  std::string description;
+  std::optional<std::vector<std::string>> event_types;  // default {"*"}
+  Metadata metadata;
+  HeaderList headers;
+  double rate_limit_per_s = 0;
+  uint32_t max_in_flight = 0;
+  bool fifo = false;
+  bool http2 = false;
+  bool enabled = true;
+  SignatureScheme signature_scheme = SignatureScheme::kStandard;
+};
+
+// A partial update: a field left empty (nullopt) is unchanged.
+struct EndpointUpdate {
+  std::optional<std::string> url;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> event_types;
+  // Metadata merge: clear_metadata empties it first; then each key of
+  // metadata_patch is set, or removed when its value is "".
+  bool clear_metadata = false;
+  Metadata metadata_patch;
+  std::optional<HeaderList> headers;
+  std::optional<double> rate_limit_per_s;
+  std::optional<uint32_t> max_in_flight;
+  std::optional<bool> fifo;
+  std::optional<bool> http2;
+  std::optional<bool> enabled;  // true re-enables and resumes deliveries
+  std::optional<SignatureScheme> signature_scheme;
+};
+
+// A published event. The body sent to endpoints is the envelope
+// {"id":"evt_<id>","type":...,"created_at":...,"data":<payload>}.
+struct Message {
+  MessageId id;
+  std::string event_type;
+  std::string payload;  // validated JSON, exactly as published
+  std::string idempotency_key;
+  Timestamp created_at = 0;
+  friend bool operator==(const Message&, const Message&) = default;
+};
+
+// "evt_" + shortuuid: the event id shown in the API and sent as webhook-id.
+std::string EventIdString(const MessageId& id);
+
+struct AttemptRecord {
+  Timestamp at = 0;
+  std::optional<int> http_status_code;
+  std::optional<std::string> response_body;  // <= 256 characters
+  ErrorClass error = ErrorClass::kNone;
+  uint32_t latency_ms = 0;
+  friend bool operator==(const AttemptRecord&, const AttemptRecord&) = default;
+};
+
+struct Delivery {
+  DeliveryId id;
+  MessageId message_id;
+  EndpointId endpoint_id;
+  std::string event_type;
+  DeliveryStatus status = DeliveryStatus::kPending;
+  uint32_t attempts = 0;         // every attempt made, 429s included
+  uint32_t failed_attempts = 0;  // attempts that count against the schedule
+  Timestamp created_at = 0;
+  Timestamp next_attempt_at = 0;  // 0 when terminal
+  Timestamp last_attempted_at = 0;
+  Timestamp rate_limited_since = 0;  // start of the current 429 streak
+  std::optional<int> http_status_code;        // of the last attempt
+  std::optional<std::string> response_body;   // of the last attempt
+  ErrorClass last_error = ErrorClass::kNone;
+  std::optional<DeliveryId> replay_of;
+  std::optional<DeadLetterReason> dead_letter_reason;
+  bool is_test = false;
+  // The most recent attempts, oldest first (at most kMaxAttemptsLog).
+  std::vector<AttemptRecord> attempts_log;
+
+  static constexpr size_t kMaxAttemptsLog = 32;
+  friend bool operator==(const Delivery&, const Delivery&) = default;
+};
+
+// The seed's DeliveryResult: the answer of send-test and replay.
+struct DeliveryResult {
+  DeliveryId delivery_id;
+  DeliveryStatus status = DeliveryStatus::kPending;
+  std::optional<int> http_status_code;
+  std::optional<std::string> response_body;
+};
+
+// Listing: filters, then either a page number or an opaque cursor.
+// Results are newest first (created_at, then id, descending).
+struct DeliveryQuery {
+  std::optional<EndpointId> endpoint_id;
+  std::optional<DeliveryStatus> status;
+  std::optional<std::string> event_type;  // exact
+  std::optional<Timestamp> created_after;   // inclusive
+  std::optional<Timestamp> created_before;  // inclusive
+  uint32_t page = 1;        // 1-based; ignored when cursor is set
+  uint32_t page_size = 50;  // 1..kMaxPageSize
+  std::string cursor;       // from a previous page's next_cursor
+  bool count_total = true;  // compute total_count (costs a scan)
+};
+
+struct EndpointQuery {
+  Metadata metadata;  // AND of key=value
+  uint32_t page = 1;
+  uint32_t page_size = 50;
+  std::string cursor;
+  bool include_deleted = false;
+};
+
+inline constexpr uint32_t kMaxPageSize = 50;
+
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  uint64_t total_count = 0;  // matching rows (when counted)
+  std::string next_cursor;   // empty on the last page
+};
+
+struct EndpointCounters {
+  uint64_t by_status[kDeliveryStatusCount] = {};
+  uint64_t attempts = 0;
+  friend bool operator==(const EndpointCounters&,
+                         const EndpointCounters&) = default;
+};
+
+struct EngineStats {
+  uint64_t endpoints = 0;
+  uint64_t deliveries_by_status[kDeliveryStatusCount] = {};
+  uint64_t attempts_ok = 0;        // 2xx
+  uint64_t attempts_failed = 0;    // non-2xx or no response, 429 excluded
+  uint64_t attempts_rate_limited = 0;
+  uint64_t in_flight = 0;
+  uint64_t due_queue_depth = 0;    // non-terminal deliveries scheduled
+  uint64_t last_sequence = 0;
+  // Storage append latency, microseconds (since start).
+  uint64_t appends = 0;
+  uint64_t append_latency_us_total = 0;
+  // Attempt latency histogram (milliseconds, upper bounds below).
+  static constexpr int kLatencyBuckets = 10;
+  static constexpr double kLatencyBoundsMs[kLatencyBuckets] = {
+      5, 10, 25, 50, 100, 250, 500, 1000, 5000, 15000};
+  uint64_t latency_buckets[kLatencyBuckets + 1] = {};  // last: +Inf
+  double latency_sum_ms = 0;
+};
+
+}  // namespace hooklog
+
+#endif  // HOOKLOG_TYPES_H_
