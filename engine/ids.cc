@@ -1,0 +1,80 @@
+#include "hooklog/ids.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <cstring>
+
+namespace hooklog {
+namespace {
+
+__extension__ typedef unsigned __int128 u128;
+
+u128 ToU128(const Uuid128& u) { return (u128(u.hi) << 64) | u.lo; }
+
+// Maps a character to its digit in the alphabet, or -1.
+constexpr std::array<int8_t, 256> BuildDigitTable() {
+  std::array<int8_t, 256> t{};
+  for (auto& v : t) v = -1;
+  for (size_t i = 0; i < kShortUuidAlphabet.size(); ++i) {
+    t[static_cast<unsigned char>(kShortUuidAlphabet[i])] =
+        static_cast<int8_t>(i);
+  }
+  return t;
+}
+constexpr std::array<int8_t, 256> kDigit = BuildDigitTable();
+
+}  // namespace
+
+Uuid128 Uuid128::NewRandom() {
+  Uuid128 u;
+  do {
+    unsigned char buf[16];
+    // RAND_bytes only fails when the CSPRNG cannot be seeded; an id from a
+    // weaker source would be guessable, so that is fatal.
+    if (RAND_bytes(buf, sizeof buf) != 1) std::abort();
+    std::memcpy(&u.hi, buf, 8);
+    std::memcpy(&u.lo, buf + 8, 8);
+  } while (u.empty());
+  return u;
+}
+
+Result<Uuid128> Uuid128::Parse(std::string_view text) {
+  if (text.size() != kShortUuidLength) {
+    return Status::InvalidArgument("an id is 22 characters of the shortuuid "
+                                   "alphabet; got " +
+                                   std::to_string(text.size()) + " characters");
+  }
+  // Accumulate in 128 bits, checking overflow: 57^22 > 2^128, so some
+  // 22-character strings are out of range.
+  u128 v = 0;
+  const u128 max = ~u128(0);
+  for (char c : text) {
+    int d = kDigit[static_cast<unsigned char>(c)];
+    if (d < 0) {
+      return Status::InvalidArgument(
+          "an id may contain only the shortuuid alphabet "
+          "[23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]");
+    }
+    if (v > (max - u128(d)) / 57) {
+      return Status::InvalidArgument("id is out of range (>= 2^128)");
+    }
+    v = v * 57 + u128(d);
+  }
+  Uuid128 u;
+  u.hi = uint64_t(v >> 64);
+  u.lo = uint64_t(v);
+  return u;
+}
+
+std::string Uuid128::ToString() const {
+  std::string out(kShortUuidLength, kShortUuidAlphabet[0]);
+  u128 v = ToU128(*this);
+  for (size_t i = kShortUuidLength; i-- > 0 && v != 0;) {
+    out[i] = kShortUuidAlphabet[size_t(v % 57)];
+    v /= 57;
+  }
+  return out;
+}
+
+}  // namespace hooklog

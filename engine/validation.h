@@ -1,0 +1,48 @@
+// Input validation for everything a host (or webhookd) hands the engine.
+//
+// Each check returns InvalidArgument naming the offending field, and is run
+// before anything is decided, so that rejected input changes nothing.
+//
+// Thread-safety: pure functions.
+#ifndef HOOKLOG_ENGINE_VALIDATION_H_
+#define HOOKLOG_ENGINE_VALIDATION_H_
+
+#include <string_view>
+#include <vector>
+
+#include "hooklog/status.h"
+#include "hooklog/types.h"
+
+namespace hooklog {
+
+inline constexpr size_t kMaxUrlLength = 2048;
+inline constexpr size_t kMaxDescriptionLength = 255;
+inline constexpr size_t kMaxEventTypeLength = 256;
+inline constexpr size_t kMaxHeaderBytes = 4096;  // name + value of one header
+inline constexpr size_t kMaxHeaders = 32;
+inline constexpr size_t kMaxMetadataKeys = 50;
+inline constexpr size_t kMaxMetadataKeyLength = 128;
+inline constexpr size_t kMaxMetadataValueLength = 512;
+inline constexpr uint32_t kMaxInFlightLimit = 100000;
+
+// http/https only, <= 2048 characters, a host, no userinfo, a numeric port in
+// 1..65535 if any, no IPv4 literal in octal/hex/decimal/short form, no
+// whitespace or control characters.
+Status ValidateUrl(std::string_view url);
+// [A-Za-z0-9._-]{1,256}
+Status ValidateEventType(std::string_view type, std::string_view field);
+// Filter entries: "*", an event type, or "<event type>.*".
+Status ValidateEventTypeFilter(const std::vector<std::string>& filter);
+// Token names; values without CR, LF or NUL; <= 4 KiB each; not reserved
+// (content-length, content-type, host, transfer-encoding, webhook-*,
+// x-closient-*).
+Status ValidateHeaders(const HeaderList& headers);
+Status ValidateMetadata(const Metadata& metadata);
+// Well-formed JSON in valid UTF-8, at most `max_bytes`.
+Status ValidatePayload(std::string_view json, size_t max_bytes);
+Status ValidateEndpointSpec(const EndpointSpec& spec);
+Status ValidateEndpointUpdate(const EndpointUpdate& update);
+
+}  // namespace hooklog
+
+#endif  // HOOKLOG_ENGINE_VALIDATION_H_

@@ -1,0 +1,252 @@
+// The in-memory Storage: ordered maps under one reader/writer lock.
+//
+// Appends are atomic because the whole batch is applied under the exclusive
+// lock; "durable" means "visible to every later read" here, since nothing
+// survives the process.
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "hooklog/storage.h"
+
+namespace hooklog {
+namespace {
+
+// Newest first: created_at descending, then id descending.
+struct ListKey {
+  Timestamp created_at;
+  Uuid128 id;
+  bool operator<(const ListKey& o) const {
+    if (created_at != o.created_at) return created_at > o.created_at;
+    return id > o.id;
+  }
+};
+
+template <typename Row, typename Match>
+Result<Page<Row>> ListFrom(
+    const std::set<ListKey>& index, uint32_t page, uint32_t page_size,
+    const std::string& cursor, bool count_total, Match&& match,
+    const std::function<const Row*(const Uuid128&)>& lookup) {
+  if (page_size == 0 || page_size > kMaxPageSize) {
+    return Status::InvalidArgument("page_size must be between 1 and 50",
+                                   "page_size");
+  }
+  if (page == 0) {
+    return Status::InvalidArgument("page must be 1 or more", "page");
+  }
+  Page<Row> out;
+  auto it = index.begin();
+  uint64_t skip = 0;
+  if (!cursor.empty()) {
+    ListKey k{};
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(cursor, &k.created_at, &k.id));
+    it = index.upper_bound(k);
+  } else {
+    skip = uint64_t(page - 1) * page_size;
+  }
+  bool more = false;
+  for (; it != index.end(); ++it) {
+    const Row* row = lookup(it->id);
+    if (row == nullptr || !match(*row)) continue;
+    if (skip > 0) {
+      --skip;
+      continue;
+    }
+    if (out.items.size() == page_size) {
+      more = true;
+      break;
+    }
+    out.items.push_back(*row);
+  }
+  if (count_total) {
+    for (const ListKey& k : index) {
+      const Row* row = lookup(k.id);
+      if (row != nullptr && match(*row)) ++out.total_count;
+    }
+  }
+  if (more && !out.items.empty()) {
+    out.next_cursor = EncodeListCursor(out.items.back().created_at,
+                                       out.items.back().id.raw());
+  }
+  return out;
+}
+
+class MemoryStorage : public Storage {
+ public:
+  Result<uint64_t> Append(WriteBatch* batch) override {
+    std::unique_lock lock(mu_);
+    for (Event& e : batch->events) {
+      e.seq = ++last_seq_;
+      log_.push_back(e);
+    }
+    for (const Endpoint& e : batch->endpoints) {
+      auto [it, inserted] = endpoints_.insert_or_assign(e.id, e);
+      if (inserted) endpoint_index_.insert({e.created_at, e.id.raw()});
+      counters_.try_emplace(e.id);
+    }
+    for (const Message& m : batch->messages) messages_[m.id] = m;
+    for (const Delivery& d : batch->deliveries) {
+      auto it = deliveries_.find(d.id);
+      if (it != deliveries_.end()) {
+        Count(it->second, -1);
+        it->second = d;
+      } else {
+        deliveries_.emplace(d.id, d);
+        delivery_index_.insert({d.created_at, d.id.raw()});
+      }
+      Count(d, +1);
+    }
+    for (const IdempotencyRecord& r : batch->idempotency) {
+      idempotency_[r.key] = r;
+    }
+    return last_seq_;
+  }
+
+  uint64_t LastSequence() const override {
+    std::shared_lock lock(mu_);
+    return last_seq_;
+  }
+
+  Status ReadLog(uint64_t from_seq, size_t max_events,
+                 std::vector<Event>* out) override {
+    std::shared_lock lock(mu_);
+    if (from_seq == 0) from_seq = 1;
+    for (uint64_t s = from_seq; s <= last_seq_ && max_events > 0;
+         ++s, --max_events) {
+      out->push_back(log_[s - 1]);
+    }
+    return Status::Ok();
+  }
+
+  Result<Endpoint> GetEndpoint(const EndpointId& id) override {
+    std::shared_lock lock(mu_);
+    auto it = endpoints_.find(id);
+    if (it == endpoints_.end()) {
+      return Status::NotFound("endpoint " + id.ToString() + " not found");
+    }
+    return it->second;
+  }
+
+  Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& q) override {
+    std::shared_lock lock(mu_);
+    auto match = [&](const Endpoint& e) {
+      if (e.deleted && !q.include_deleted) return false;
+      for (const auto& [k, v] : q.metadata) {
+        auto it = e.metadata.find(k);
+        if (it == e.metadata.end() || it->second != v) return false;
+      }
+      return true;
+    };
+    std::function<const Endpoint*(const Uuid128&)> lookup =
+        [&](const Uuid128& id) -> const Endpoint* {
+      auto it = endpoints_.find(EndpointId(id));
+      return it == endpoints_.end() ? nullptr : &it->second;
+    };
+    return ListFrom<Endpoint>(endpoint_index_, q.page, q.page_size, q.cursor,
+                              true, match, lookup);
+  }
+
+  Result<Message> GetMessage(const MessageId& id) override {
+    std::shared_lock lock(mu_);
+    auto it = messages_.find(id);
+    if (it == messages_.end()) {
+      return Status::NotFound("message " + id.ToString() + " not found");
+    }
+    return it->second;
+  }
+
+  Result<Delivery> GetDelivery(const DeliveryId& id) override {
+    std::shared_lock lock(mu_);
+    auto it = deliveries_.find(id);
+    if (it == deliveries_.end()) {
+      return Status::NotFound("delivery " + id.ToString() + " not found");
+    }
+    return it->second;
+  }
+
+  Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
+    std::shared_lock lock(mu_);
+    auto match = [&](const Delivery& d) {
+      if (q.endpoint_id && d.endpoint_id != *q.endpoint_id) return false;
+      if (q.status && d.status != *q.status) return false;
+      if (q.event_type && d.event_type != *q.event_type) return false;
+      if (q.created_after && d.created_at < *q.created_after) return false;
+      if (q.created_before && d.created_at > *q.created_before) return false;
+      return true;
+    };
+    std::function<const Delivery*(const Uuid128&)> lookup =
+        [&](const Uuid128& id) -> const Delivery* {
+      auto it = deliveries_.find(DeliveryId(id));
+      return it == deliveries_.end() ? nullptr : &it->second;
+    };
+    return ListFrom<Delivery>(delivery_index_, q.page, q.page_size, q.cursor,
+                              q.count_total, match, lookup);
+  }
+
+  Result<EndpointCounters> GetCounters(const EndpointId& id) override {
+    std::shared_lock lock(mu_);
+    auto it = counters_.find(id);
+    if (it == counters_.end()) {
+      return Status::NotFound("endpoint " + id.ToString() + " not found");
+    }
+    return it->second;
+  }
+
+  Result<EndpointCounters> GetTotals() override {
+    std::shared_lock lock(mu_);
+    return totals_;
+  }
+
+  Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) override {
+    std::shared_lock lock(mu_);
+    auto it = idempotency_.find(std::string(key));
+    if (it == idempotency_.end()) {
+      return std::optional<IdempotencyRecord>();
+    }
+    return std::optional<IdempotencyRecord>(it->second);
+  }
+
+  Status LoadActive(
+      const std::function<void(const Endpoint&)>& on_endpoint,
+      const std::function<void(const Delivery&)>& on_delivery) override {
+    std::shared_lock lock(mu_);
+    for (const auto& [id, e] : endpoints_) on_endpoint(e);
+    for (const auto& [id, d] : deliveries_) {
+      if (!IsTerminal(d.status)) on_delivery(d);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // REQUIRES: mu_ held exclusively.
+  void Count(const Delivery& d, int sign) {
+    for (EndpointCounters* c : {&counters_[d.endpoint_id], &totals_}) {
+      c->by_status[static_cast<int>(d.status)] += uint64_t(int64_t(sign));
+      c->attempts += uint64_t(int64_t(sign) * int64_t(d.attempts));
+    }
+  }
+
+  mutable std::shared_mutex mu_;
+  uint64_t last_seq_ = 0;
+  std::vector<Event> log_;
+  std::unordered_map<EndpointId, Endpoint, IdHash> endpoints_;
+  std::set<ListKey> endpoint_index_;
+  std::unordered_map<MessageId, Message, IdHash> messages_;
+  std::unordered_map<DeliveryId, Delivery, IdHash> deliveries_;
+  std::set<ListKey> delivery_index_;
+  std::unordered_map<EndpointId, EndpointCounters, IdHash> counters_;
+  EndpointCounters totals_;
+  std::map<std::string, IdempotencyRecord, std::less<>> idempotency_;
+};
+
+}  // namespace
+
+std::unique_ptr<Storage> NewMemoryStorage() {
+  return std::make_unique<MemoryStorage>();
+}
+
+}  // namespace hooklog
