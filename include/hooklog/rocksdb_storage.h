@@ -31,6 +31,16 @@ struct RocksDbOptions {
   // (rows and payloads); 0 disables pruning.
   Duration retention = std::chrono::hours(24 * 30);
   size_t block_cache_bytes = 64 << 20;
+  // Opens without the directory lock (e.g. hooklog-admin verify next to a
+  // running daemon): reads see the data as of opening; Append fails with
+  // FailedPrecondition.
+  bool read_only = false;
+  // The clock retention measures age with; null means SystemClock(). Tests
+  // inject a FakeClock.
+  std::shared_ptr<Clock> clock;
+  // How often the background pruner runs when retention > 0; 0 disables the
+  // background thread (PruneRocksDbStorage still prunes on demand).
+  Duration prune_interval = std::chrono::minutes(1);
 };
 
 // Opens (creating if allowed) the store in directory `path`. Errors:
@@ -39,6 +49,20 @@ struct RocksDbOptions {
 // each message names the path and the reason.
 Result<std::unique_ptr<Storage>> OpenRocksDbStorage(const std::string& path,
                                                     RocksDbOptions options = {});
+
+// Runs one retention pass now, on the calling thread, and returns how many
+// deliveries it pruned (hooklog-admin, tests). InvalidArgument when `storage`
+// is not a RocksDB storage returned by OpenRocksDbStorage.
+Result<uint64_t> PruneRocksDbStorage(Storage* storage);
+
+// Figures for hooklog-admin stats. Thread-safe.
+struct RocksDbStats {
+  uint64_t last_sequence = 0;
+  uint64_t pruned_deliveries = 0;  // total ever pruned by retention
+  uint32_t format_version = 0;
+  std::string rocksdb_stats;  // RocksDB's own "rocksdb.stats" text
+};
+Result<RocksDbStats> GetRocksDbStats(Storage* storage);
 
 }  // namespace hooklog
 

@@ -1,0 +1,1271 @@
+// The RocksDB Storage adapter (docs/storage.md has the layout and the
+// reasons behind every setting).
+//
+// Write path: a leader/follower queue in the manner of LevelDB's
+// DBImpl::Write. Callers enqueue their WriteBatch; the caller at the head of
+// the queue becomes the leader, takes every batch queued so far, turns them
+// into ONE rocksdb::WriteBatch (events + rows + index maintenance + counters +
+// last sequence) and writes it with one synced WAL write. The followers sleep
+// meanwhile and are woken with their result. Hence:
+//   - group commit: every batch that queued while the previous sync ran
+//     shares the next sync;
+//   - sequence numbers are assigned by exactly one thread, in commit order,
+//     so a crash can never leave seq N+1 durable without seq N;
+//   - index maintenance reads old rows without racing another writer.
+//
+// Read path: plain Gets and iterators; list queries use a snapshot so that
+// index entries and rows agree.
+
+#include "hooklog/rocksdb_storage.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "storage/coding.h"
+#include "storage/row_codec.h"
+
+namespace hooklog {
+namespace {
+
+using storage_internal::BiasTimestamp;
+using storage_internal::GetBigEndian64;
+using storage_internal::PutBigEndian64;
+using storage_internal::UnbiasTimestamp;
+
+// Bumped when the key layout changes incompatibly. Stored in meta.
+constexpr uint32_t kStoreFormatVersion = 1;
+
+constexpr char kCfLog[] = "log";
+constexpr char kCfRows[] = "rows";
+constexpr char kCfIndex[] = "index";
+constexpr char kCfDue[] = "due";
+constexpr char kCfMeta[] = "meta";
+
+constexpr char kMetaFormatVersion[] = "format_version";
+constexpr char kMetaLastSeq[] = "last_seq";
+constexpr char kMetaTotals[] = "totals";
+constexpr char kMetaPruned[] = "pruned";
+
+// Row key prefixes (rows column family).
+constexpr char kRowEndpoint = 'e';
+constexpr char kRowMessage = 'm';
+constexpr char kRowDelivery = 'd';
+constexpr char kRowIdempotency = 'i';
+constexpr char kRowCounters = 'c';
+constexpr char kRowMessageRefs = 'r';  // live delivery rows per message
+// Index key prefixes (index column family).
+constexpr char kIdxEndpoints = 'N';
+constexpr char kIdxDeliveries = 'D';
+
+constexpr size_t kIdBytes = 16;
+constexpr size_t kOrderSuffixBytes = 8 + kIdBytes;  // inverted (ts, id)
+
+void PutId(std::string* out, const Uuid128& id) {
+  PutBigEndian64(out, id.hi);
+  PutBigEndian64(out, id.lo);
+}
+
+// Newest-first ordering: bytewise ascending keys must list larger
+// (created_at, id) first, so both are stored bit-inverted.
+void PutOrderSuffix(std::string* out, Timestamp created_at, const Uuid128& id) {
+  PutBigEndian64(out, ~BiasTimestamp(created_at));
+  PutBigEndian64(out, ~id.hi);
+  PutBigEndian64(out, ~id.lo);
+}
+void ParseOrderSuffix(std::string_view key, Timestamp* created_at,
+                      Uuid128* id) {
+  const char* p = key.data() + key.size() - kOrderSuffixBytes;
+  *created_at = UnbiasTimestamp(~GetBigEndian64(p));
+  id->hi = ~GetBigEndian64(p + 8);
+  id->lo = ~GetBigEndian64(p + 16);
+}
+
+std::string RowKey(char prefix, const Uuid128& id) {
+  std::string k(1, prefix);
+  PutId(&k, id);
+  return k;
+}
+std::string IdempotencyKey(std::string_view key) {
+  std::string k(1, kRowIdempotency);
+  k.append(key);
+  return k;
+}
+std::string SeqKey(uint64_t seq) {
+  std::string k;
+  PutBigEndian64(&k, seq);
+  return k;
+}
+std::string DueKey(const Delivery& d) {
+  std::string k;
+  PutBigEndian64(&k, BiasTimestamp(d.next_attempt_at));
+  PutId(&k, d.id.raw());
+  return k;
+}
+
+// Delivery list indexes: one per combination of the equality filters
+// (endpoint, status, event type), so that every DeliveryQuery is a range scan
+// of exactly the matching rows. Key: 'D' mask [endpoint] [status]
+// [len-prefixed type] inverted(created_at, id).
+enum FilterMask : uint8_t { kByEndpoint = 1, kByStatus = 2, kByType = 4 };
+
+std::string DeliveryIndexPrefix(uint8_t mask, const EndpointId* endpoint,
+                                const DeliveryStatus* status,
+                                const std::string* type) {
+  std::string k(1, kIdxDeliveries);
+  k.push_back(static_cast<char>(mask));
+  if (mask & kByEndpoint) PutId(&k, endpoint->raw());
+  if (mask & kByStatus) k.push_back(static_cast<char>(*status));
+  if (mask & kByType) {
+    storage_internal::Writer w(&k);
+    w.Str(*type);
+  }
+  return k;
+}
+
+std::vector<std::string> DeliveryIndexKeys(const Delivery& d) {
+  std::vector<std::string> keys;
+  keys.reserve(8);
+  for (uint8_t mask = 0; mask < 8; ++mask) {
+    std::string k =
+        DeliveryIndexPrefix(mask, &d.endpoint_id, &d.status, &d.event_type);
+    PutOrderSuffix(&k, d.created_at, d.id.raw());
+    keys.push_back(std::move(k));
+  }
+  return keys;
+}
+
+std::string EndpointIndexKey(const Endpoint& e) {
+  std::string k(1, kIdxEndpoints);
+  PutOrderSuffix(&k, e.created_at, e.id.raw());
+  return k;
+}
+
+// The smallest key greater than every key starting with `prefix`.
+std::string PrefixSuccessor(std::string prefix) {
+  while (!prefix.empty() && static_cast<uint8_t>(prefix.back()) == 0xFF) {
+    prefix.pop_back();
+  }
+  if (!prefix.empty()) prefix.back() = static_cast<char>(prefix.back() + 1);
+  return prefix;
+}
+
+std::string Fixed64Value(uint64_t v) {
+  std::string s;
+  storage_internal::Writer(&s).Fixed64(v);
+  return s;
+}
+uint64_t ParseFixed64Value(std::string_view s) {
+  uint64_t v = 0;
+  storage_internal::Reader r(s);
+  (void)r.Fixed64(&v);
+  return v;
+}
+
+void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
+  c->by_status[static_cast<int>(d.status)] += static_cast<uint64_t>(sign);
+  c->attempts += static_cast<uint64_t>(sign) * d.attempts;
+}
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Status::Corruption(std::move(msg));
+  if (s.IsNotFound()) return Status::NotFound(std::move(msg));
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(std::move(msg));
+  // A failed write (disk full, I/O error, DB in background-error read-only
+  // mode) means "cannot accept writes now": the caller may retry later.
+  return Status::Unavailable(std::move(msg));
+}
+
+class RocksDbStorage : public Storage {
+ public:
+  RocksDbStorage(std::string path, RocksDbOptions options)
+      : path_(std::move(path)), options_(std::move(options)) {
+    if (!options_.clock) options_.clock = SystemClock();
+  }
+
+  ~RocksDbStorage() override {
+    {
+      std::lock_guard<std::mutex> lock(prune_mu_);
+      stopping_ = true;
+    }
+    prune_cv_.notify_all();
+    if (pruner_.joinable()) pruner_.join();
+    if (db_ == nullptr) return;
+    // DB::Close does not sync the WAL: with sync=false the last writes would
+    // only be in the OS page cache. Sync them so a clean shutdown is durable.
+    if (!options_.read_only) (void)db_->SyncWAL();
+    for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    (void)db_->Close();
+    delete db_;
+  }
+
+  Status Open();
+
+  Result<uint64_t> Append(WriteBatch* batch) override;
+  uint64_t LastSequence() const override { return last_seq_.load(); }
+  Status ReadLog(uint64_t from_seq, size_t max_events,
+                 std::vector<Event>* out) override;
+  Result<Endpoint> GetEndpoint(const EndpointId& id) override;
+  Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& query) override;
+  Result<Message> GetMessage(const MessageId& id) override;
+  Result<Delivery> GetDelivery(const DeliveryId& id) override;
+  Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& query) override;
+  Result<EndpointCounters> GetCounters(const EndpointId& id) override;
+  Result<EndpointCounters> GetTotals() override;
+  Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) override;
+  Status LoadActive(
+      const std::function<void(const Endpoint&)>& on_endpoint,
+      const std::function<void(const Delivery&)>& on_delivery) override;
+
+  Result<uint64_t> PruneOnce();
+  Result<RocksDbStats> Stats();
+
+ private:
+  // One queued Append.
+  struct PendingWrite {
+    WriteBatch* batch;
+    bool done = false;
+    Status status;
+    uint64_t last_seq = 0;
+    std::condition_variable cv;
+  };
+
+  // The rows of one group commit as they will be after it, and the counters
+  // it touched. Committed into the caches only when the write succeeded.
+  struct GroupState {
+    rocksdb::WriteBatch wb;
+    std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> deliveries;
+    std::unordered_map<EndpointId, std::optional<Endpoint>, IdHash> endpoints;
+    std::unordered_map<EndpointId, EndpointCounters, IdHash> counters;
+    std::unordered_map<MessageId, uint64_t, IdHash> message_refs;
+    EndpointCounters totals;
+    uint64_t seq = 0;
+    uint64_t pruned = 0;
+  };
+
+  rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* rows_cf() const { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* index_cf() const { return handles_[2]; }
+  rocksdb::ColumnFamilyHandle* due_cf() const { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[4]; }
+
+  Status MapOpenError(const rocksdb::Status& s) const;
+  Status CheckMeta();
+
+  // Leader-only (REQUIRES: write_mu_ held).
+  Status BuildGroup(const std::vector<PendingWrite*>& group, GroupState* g);
+  Status LoadDelivery(GroupState* g, const DeliveryId& id,
+                      std::optional<Delivery>* out);
+  Status LoadEndpoint(GroupState* g, const EndpointId& id,
+                      std::optional<Endpoint>* out);
+  Status CountersFor(GroupState* g, const EndpointId& id,
+                     EndpointCounters** out);
+  Status MessageRefsFor(GroupState* g, const MessageId& id, uint64_t** out);
+  Status PutDelivery(GroupState* g, const Delivery* old_row,
+                     const Delivery* new_row);
+  Status CommitGroup(GroupState* g);
+
+  template <typename T>
+  Result<T> GetRow(const std::string& key, const char* what,
+                   Status (*decode)(std::string_view, T*),
+                   const rocksdb::Snapshot* snapshot = nullptr);
+
+  void PrunerLoop();
+
+  const std::string path_;
+  RocksDbOptions options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // ours first, in order
+  rocksdb::WriteOptions write_options_;
+
+  std::atomic<uint64_t> last_seq_{0};
+
+  std::mutex queue_mu_;
+  std::deque<PendingWrite*> queue_;
+
+  // Held by the leader while it builds and writes a group, and by the pruner
+  // for one chunk: the caches below are only touched under it.
+  std::mutex write_mu_;
+  uint64_t committed_seq_ = 0;
+  EndpointCounters totals_;
+  uint64_t pruned_total_ = 0;
+  std::unordered_map<EndpointId, EndpointCounters, IdHash> counters_cache_;
+
+  std::mutex prune_mu_;
+  std::condition_variable prune_cv_;
+  bool stopping_ = false;
+  std::thread pruner_;
+};
+
+Status RocksDbStorage::MapOpenError(const rocksdb::Status& s) const {
+  const std::string msg = s.ToString();
+  std::string lower = msg;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  if (s.IsIOError() && lower.find("lock") != std::string::npos) {
+    return Status::Unavailable("cannot open " + path_ +
+                               ": the data directory is locked by another "
+                               "process or another open store (" +
+                               msg + ")");
+  }
+  if (s.IsCorruption()) {
+    return Status::Corruption("cannot open " + path_ + ": data is corrupted (" +
+                              msg + ")");
+  }
+  if (s.IsInvalidArgument() &&
+      lower.find("does not exist") != std::string::npos) {
+    return Status::NotFound("cannot open " + path_ +
+                            ": no store there and create_if_missing is "
+                            "false (" +
+                            msg + ")");
+  }
+  return Status::IOError("cannot open " + path_ + ": " + msg);
+}
+
+Status RocksDbStorage::Open() {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options_.create_if_missing;
+  db_options.create_missing_column_families = options_.create_if_missing;
+  // Recovery settings (docs/storage.md, "Recovery"): replay the WAL up to
+  // the first damaged record and stop there, never skipping over a hole;
+  // verify checksums everywhere; make a missing or truncated WAL file a
+  // hard error instead of silent data loss.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  db_options.paranoid_checks = true;
+  db_options.track_and_verify_wals_in_manifest = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 4;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+
+  auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
+  auto make_cf = [&](bool bloom) {
+    rocksdb::ColumnFamilyOptions cf;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache;
+    if (bloom) {
+      // Point lookups by id dominate the rows family.
+      table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    }
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.compression = rocksdb::kNoCompression;
+    return cf;
+  };
+
+  std::vector<std::string> existing;
+  rocksdb::Status ls =
+      rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {kCfLog, make_cf(false)},
+      {kCfRows, make_cf(true)},
+      {kCfIndex, make_cf(false)},
+      {kCfDue, make_cf(false)},
+      {kCfMeta, make_cf(false)},
+      {rocksdb::kDefaultColumnFamilyName, make_cf(false)}};
+  if (ls.ok()) {
+    // A newer version may have added families: they must all be opened,
+    // and the format version check below then decides.
+    for (const auto& name : existing) {
+      bool known = std::any_of(descriptors.begin(), descriptors.end(),
+                               [&](const auto& d) { return d.name == name; });
+      if (!known) descriptors.push_back({name, make_cf(false)});
+    }
+    if (options_.read_only) {
+      for (size_t i = 0; i < 5; ++i) {
+        if (std::find(existing.begin(), existing.end(), descriptors[i].name) ==
+            existing.end()) {
+          return Status::FailedPrecondition(
+              "cannot open " + path_ + " read-only: not a hooklog store (no '" +
+              descriptors[i].name + "' column family)");
+        }
+      }
+    }
+  }
+  rocksdb::Status s;
+  if (options_.read_only) {
+    s = rocksdb::DB::OpenForReadOnly(db_options, path_, descriptors, &handles_,
+                                     &db_);
+  } else {
+    s = rocksdb::DB::Open(db_options, path_, descriptors, &handles_, &db_);
+  }
+  if (!s.ok()) {
+    db_ = nullptr;
+    return MapOpenError(s);
+  }
+  write_options_.sync = options_.sync;
+  HOOKLOG_RETURN_IF_ERROR(CheckMeta());
+  if (!options_.read_only && options_.retention.count() > 0 &&
+      options_.prune_interval.count() > 0) {
+    pruner_ = std::thread([this] { PrunerLoop(); });
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::CheckMeta() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaFormatVersion, &value);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
+  it->SeekToLast();
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "reading " + path_));
+  const bool log_empty = !it->Valid();
+  if (s.IsNotFound()) {
+    if (!log_empty) {
+      return Status::Corruption("cannot open " + path_ +
+                                ": the store has events but no format "
+                                "version in its metadata");
+    }
+    if (options_.read_only) return Status::Ok();
+    std::string v;
+    storage_internal::Writer(&v).Fixed32(kStoreFormatVersion);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    return FromRocks(db_->Put(wo, meta_cf(), kMetaFormatVersion, v),
+                     "initializing " + path_);
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(s, "reading metadata of " + path_));
+  uint32_t version = 0;
+  storage_internal::Reader r(value);
+  if (!r.Fixed32(&version) || !r.done()) {
+    return Status::Corruption("cannot open " + path_ +
+                              ": malformed format version in metadata");
+  }
+  if (version > kStoreFormatVersion) {
+    return Status::FailedPrecondition(
+        "cannot open " + path_ + ": written by a newer hooklog (store format " +
+        std::to_string(version) + ", this build reads up to " +
+        std::to_string(kStoreFormatVersion) + ")");
+  }
+  uint64_t meta_seq = 0;
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaLastSeq, &value);
+  if (s.ok()) {
+    meta_seq = ParseFixed64Value(value);
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading metadata of " + path_);
+  }
+  const uint64_t log_seq =
+      log_empty || it->key().size() != 8 ? 0 : GetBigEndian64(it->key().data());
+  // Both are written by the same atomic batch: disagreement means damage.
+  if (log_seq != meta_seq) {
+    return Status::Corruption(
+        "cannot open " + path_ + ": last sequence in metadata (" +
+        std::to_string(meta_seq) + ") disagrees with the log (" +
+        std::to_string(log_seq) + ")");
+  }
+  last_seq_ = meta_seq;
+  committed_seq_ = meta_seq;
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaTotals, &value);
+  if (s.ok()) {
+    HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeCounters(value, &totals_));
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "reading metadata of " + path_);
+  }
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPruned, &value);
+  if (s.ok()) pruned_total_ = ParseFixed64Value(value);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- writes
+
+Result<uint64_t> RocksDbStorage::Append(WriteBatch* batch) {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("store " + path_ + " is open read-only");
+  }
+  PendingWrite w{batch};
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  queue_.push_back(&w);
+  while (!w.done && queue_.front() != &w) w.cv.wait(lock);
+  if (w.done) {
+    if (!w.status.ok()) return w.status;
+    return w.last_seq;
+  }
+  // Leader: take everything queued so far (bounded so that one group's
+  // latency stays reasonable).
+  std::vector<PendingWrite*> group;
+  size_t events = 0;
+  for (PendingWrite* p : queue_) {
+    if (!group.empty() && events + p->batch->events.size() > 50'000) break;
+    group.push_back(p);
+    events += p->batch->events.size();
+  }
+  lock.unlock();
+
+  Status status;
+  std::vector<uint64_t> last_seqs(group.size());
+  {
+    std::lock_guard<std::mutex> wl(write_mu_);
+    GroupState g;
+    g.seq = committed_seq_;
+    g.totals = totals_;
+    status = BuildGroup(group, &g);
+    if (status.ok()) {
+      // Recompute each member's last sequence from the batch sizes.
+      uint64_t seq = committed_seq_;
+      for (size_t i = 0; i < group.size(); ++i) {
+        seq += group[i]->batch->events.size();
+        last_seqs[i] = seq;
+      }
+      status = CommitGroup(&g);
+    }
+  }
+
+  lock.lock();
+  for (size_t i = 0; i < group.size(); ++i) {
+    PendingWrite* p = queue_.front();
+    queue_.pop_front();
+    p->status = status;
+    p->last_seq = last_seqs[i];
+    p->done = true;
+    if (p != &w) p->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  if (!status.ok()) return status;
+  return w.last_seq;
+}
+
+Status RocksDbStorage::LoadDelivery(GroupState* g, const DeliveryId& id,
+                                    std::optional<Delivery>* out) {
+  if (auto it = g->deliveries.find(id); it != g->deliveries.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
+                               RowKey(kRowDelivery, id.raw()), &value);
+  out->reset();
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return FromRocks(s, "reading delivery " + id.ToString());
+  Delivery d;
+  HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeDeliveryRow(value, &d));
+  *out = std::move(d);
+  return Status::Ok();
+}
+
+Status RocksDbStorage::LoadEndpoint(GroupState* g, const EndpointId& id,
+                                    std::optional<Endpoint>* out) {
+  if (auto it = g->endpoints.find(id); it != g->endpoints.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
+                               RowKey(kRowEndpoint, id.raw()), &value);
+  out->reset();
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return FromRocks(s, "reading endpoint " + id.ToString());
+  Endpoint e;
+  HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeEndpointRow(value, &e));
+  *out = std::move(e);
+  return Status::Ok();
+}
+
+Status RocksDbStorage::CountersFor(GroupState* g, const EndpointId& id,
+                                   EndpointCounters** out) {
+  auto it = g->counters.find(id);
+  if (it == g->counters.end()) {
+    EndpointCounters c;
+    if (auto cached = counters_cache_.find(id);
+        cached != counters_cache_.end()) {
+      c = cached->second;
+    } else {
+      std::string value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
+                                   RowKey(kRowCounters, id.raw()), &value);
+      if (s.ok()) {
+        HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeCounters(value, &c));
+      } else if (!s.IsNotFound()) {
+        return FromRocks(s, "reading counters of " + id.ToString());
+      }
+    }
+    it = g->counters.emplace(id, c).first;
+  }
+  *out = &it->second;
+  return Status::Ok();
+}
+
+Status RocksDbStorage::MessageRefsFor(GroupState* g, const MessageId& id,
+                                      uint64_t** out) {
+  auto it = g->message_refs.find(id);
+  if (it == g->message_refs.end()) {
+    uint64_t refs = 0;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
+                                 RowKey(kRowMessageRefs, id.raw()), &value);
+    if (s.ok()) {
+      refs = ParseFixed64Value(value);
+    } else if (!s.IsNotFound()) {
+      return FromRocks(s, "reading message " + id.ToString());
+    }
+    it = g->message_refs.emplace(id, refs).first;
+  }
+  *out = &it->second;
+  return Status::Ok();
+}
+
+// Replaces old_row by new_row (either may be null) in the rows, the list
+// indexes, the due index and the counters.
+Status RocksDbStorage::PutDelivery(GroupState* g, const Delivery* old_row,
+                                   const Delivery* new_row) {
+  std::vector<std::string> old_keys, new_keys;
+  if (old_row != nullptr) old_keys = DeliveryIndexKeys(*old_row);
+  if (new_row != nullptr) new_keys = DeliveryIndexKeys(*new_row);
+  // Keys that did not change (same endpoint/type/created_at) stay put.
+  for (const auto& k : old_keys) {
+    if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
+      g->wb.Delete(index_cf(), k);
+    }
+  }
+  for (const auto& k : new_keys) {
+    if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
+      g->wb.Put(index_cf(), k, rocksdb::Slice());
+    }
+  }
+  std::string old_due, new_due;
+  if (old_row != nullptr && !IsTerminal(old_row->status)) {
+    old_due = DueKey(*old_row);
+  }
+  if (new_row != nullptr && !IsTerminal(new_row->status)) {
+    new_due = DueKey(*new_row);
+  }
+  if (old_due != new_due) {
+    if (!old_due.empty()) g->wb.Delete(due_cf(), old_due);
+    if (!new_due.empty()) g->wb.Put(due_cf(), new_due, rocksdb::Slice());
+  }
+  EndpointCounters* c = nullptr;
+  if (old_row != nullptr) {
+    HOOKLOG_RETURN_IF_ERROR(CountersFor(g, old_row->endpoint_id, &c));
+    AddToCounters(c, *old_row, -1);
+    AddToCounters(&g->totals, *old_row, -1);
+  }
+  if (new_row != nullptr) {
+    HOOKLOG_RETURN_IF_ERROR(CountersFor(g, new_row->endpoint_id, &c));
+    AddToCounters(c, *new_row, +1);
+    AddToCounters(&g->totals, *new_row, +1);
+  }
+  // Message reference counts let retention drop a message's payload once
+  // its last delivery row is gone.
+  const MessageId* old_msg = old_row ? &old_row->message_id : nullptr;
+  const MessageId* new_msg = new_row ? &new_row->message_id : nullptr;
+  if (old_msg == nullptr || new_msg == nullptr || *old_msg != *new_msg) {
+    uint64_t* refs = nullptr;
+    if (old_msg != nullptr) {
+      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(g, *old_msg, &refs));
+      if (*refs > 0) --*refs;
+    }
+    if (new_msg != nullptr) {
+      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(g, *new_msg, &refs));
+      ++*refs;
+    }
+  }
+  if (new_row != nullptr) {
+    g->wb.Put(rows_cf(), RowKey(kRowDelivery, new_row->id.raw()),
+              storage_internal::EncodeDeliveryRow(*new_row));
+    g->deliveries[new_row->id] = *new_row;
+  } else if (old_row != nullptr) {
+    g->wb.Delete(rows_cf(), RowKey(kRowDelivery, old_row->id.raw()));
+    g->deliveries[old_row->id] = std::nullopt;
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::BuildGroup(const std::vector<PendingWrite*>& group,
+                                  GroupState* g) {
+  for (PendingWrite* p : group) {
+    WriteBatch* b = p->batch;
+    for (Event& e : b->events) {
+      e.seq = ++g->seq;
+      g->wb.Put(log_cf(), SeqKey(e.seq), EncodeEvent(e));
+    }
+    for (const Endpoint& e : b->endpoints) {
+      std::optional<Endpoint> old;
+      HOOKLOG_RETURN_IF_ERROR(LoadEndpoint(g, e.id, &old));
+      const std::string new_key = EndpointIndexKey(e);
+      if (old) {
+        const std::string old_key = EndpointIndexKey(*old);
+        if (old_key != new_key) g->wb.Delete(index_cf(), old_key);
+      }
+      g->wb.Put(index_cf(), new_key, rocksdb::Slice());
+      g->wb.Put(rows_cf(), RowKey(kRowEndpoint, e.id.raw()),
+                storage_internal::EncodeEndpointRow(e));
+      g->endpoints[e.id] = e;
+    }
+    for (const Message& m : b->messages) {
+      g->wb.Put(rows_cf(), RowKey(kRowMessage, m.id.raw()),
+                storage_internal::EncodeMessageRow(m));
+    }
+    for (const Delivery& d : b->deliveries) {
+      std::optional<Delivery> old;
+      HOOKLOG_RETURN_IF_ERROR(LoadDelivery(g, d.id, &old));
+      HOOKLOG_RETURN_IF_ERROR(PutDelivery(g, old ? &*old : nullptr, &d));
+    }
+    for (const IdempotencyRecord& rec : b->idempotency) {
+      g->wb.Put(rows_cf(), IdempotencyKey(rec.key),
+                storage_internal::EncodeIdempotencyRow(rec));
+    }
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::CommitGroup(GroupState* g) {
+  for (const auto& [id, c] : g->counters) {
+    g->wb.Put(rows_cf(), RowKey(kRowCounters, id.raw()),
+              storage_internal::EncodeCounters(c));
+  }
+  for (const auto& [id, refs] : g->message_refs) {
+    if (refs == 0) {
+      g->wb.Delete(rows_cf(), RowKey(kRowMessageRefs, id.raw()));
+    } else {
+      g->wb.Put(rows_cf(), RowKey(kRowMessageRefs, id.raw()),
+                Fixed64Value(refs));
+    }
+  }
+  g->wb.Put(meta_cf(), kMetaTotals,
+            storage_internal::EncodeCounters(g->totals));
+  if (g->seq != committed_seq_) {
+    g->wb.Put(meta_cf(), kMetaLastSeq, Fixed64Value(g->seq));
+  }
+  if (g->pruned > 0) {
+    g->wb.Put(meta_cf(), kMetaPruned, Fixed64Value(pruned_total_ + g->pruned));
+  }
+  rocksdb::Status s = db_->Write(write_options_, &g->wb);
+  if (!s.ok()) return FromRocks(s, "appending to " + path_);
+  // Durable: publish the new state.
+  for (auto& [id, c] : g->counters) counters_cache_[id] = c;
+  totals_ = g->totals;
+  pruned_total_ += g->pruned;
+  committed_seq_ = g->seq;
+  last_seq_.store(g->seq);
+  return Status::Ok();
+}
+
+// ----------------------------------------------------------------- reads
+
+template <typename T>
+Result<T> RocksDbStorage::GetRow(const std::string& key, const char* what,
+                                 Status (*decode)(std::string_view, T*),
+                                 const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(ro, rows_cf(), key, &value);
+  if (s.IsNotFound()) return Status::NotFound(std::string(what) + " not found");
+  if (!s.ok()) return FromRocks(s, std::string("reading ") + what);
+  T row;
+  HOOKLOG_RETURN_IF_ERROR(decode(value.ToStringView(), &row));
+  return row;
+}
+
+Status RocksDbStorage::ReadLog(uint64_t from_seq, size_t max_events,
+                               std::vector<Event>* out) {
+  out->clear();
+  if (from_seq == 0) from_seq = 1;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
+  for (it->Seek(SeqKey(from_seq)); it->Valid() && out->size() < max_events;
+       it->Next()) {
+    const uint64_t seq =
+        it->key().size() == 8 ? GetBigEndian64(it->key().data()) : 0;
+    auto event = DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) {
+      return Status::Corruption("log of " + path_ + " at seq " +
+                                std::to_string(seq) + ": " +
+                                event.status().message());
+    }
+    if (event->seq != seq) {
+      return Status::Corruption("log of " + path_ + ": key seq " +
+                                std::to_string(seq) + " holds event seq " +
+                                std::to_string(event->seq));
+    }
+    out->push_back(std::move(*event));
+  }
+  return FromRocks(it->status(), "reading the log of " + path_);
+}
+
+Result<Endpoint> RocksDbStorage::GetEndpoint(const EndpointId& id) {
+  return GetRow<Endpoint>(RowKey(kRowEndpoint, id.raw()), "endpoint",
+                          storage_internal::DecodeEndpointRow);
+}
+Result<Message> RocksDbStorage::GetMessage(const MessageId& id) {
+  return GetRow<Message>(RowKey(kRowMessage, id.raw()), "message",
+                         storage_internal::DecodeMessageRow);
+}
+Result<Delivery> RocksDbStorage::GetDelivery(const DeliveryId& id) {
+  return GetRow<Delivery>(RowKey(kRowDelivery, id.raw()), "delivery",
+                          storage_internal::DecodeDeliveryRow);
+}
+
+Result<std::optional<IdempotencyRecord>> RocksDbStorage::GetIdempotency(
+    std::string_view key) {
+  auto r = GetRow<IdempotencyRecord>(IdempotencyKey(key), "idempotency key",
+                                     storage_internal::DecodeIdempotencyRow);
+  if (r.ok()) return std::optional<IdempotencyRecord>(std::move(*r));
+  if (r.status().IsNotFound()) return std::optional<IdempotencyRecord>();
+  return r.status();
+}
+
+Result<EndpointCounters> RocksDbStorage::GetCounters(const EndpointId& id) {
+  const rocksdb::Snapshot* snap = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap;
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(ro, rows_cf(), RowKey(kRowEndpoint, id.raw()), &value);
+  EndpointCounters c;
+  if (s.ok()) {
+    s = db_->Get(ro, rows_cf(), RowKey(kRowCounters, id.raw()), &value);
+    if (s.ok()) {
+      Status d = storage_internal::DecodeCounters(value, &c);
+      if (!d.ok()) s = rocksdb::Status::Corruption(d.message());
+    } else if (s.IsNotFound()) {
+      s = rocksdb::Status::OK();
+    }
+  } else if (s.IsNotFound()) {
+    db_->ReleaseSnapshot(snap);
+    return Status::NotFound("endpoint " + id.ToString() + " not found");
+  }
+  db_->ReleaseSnapshot(snap);
+  if (!s.ok()) return FromRocks(s, "reading counters");
+  return c;
+}
+
+Result<EndpointCounters> RocksDbStorage::GetTotals() {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaTotals, &value);
+  EndpointCounters c;
+  if (s.IsNotFound()) return c;
+  if (!s.ok()) return FromRocks(s, "reading totals");
+  HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeCounters(value, &c));
+  return c;
+}
+
+// RAII snapshot.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), s_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(s_); }
+  const rocksdb::Snapshot* get() const { return s_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* s_;
+};
+
+Status ValidatePaging(uint32_t page, uint32_t page_size) {
+  if (page_size == 0 || page_size > kMaxPageSize) {
+    return Status::InvalidArgument(
+        "page_size must be 1.." + std::to_string(kMaxPageSize), "page_size");
+  }
+  if (page == 0) return Status::InvalidArgument("page is 1-based", "page");
+  return Status::Ok();
+}
+
+Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
+  HOOKLOG_RETURN_IF_ERROR(ValidatePaging(q.page, q.page_size));
+  Timestamp cursor_ts = 0;
+  Uuid128 cursor_id;
+  if (!q.cursor.empty()) {
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
+  }
+  uint8_t mask = 0;
+  if (q.endpoint_id) mask |= kByEndpoint;
+  if (q.status) mask |= kByStatus;
+  if (q.event_type) mask |= kByType;
+  const std::string prefix = DeliveryIndexPrefix(
+      mask, q.endpoint_id ? &*q.endpoint_id : nullptr,
+      q.status ? &*q.status : nullptr, q.event_type ? &*q.event_type : nullptr);
+  const std::string upper = PrefixSuccessor(prefix);
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+
+  // The newest key that can match: created_before (inclusive) bounds it.
+  std::string range_start = prefix;
+  if (q.created_before) {
+    PutBigEndian64(&range_start, ~BiasTimestamp(*q.created_before));
+  }
+  auto in_range = [&](Timestamp ts) {
+    return !q.created_after || ts >= *q.created_after;
+  };
+
+  Page<Delivery> page;
+  std::vector<std::string> keys;  // row keys of the page
+  std::vector<Timestamp> key_ts;
+  std::vector<Uuid128> key_ids;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+    std::string start = range_start;
+    bool skip_equal = false;
+    if (!q.cursor.empty()) {
+      std::string cursor_key = prefix;
+      PutOrderSuffix(&cursor_key, cursor_ts, cursor_id);
+      // Resume strictly after the cursor, but never before created_before.
+      if (cursor_key > start) {
+        start = cursor_key;
+        skip_equal = true;
+      }
+    }
+    it->Seek(start);
+    if (skip_equal && it->Valid() && it->key().ToStringView() == start) {
+      it->Next();
+    }
+    uint64_t to_skip =
+        q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+    for (; it->Valid(); it->Next()) {
+      Timestamp ts;
+      Uuid128 id;
+      if (it->key().size() < prefix.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed index key in " + path_);
+      }
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      if (!in_range(ts)) break;
+      if (to_skip > 0) {
+        --to_skip;
+        continue;
+      }
+      if (keys.size() == q.page_size) {
+        // One more exists: the page gets a cursor.
+        page.next_cursor = EncodeListCursor(key_ts.back(), key_ids.back());
+        break;
+      }
+      keys.push_back(RowKey(kRowDelivery, id));
+      key_ts.push_back(ts);
+      key_ids.push_back(id);
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing deliveries"));
+  }
+  if (!keys.empty()) {
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(ro, rows_cf(), keys.size(), slices.data(), values.data(),
+                  statuses.data());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!statuses[i].ok()) {
+        return Status::Corruption("index of " + path_ +
+                                  " names a missing delivery " +
+                                  key_ids[i].ToString());
+      }
+      Delivery d;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
+      page.items.push_back(std::move(d));
+    }
+  }
+  if (q.count_total) {
+    if (!q.event_type && !q.created_after && !q.created_before) {
+      // Served by the counters, no scan.
+      EndpointCounters c;
+      if (q.endpoint_id) {
+        std::string value;
+        rocksdb::Status s = db_->Get(
+            ro, rows_cf(), RowKey(kRowCounters, q.endpoint_id->raw()), &value);
+        if (s.ok()) {
+          HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeCounters(value, &c));
+        } else if (!s.IsNotFound()) {
+          return FromRocks(s, "reading counters");
+        }
+      } else {
+        std::string value;
+        rocksdb::Status s = db_->Get(ro, meta_cf(), kMetaTotals, &value);
+        if (s.ok()) {
+          HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeCounters(value, &c));
+        } else if (!s.IsNotFound()) {
+          return FromRocks(s, "reading totals");
+        }
+      }
+      if (q.status) {
+        page.total_count = c.by_status[static_cast<int>(*q.status)];
+      } else {
+        for (uint64_t v : c.by_status) page.total_count += v;
+      }
+    } else {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+      for (it->Seek(range_start); it->Valid(); it->Next()) {
+        Timestamp ts;
+        Uuid128 id;
+        ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+        if (!in_range(ts)) break;
+        ++page.total_count;
+      }
+      HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "counting deliveries"));
+    }
+  }
+  return page;
+}
+
+Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
+  HOOKLOG_RETURN_IF_ERROR(ValidatePaging(q.page, q.page_size));
+  Timestamp cursor_ts = 0;
+  Uuid128 cursor_id;
+  std::string start(1, kIdxEndpoints);
+  bool skip_equal = false;
+  if (!q.cursor.empty()) {
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
+    PutOrderSuffix(&start, cursor_ts, cursor_id);
+    skip_equal = true;
+  }
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  const std::string upper(1, kIdxEndpoints + 1);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+  it->Seek(start);
+  if (skip_equal && it->Valid() && it->key().ToStringView() == start) {
+    it->Next();
+  }
+  Page<Endpoint> page;
+  uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+  bool page_full = false;
+  for (; it->Valid(); it->Next()) {
+    Timestamp ts;
+    Uuid128 id;
+    ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+    auto row =
+        GetRow<Endpoint>(RowKey(kRowEndpoint, id), "endpoint",
+                         storage_internal::DecodeEndpointRow, snap.get());
+    if (!row.ok()) return row.status();
+    const Endpoint& e = *row;
+    if (e.deleted && !q.include_deleted) continue;
+    bool match = true;
+    for (const auto& [k, v] : q.metadata) {
+      auto m = e.metadata.find(k);
+      if (m == e.metadata.end() || m->second != v) {
+        match = false;
+        break;
+      }
+    }
+    if (!match) continue;
+    ++page.total_count;
+    if (to_skip > 0) {
+      --to_skip;
+      continue;
+    }
+    if (page_full) {
+      if (page.next_cursor.empty()) {
+        page.next_cursor = EncodeListCursor(page.items.back().created_at,
+                                            page.items.back().id.raw());
+      }
+      continue;  // keep counting
+    }
+    page.items.push_back(e);
+    page_full = page.items.size() == q.page_size;
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing endpoints"));
+  if (!q.cursor.empty()) {
+    // total_count counts every match, not only those after the cursor.
+    EndpointQuery all = q;
+    all.cursor.clear();
+    all.page = 1;
+    all.page_size = 1;
+    auto r = ListEndpoints(all);
+    if (!r.ok()) return r.status();
+    page.total_count = r->total_count;
+  }
+  return page;
+}
+
+Status RocksDbStorage::LoadActive(
+    const std::function<void(const Endpoint&)>& on_endpoint,
+    const std::function<void(const Delivery&)>& on_delivery) {
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  {
+    const std::string lower(1, kRowEndpoint);
+    const std::string upper(1, kRowEndpoint + 1);
+    rocksdb::Slice upper_slice(upper);
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, rows_cf()));
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      Endpoint e;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeEndpointRow(it->value().ToStringView(), &e));
+      on_endpoint(e);
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading endpoints"));
+    ro.iterate_upper_bound = nullptr;
+  }
+  // The due index holds exactly the non-terminal deliveries; fetch their
+  // rows in chunks with MultiGet.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+  std::vector<std::string> keys;
+  auto flush = [&]() -> Status {
+    if (keys.empty()) return Status::Ok();
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(ro, rows_cf(), keys.size(), slices.data(), values.data(),
+                  statuses.data());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!statuses[i].ok()) {
+        return Status::Corruption("due index of " + path_ +
+                                  " names a missing delivery");
+      }
+      Delivery d;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
+      on_delivery(d);
+    }
+    keys.clear();
+    return Status::Ok();
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != 8 + kIdBytes) {
+      return Status::Corruption("malformed due index key in " + path_);
+    }
+    Uuid128 id{GetBigEndian64(it->key().data() + 8),
+               GetBigEndian64(it->key().data() + 16)};
+    keys.push_back(RowKey(kRowDelivery, id));
+    if (keys.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  return flush();
+}
+
+// ------------------------------------------------------------- retention
+
+Result<uint64_t> RocksDbStorage::PruneOnce() {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("store " + path_ + " is open read-only");
+  }
+  if (options_.retention.count() <= 0) return uint64_t{0};
+  const Timestamp cutoff = options_.clock->Now() - options_.retention.count();
+  // Walk the all-deliveries index from the oldest end. Rows created at or
+  // after the cutoff cannot be old enough, so the walk stops there.
+  const std::string prefix = DeliveryIndexPrefix(0, nullptr, nullptr, nullptr);
+  const std::string upper = PrefixSuccessor(prefix);
+  uint64_t pruned = 0;
+  std::string resume = upper;  // exclusive upper end of the next chunk
+  constexpr size_t kChunk = 256;
+  for (;;) {
+    std::vector<DeliveryId> candidates;
+    {
+      rocksdb::ReadOptions ro;
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+      it->SeekForPrev(resume);
+      if (it->Valid() && it->key().ToStringView() == resume) it->Prev();
+      for (; it->Valid() && candidates.size() < kChunk; it->Prev()) {
+        std::string_view key = it->key().ToStringView();
+        if (key.compare(0, prefix.size(), prefix) != 0 ||
+            key.size() != prefix.size() + kOrderSuffixBytes) {
+          break;
+        }
+        Timestamp ts;
+        Uuid128 id;
+        ParseOrderSuffix(key, &ts, &id);
+        if (ts >= cutoff) break;
+        candidates.push_back(DeliveryId(id));
+        resume.assign(key);
+      }
+      HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "pruning"));
+    }
+    if (candidates.empty()) break;
+    {
+      // One short critical section per chunk: appends interleave.
+      std::lock_guard<std::mutex> wl(write_mu_);
+      GroupState g;
+      g.seq = committed_seq_;
+      g.totals = totals_;
+      for (const DeliveryId& id : candidates) {
+        std::optional<Delivery> old;
+        HOOKLOG_RETURN_IF_ERROR(LoadDelivery(&g, id, &old));
+        if (!old || !IsTerminal(old->status)) continue;
+        const Timestamp last_activity =
+            std::max(old->created_at, old->last_attempted_at);
+        if (last_activity >= cutoff) continue;
+        HOOKLOG_RETURN_IF_ERROR(PutDelivery(&g, &*old, nullptr));
+        ++g.pruned;
+        uint64_t* refs = nullptr;
+        HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(&g, old->message_id, &refs));
+        if (*refs == 0) {
+          // The message's payload goes with its last delivery row.
+          g.wb.Delete(rows_cf(), RowKey(kRowMessage, old->message_id.raw()));
+        }
+      }
+      if (g.pruned > 0) {
+        HOOKLOG_RETURN_IF_ERROR(CommitGroup(&g));
+        pruned += g.pruned;
+      }
+    }
+    if (candidates.size() < kChunk) break;
+  }
+  return pruned;
+}
+
+void RocksDbStorage::PrunerLoop() {
+  std::unique_lock<std::mutex> lock(prune_mu_);
+  while (!stopping_) {
+    prune_cv_.wait_for(lock, options_.prune_interval,
+                       [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    // Errors are retried on the next pass; the store keeps serving.
+    (void)PruneOnce();
+    lock.lock();
+  }
+}
+
+Result<RocksDbStats> RocksDbStorage::Stats() {
+  RocksDbStats s;
+  s.last_sequence = last_seq_.load();
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPruned, &value).ok()) {
+    s.pruned_deliveries = ParseFixed64Value(value);
+  }
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaFormatVersion, &value)
+          .ok()) {
+    storage_internal::Reader r(value);
+    (void)r.Fixed32(&s.format_version);
+  }
+  (void)db_->GetProperty("rocksdb.stats", &s.rocksdb_stats);
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenRocksDbStorage(const std::string& path,
+                                                    RocksDbOptions options) {
+  auto store = std::make_unique<RocksDbStorage>(path, std::move(options));
+  HOOKLOG_RETURN_IF_ERROR(store->Open());
+  return std::unique_ptr<Storage>(std::move(store));
+}
+
+Result<uint64_t> PruneRocksDbStorage(Storage* storage) {
+  auto* s = dynamic_cast<RocksDbStorage*>(storage);
+  if (s == nullptr) {
+    return Status::InvalidArgument("not a RocksDB storage");
+  }
+  return s->PruneOnce();
+}
+
+Result<RocksDbStats> GetRocksDbStats(Storage* storage) {
+  auto* s = dynamic_cast<RocksDbStorage*>(storage);
+  if (s == nullptr) {
+    return Status::InvalidArgument("not a RocksDB storage");
+  }
+  return s->Stats();
+}
+
+}  // namespace hooklog

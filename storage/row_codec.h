@@ -1,0 +1,46 @@
+// Binary encodings of the projection rows stored by the RocksDB adapter
+// (endpoints, messages, deliveries, idempotency records, counters).
+//
+// Same primitives as the event format (storage/coding.h); each row starts
+// with a row-format version byte so that rows can evolve like events do.
+// Rows are not checksummed here: RocksDB checksums its blocks and WAL.
+//
+// Thread-safety: pure functions.
+#ifndef HOOKLOG_STORAGE_ROW_CODEC_H_
+#define HOOKLOG_STORAGE_ROW_CODEC_H_
+
+#include <string>
+#include <string_view>
+
+#include "hooklog/status.h"
+#include "hooklog/storage.h"
+#include "hooklog/types.h"
+#include "storage/coding.h"
+
+namespace hooklog::storage_internal {
+
+inline constexpr uint8_t kRowFormatVersion = 1;
+
+// Field-level codecs, shared with the event codec (an endpoint event carries
+// the full Endpoint).
+void WriteEndpointFields(Writer* w, const Endpoint& e);
+bool ReadEndpointFields(Reader* r, Endpoint* e);
+void WriteMessageFields(Writer* w, const Message& m);
+bool ReadMessageFields(Reader* r, Message* m);
+void WriteAttemptRecord(Writer* w, const AttemptRecord& a);
+bool ReadAttemptRecord(Reader* r, AttemptRecord* a);
+
+std::string EncodeEndpointRow(const Endpoint& e);
+Status DecodeEndpointRow(std::string_view in, Endpoint* e);
+std::string EncodeMessageRow(const Message& m);
+Status DecodeMessageRow(std::string_view in, Message* m);
+std::string EncodeDeliveryRow(const Delivery& d);
+Status DecodeDeliveryRow(std::string_view in, Delivery* d);
+std::string EncodeIdempotencyRow(const IdempotencyRecord& rec);
+Status DecodeIdempotencyRow(std::string_view in, IdempotencyRecord* rec);
+std::string EncodeCounters(const EndpointCounters& c);
+Status DecodeCounters(std::string_view in, EndpointCounters* c);
+
+}  // namespace hooklog::storage_internal
+
+#endif  // HOOKLOG_STORAGE_ROW_CODEC_H_
