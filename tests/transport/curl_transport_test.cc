@@ -1,0 +1,380 @@
+// The curl transport against the real loopback receiver: what is sent, what
+// comes back, and every error class produced for real.
+#include "transport/curl_transport.h"
+
+#include <curl/curl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "tests/support/receiver/test_receiver.h"
+#include "tests/transport/transport_fixture.h"
+
+namespace hooklog::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+class CurlTransportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rx_ = TestReceiver::Start();
+    ASSERT_NE(rx_, nullptr);
+    rx_->SetSecrets("", {kTestSecret});
+    MakeTransport({});
+  }
+  void TearDown() override {
+    transport_.reset();
+    io_.Stop();
+    if (rx_) rx_->Stop();
+  }
+  void MakeTransport(TransportOptions opts) {
+    opts.allow_private_targets = true;
+    transport_ = NewCurlTransport(io_.io(), opts);
+  }
+  AttemptResult Send(AttemptRequest r) {
+    return SendAndWait(*transport_, std::move(r));
+  }
+
+  IoThreads io_;
+  std::unique_ptr<TestReceiver> rx_;
+  std::unique_ptr<Transport> transport_;
+};
+
+TEST_F(CurlTransportTest, DeliversSignedPostWithExpectedHeaders) {
+  AttemptRequest req = MakeRequest(rx_->Url("/hook?x=1"));
+  req.headers = {{"X-Tenant", "acme"}, {"X-Empty", ""}};
+  const std::string body = req.body;
+  AttemptResult r = Send(req);
+  ASSERT_EQ(r.error, ErrorClass::kNone) << r.error_detail;
+  EXPECT_EQ(r.http_status_code, 200);
+  EXPECT_EQ(r.response_body, "");
+  EXPECT_GT(r.latency.count(), 0);
+  auto reqs = rx_->Requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  const RecordedRequest& got = reqs[0];
+  EXPECT_EQ(got.method, "POST");
+  EXPECT_EQ(got.target, "/hook?x=1");
+  EXPECT_EQ(got.body, body);
+  EXPECT_EQ(got.Header("content-type"), "application/json");
+  EXPECT_EQ(got.Header("user-agent"), std::string("hooklog/") + "0.1.0");
+  EXPECT_EQ(got.webhook_id, "evt_23456789ABCDEFGHJKLMNP");
+  EXPECT_EQ(got.Header("X-Tenant"), "acme");
+  bool has_empty = false;
+  for (const auto& [k, v] : got.headers) has_empty |= (k == "X-Empty");
+  EXPECT_TRUE(has_empty);
+  EXPECT_EQ(got.Header("expect"), "");
+  ASSERT_TRUE(got.signature_ok.has_value());
+  EXPECT_TRUE(*got.signature_ok);
+  // Independent check of the signature with the timestamp actually sent.
+  const int64_t ts = std::stoll(got.Header("webhook-timestamp"));
+  EXPECT_NEAR(static_cast<double>(ts), static_cast<double>(std::time(nullptr)),
+              60.0);
+  EXPECT_EQ(
+      got.Header("webhook-signature"),
+      *StandardWebhooksSignature({kTestSecret}, got.webhook_id, ts, got.body));
+}
+
+TEST_F(CurlTransportTest, WebhookIdStableAcrossRetriesAndKeepAliveReused) {
+  for (int i = 0; i < 20; ++i) {
+    AttemptResult r = Send(MakeRequest(rx_->Url("/same")));
+    ASSERT_EQ(r.http_status_code, 200) << r.error_detail;
+  }
+  auto reqs = rx_->Requests();
+  ASSERT_EQ(reqs.size(), 20u);
+  for (const auto& q : reqs) {
+    EXPECT_EQ(q.webhook_id, reqs[0].webhook_id);
+    EXPECT_EQ(q.connection_id, reqs[0].connection_id);  // keep-alive
+  }
+  EXPECT_EQ(rx_->connections_accepted(), 1u);
+}
+
+TEST_F(CurlTransportTest, RotationSendsTwoSignaturesBothVerified) {
+  const std::string fresh = NewSigningSecret();
+  rx_->SetSecrets("/old", {kTestSecret});
+  rx_->SetSecrets("/new", {fresh});
+  for (const char* path : {"/old", "/new"}) {
+    AttemptRequest req = MakeRequest(rx_->Url(path));
+    req.secrets = {fresh, kTestSecret};
+    ASSERT_EQ(Send(req).http_status_code, 200);
+  }
+  for (const char* path : {"/old", "/new"}) {
+    auto reqs = rx_->RequestsFor(path);
+    ASSERT_EQ(reqs.size(), 1u);
+    EXPECT_TRUE(reqs[0].signature_ok.value_or(false)) << path;
+    const std::string sig = reqs[0].Header("webhook-signature");
+    EXPECT_EQ(std::count(sig.begin(), sig.end(), ' '), 1) << sig;
+    EXPECT_EQ(sig.rfind("v1,", 0), 0u);
+    EXPECT_THAT(sig, HasSubstr(" v1,"));
+  }
+}
+
+TEST_F(CurlTransportTest, ClosientSchemeHeaders) {
+  rx_->SetSecrets("/c", {"closient-secret"}, SignatureScheme::kClosient);
+  AttemptRequest req = MakeRequest(rx_->Url("/c"));
+  req.scheme = SignatureScheme::kClosient;
+  req.secrets = {"closient-secret"};
+  ASSERT_EQ(Send(req).http_status_code, 200);
+  auto reqs = rx_->RequestsFor("/c");
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_TRUE(reqs[0].signature_ok.value_or(false));
+  EXPECT_EQ(reqs[0].Header("X-Closient-Event-Type"), "invoice.paid");
+  EXPECT_EQ(reqs[0].Header("X-Closient-Delivery-ID"), "23456789ABCDEFGHJKLMNP");
+  EXPECT_EQ(reqs[0].Header("webhook-signature"), "");
+}
+
+TEST_F(CurlTransportTest, StatusBodyAndRetryAfterSeconds) {
+  rx_->SetReply("/busy",
+                Reply{.status = 429, .retry_after = "7", .body = "slow down"});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/busy")));
+  EXPECT_EQ(r.error, ErrorClass::kNone);
+  EXPECT_EQ(r.http_status_code, 429);
+  EXPECT_EQ(r.response_body, "slow down");
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_EQ(*r.retry_after, seconds(7));
+}
+
+TEST_F(CurlTransportTest, RetryAfterHttpDateAndGarbage) {
+  char date[64];
+  const std::time_t later = std::time(nullptr) + 120;
+  std::tm tm{};
+  gmtime_r(&later, &tm);
+  std::strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  rx_->SetReply("/date", Reply{.status = 503, .retry_after = date});
+  rx_->SetReply("/junk", Reply{.status = 503, .retry_after = "whenever"});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/date")));
+  EXPECT_EQ(r.http_status_code, 503);
+  ASSERT_TRUE(r.retry_after.has_value());
+  EXPECT_GE(r.retry_after->count(), 100);
+  EXPECT_LE(r.retry_after->count(), 121);
+  r = Send(MakeRequest(rx_->Url("/junk")));
+  EXPECT_EQ(r.http_status_code, 503);
+  EXPECT_FALSE(r.retry_after.has_value());
+}
+
+TEST_F(CurlTransportTest, ResponseBodyTruncatedOnUtf8Boundary) {
+  std::string body = "a";
+  for (int i = 0; i < 400; ++i) body += "\xC3\xA9";
+  rx_->SetReply("/utf8", Reply{.status = 500, .body = body});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/utf8")));
+  ASSERT_TRUE(r.response_body.has_value());
+  EXPECT_EQ(r.response_body->size(), 1u + 255u * 2u);
+  std::string expected = "a";
+  for (int i = 0; i < 255; ++i) expected += "\xC3\xA9";
+  EXPECT_EQ(*r.response_body, expected);
+}
+
+TEST_F(CurlTransportTest, RedirectIsNotFollowed) {
+  rx_->SetReply("/moved",
+                Reply{.status = 302, .headers = {{"Location", "/target"}}});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/moved")));
+  EXPECT_EQ(r.error, ErrorClass::kNone);
+  EXPECT_EQ(r.http_status_code, 302);
+  EXPECT_TRUE(rx_->RequestsFor("/target").empty());
+  EXPECT_EQ(rx_->total(), 1u);
+}
+
+TEST_F(CurlTransportTest, HeaderInjectionIsRefused) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"X-A", "v\r\nX-Injected: 1"},
+      {"X-A", "v\nX-Injected: 1"},
+      {"X-A", std::string("v\0w", 3)},
+      {"X-A\r\nX-Injected", "1"},
+      {"X A", "1"},
+      {"X-A:", "1"},
+      {"", "1"}};
+  for (const auto& [k, v] : bad) {
+    AttemptRequest req = MakeRequest(rx_->Url("/inject"));
+    req.headers = {{k, v}};
+    AttemptResult r = Send(req);
+    EXPECT_EQ(r.error, ErrorClass::kOther);
+    EXPECT_FALSE(r.http_status_code.has_value());
+  }
+  AttemptRequest req = MakeRequest(rx_->Url("/inject"));
+  req.webhook_id = "evt_x\r\nX-Injected: 1";
+  EXPECT_EQ(Send(req).error, ErrorClass::kOther);
+  EXPECT_EQ(rx_->total(), 0u);
+  EXPECT_TRUE(transport_internal::IsSafeHeader("X-Ok_1.~", "any value: ok"));
+}
+
+TEST_F(CurlTransportTest, NonHttpSchemesAreRefused) {
+  for (const char* url :
+       {"file:///etc/passwd", "ftp://127.0.0.1/", "gopher://127.0.0.1/"}) {
+    AttemptResult r = Send(MakeRequest(url));
+    EXPECT_NE(r.error, ErrorClass::kNone) << url;
+    EXPECT_FALSE(r.http_status_code.has_value());
+  }
+}
+
+// ---- each error class, for real ----
+
+TEST_F(CurlTransportTest, ErrorDnsNxdomain) {
+  AttemptResult r = Send(MakeRequest("http://x.invalid/hook"));
+  EXPECT_EQ(r.error, ErrorClass::kDns) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+  EXPECT_FALSE(r.response_body.has_value());
+}
+
+TEST_F(CurlTransportTest, ErrorConnectRefused) {
+  // A port that was free a moment ago and has no listener.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  ::close(fd);
+  AttemptResult r =
+      Send(MakeRequest("http://127.0.0.1:" + std::to_string(port) + "/hook"));
+  EXPECT_EQ(r.error, ErrorClass::kConnect) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+}
+
+TEST_F(CurlTransportTest, ErrorTlsSelfSignedAndSuccessWithCaFile) {
+  TestReceiver::Options o;
+  o.tls = true;
+  auto tls = TestReceiver::Start(o);
+  ASSERT_NE(tls, nullptr);
+  AttemptResult r = Send(MakeRequest(tls->Url("/secure")));
+  EXPECT_EQ(r.error, ErrorClass::kTls) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+  EXPECT_EQ(tls->total(), 0u);
+
+  // Trusting the certificate through ca_file makes the same call succeed.
+  char path[] = "/tmp/hooklog-ca-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string pem = tls->CertificatePem();
+  ASSERT_EQ(::write(fd, pem.data(), pem.size()),
+            static_cast<ssize_t>(pem.size()));
+  ::close(fd);
+  transport_.reset();
+  MakeTransport({.ca_file = path});
+  r = Send(MakeRequest(tls->Url("/secure")));
+  EXPECT_EQ(r.error, ErrorClass::kNone) << r.error_detail;
+  EXPECT_EQ(r.http_status_code, 200);
+  ::unlink(path);
+  tls->Stop();
+}
+
+TEST_F(CurlTransportTest, ErrorTimeoutWhenNeverAnswered) {
+  rx_->SetReply("/hang", Reply{.action = Reply::Action::kNeverAnswer});
+  AttemptRequest req = MakeRequest(rx_->Url("/hang"));
+  req.timeout = milliseconds(500);
+  AttemptResult r = Send(req);
+  EXPECT_EQ(r.error, ErrorClass::kTimeout) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+  EXPECT_GE(r.latency, milliseconds(450));
+}
+
+TEST_F(CurlTransportTest, ErrorTimeoutOnLowSpeed) {
+  rx_->SetReply("/trickle", Reply{.body_size = 1000,
+                                  .trickle = true,
+                                  .trickle_interval = milliseconds(400)});
+  transport_.reset();
+  MakeTransport({.low_speed_bytes = 100, .low_speed_time = seconds(1)});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/trickle")));
+  EXPECT_EQ(r.error, ErrorClass::kTimeout) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+}
+
+TEST_F(CurlTransportTest, ErrorResetBeforeAndDuringResponse) {
+  rx_->SetReply("/rst", Reply{.action = Reply::Action::kResetBeforeResponse});
+  rx_->SetReply("/rst-mid", Reply{.body_size = 5000,
+                                  .action = Reply::Action::kResetMidResponse});
+  rx_->SetReply(
+      "/close-mid",
+      Reply{.body_size = 5000, .action = Reply::Action::kCloseMidResponse});
+  for (const char* path : {"/rst", "/rst-mid", "/close-mid"}) {
+    AttemptResult r = Send(MakeRequest(rx_->Url(path)));
+    EXPECT_EQ(r.error, ErrorClass::kReset) << path << ": " << r.error_detail;
+    EXPECT_FALSE(r.http_status_code.has_value()) << path;
+    EXPECT_FALSE(r.response_body.has_value()) << path;
+  }
+}
+
+TEST_F(CurlTransportTest, ErrorTooLarge) {
+  rx_->SetReply("/big", Reply{.body_size = 200 * 1024});
+  AttemptResult r = Send(MakeRequest(rx_->Url("/big")));
+  EXPECT_EQ(r.error, ErrorClass::kTooLarge) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+  // Just under the cap is fine.
+  rx_->SetReply("/fits", Reply{.body_size = 64 * 1024});
+  r = Send(MakeRequest(rx_->Url("/fits")));
+  EXPECT_EQ(r.error, ErrorClass::kNone) << r.error_detail;
+  EXPECT_EQ(r.response_body->size(), kResponseBodyChars);
+}
+
+TEST_F(CurlTransportTest, ErrorBlockedWithoutOptIn) {
+  auto strict = NewCurlTransport(io_.io(), {});
+  AttemptResult r = SendAndWait(*strict, MakeRequest(rx_->Url("/")));
+  EXPECT_EQ(r.error, ErrorClass::kBlocked) << r.error_detail;
+  EXPECT_FALSE(r.http_status_code.has_value());
+  EXPECT_EQ(rx_->total(), 0u);
+}
+
+TEST_F(CurlTransportTest, ClassificationTable) {
+  using transport_internal::ClassifyCurlError;
+  EXPECT_EQ(ClassifyCurlError(CURLE_COULDNT_CONNECT, true, false),
+            ErrorClass::kBlocked);
+  EXPECT_EQ(ClassifyCurlError(CURLE_WRITE_ERROR, false, true),
+            ErrorClass::kTooLarge);
+  EXPECT_EQ(ClassifyCurlError(CURLE_HTTP2_STREAM, false, false),
+            ErrorClass::kReset);
+  EXPECT_EQ(ClassifyCurlError(CURLE_PEER_FAILED_VERIFICATION, false, false),
+            ErrorClass::kTls);
+  EXPECT_EQ(ClassifyCurlError(CURLE_URL_MALFORMAT, false, false),
+            ErrorClass::kOther);
+}
+
+// ---- lifecycle ----
+
+TEST_F(CurlTransportTest, ShutdownCompletesPendingExactlyOnce) {
+  rx_->SetReply("/hang", Reply{.action = Reply::Action::kNeverAnswer});
+  Results results;
+  constexpr size_t kN = 20;
+  for (size_t i = 0; i < kN; ++i) {
+    transport_->Send(MakeRequest(rx_->Url("/hang")), results.Callback(i));
+  }
+  ASSERT_TRUE(rx_->WaitForRequests(kN, seconds(10)));
+  EXPECT_EQ(transport_->InFlight(), kN);
+  transport_->Shutdown();
+  transport_->Shutdown();  // idempotent
+  ASSERT_TRUE(results.WaitFor(kN, seconds(10)));
+  for (const auto& r : results.Take()) {
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->error, ErrorClass::kOther);
+    EXPECT_EQ(r->error_detail, "shutdown");
+  }
+  // After shutdown new attempts complete at once, without a request.
+  AttemptResult late = SendAndWait(*transport_, MakeRequest(rx_->Url("/")));
+  EXPECT_EQ(late.error_detail, "shutdown");
+  EXPECT_EQ(results.duplicates(), 0u);
+  EXPECT_EQ(transport_->InFlight(), 0u);
+}
+
+TEST_F(CurlTransportTest, DestroyWithAttemptsInFlightCallsNothingAfterwards) {
+  rx_->SetReply("/hang", Reply{.action = Reply::Action::kNeverAnswer});
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  for (int i = 0; i < 10; ++i) {
+    transport_->Send(MakeRequest(rx_->Url("/hang")),
+                     [calls](AttemptResult) { ++*calls; });
+  }
+  ASSERT_TRUE(rx_->WaitForRequests(10, seconds(10)));
+  transport_.reset();
+  const int after_destroy = calls->load();
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_EQ(calls->load(), after_destroy);
+}
+
+}  // namespace
+}  // namespace hooklog::testing

@@ -1,0 +1,86 @@
+// 5,000 attempts in flight at once against a receiver that holds each one
+// for 1 s: all must succeed, the receiver must see them concurrently, and
+// the whole batch must finish in a small multiple of 1 s (the bound is
+// generous on purpose: this asserts behaviour, not speed).
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <fstream>
+
+#include "tests/support/receiver/test_receiver.h"
+#include "tests/transport/transport_fixture.h"
+
+namespace hooklog::testing {
+namespace {
+
+long RssKiB() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
+  constexpr size_t kN = 5000;
+  // Two fds per attempt in this process (client and server side).
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 2 * kN + 200 && rl.rlim_max >= 2 * kN + 200) {
+    rl.rlim_cur = 2 * kN + 200;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  getrlimit(RLIMIT_NOFILE, &rl);
+  if (rl.rlim_cur < 2 * kN + 200) {
+    GTEST_SKIP() << "needs " << 2 * kN + 200 << " file descriptors";
+  }
+
+  TestReceiver::Options o;
+  o.record = false;
+  auto rx = TestReceiver::Start(o);
+  ASSERT_NE(rx, nullptr);
+  rx->SetDefaultReply(Reply{.delay = std::chrono::milliseconds(1000)});
+  rx->SetSecrets("", {kTestSecret});
+
+  IoThreads io(1);
+  auto transport = NewCurlTransport(io.io(), {.allow_private_targets = true});
+  const long rss_before = RssKiB();
+  Results results;
+  const auto start = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < kN; ++i) {
+    AttemptRequest req = MakeRequest(rx->Url("/slow"));
+    req.timeout = std::chrono::milliseconds(15000);
+    transport->Send(std::move(req), results.Callback(i));
+  }
+  ASSERT_TRUE(results.WaitFor(kN, std::chrono::seconds(40)))
+      << "completed " << results.count() << " of " << kN;
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  const long rss_after = RssKiB();
+  size_t ok = 0;
+  for (const auto& r : results.Take()) {
+    if (r && r->http_status_code == 200) ++ok;
+  }
+  EXPECT_EQ(ok, kN);
+  EXPECT_EQ(results.duplicates(), 0u);
+  EXPECT_EQ(rx->total(), kN);
+  EXPECT_EQ(rx->signature_failures(), 0u);
+  // All (or, with a full SYN queue, nearly all) held at the same time.
+  EXPECT_GE(rx->max_concurrent(), kN * 9 / 10);
+  EXPECT_LT(secs, 20.0);
+  // Client + receiver in one process; the design budget is 512 MiB for
+  // 10,000 attempts.
+  EXPECT_LT(rss_after, 512 * 1024);
+  std::printf(
+      "5000 attempts: %.2f s, receiver max concurrent %llu, "
+      "RSS %ld -> %ld KiB\n",
+      secs, static_cast<unsigned long long>(rx->max_concurrent()), rss_before,
+      rss_after);
+  transport.reset();
+  io.Stop();
+}
+
+}  // namespace
+}  // namespace hooklog::testing
