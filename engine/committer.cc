@@ -51,9 +51,8 @@ void Committer::Run() {
       // the previous write was syncing shares this one.
       size_t events = 0;
       while (!queue_.empty() &&
-             (items.empty() ||
-              events + queue_.front().batch.events.size() <=
-                  max_batch_events_)) {
+             (items.empty() || events + queue_.front().batch.events.size() <=
+                                   max_batch_events_)) {
         events += queue_.front().batch.events.size();
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();

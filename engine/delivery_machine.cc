@@ -42,9 +42,10 @@ Event DecideEnqueue(const DeliveryId& id, const Message& message,
   c.event_type = message.event_type;
   c.is_test = is_test;
   c.next_attempt_at =
-      is_test ? now
-              : now + jitter->Apply(ScheduleDelay(policy, 0), policy.jitter)
-                          .count();
+      is_test
+          ? now
+          : now +
+                jitter->Apply(ScheduleDelay(policy, 0), policy.jitter).count();
   return MakeEvent(EventType::kEnqueued, id.raw(), now, std::move(c));
 }
 
@@ -92,8 +93,8 @@ Decision DecideAttempt(const Delivery& d, const AttemptResult& result,
     a.status_after = DeliveryStatus::kRateLimited;
     a.next_attempt_at = next;
     out.events.push_back(MakeEvent(EventType::kAttempted, agg, now, a));
-    out.events.push_back(MakeEvent(EventType::kRateLimited, agg, now,
-                                   RateLimited{next, since}));
+    out.events.push_back(
+        MakeEvent(EventType::kRateLimited, agg, now, RateLimited{next, since}));
     return out;
   }
 

@@ -40,7 +40,7 @@ class Jitter {
 inline bool IsSuccess(int code) { return code >= 200 && code <= 299; }
 
 struct Decision {
-  std::vector<Event> events;  // to append, in order
+  std::vector<Event> events;      // to append, in order
   bool disable_endpoint = false;  // 410 Gone: the engine disables it
 };
 

@@ -37,9 +37,7 @@ constexpr Duration kRetryAfterStorageFailure = std::chrono::seconds(1);
 // Most deliveries dispatched per timer tick before yielding the strand.
 constexpr size_t kMaxDispatchPerTick = 4096;
 
-Status ShuttingDown() {
-  return Status::Unavailable("engine is shutting down");
-}
+Status ShuttingDown() { return Status::Unavailable("engine is shutting down"); }
 
 Event EndpointEvent(EventType type, const Endpoint& ep, Timestamp now) {
   Event e;
@@ -97,8 +95,8 @@ class EngineImpl final : public Engine {
                      ? options_.transport_factory(io_)
                      : NewCurlTransport(io_, options_.transport);
     if (!transport_) return Status::InvalidArgument("transport factory failed");
-    committer_ = std::make_unique<Committer>(storage_.get(),
-                                             options_.max_batch_events);
+    committer_ =
+        std::make_unique<Committer>(storage_.get(), options_.max_batch_events);
     clock_token_ = clock_->AddObserver(
         [this] { asio::post(strand_, [this] { OnTimer(); }); });
     asio::post(strand_, [this] {
@@ -155,8 +153,8 @@ class EngineImpl final : public Engine {
   void GetEndpoint(EndpointId id, Callback<Endpoint> done) override {
     auto r = storage_->GetEndpoint(id);
     if (r.ok() && r->deleted) {
-      return done(Status::NotFound("endpoint " + id.ToString() +
-                                   " was deleted"));
+      return done(
+          Status::NotFound("endpoint " + id.ToString() + " was deleted"));
     }
     done(std::move(r));
   }
@@ -170,45 +168,47 @@ class EngineImpl final : public Engine {
     Status st = ValidateEndpointUpdate(u);
     if (!st.ok()) return done(st);
     if (stopping_) return done(ShuttingDown());
-    asio::post(strand_, [this, id, u = std::move(u),
-                         done = std::move(done)]() mutable {
-      if (stopping_) return done(ShuttingDown());
-      auto it = endpoints_.find(id);
-      if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(Status::NotFound("endpoint " + id.ToString() +
-                                     " not found"));
-      }
-      const Endpoint before = it->second.ep;
-      Endpoint ep = before;
-      if (u.url) ep.url = *u.url;
-      if (u.description) ep.description = *u.description;
-      if (u.event_types) ep.event_types = *u.event_types;
-      if (u.clear_metadata) ep.metadata.clear();
-      for (const auto& [k, v] : u.metadata_patch) {
-        if (v.empty()) {
-          ep.metadata.erase(k);
-        } else {
-          ep.metadata[k] = v;
-        }
-      }
-      Status meta = ValidateMetadata(ep.metadata);
-      if (!meta.ok()) return done(meta);
-      if (u.headers) ep.headers = *u.headers;
-      if (u.rate_limit_per_s) ep.rate_limit_per_s = *u.rate_limit_per_s;
-      if (u.max_in_flight) ep.max_in_flight = *u.max_in_flight;
-      if (u.fifo) ep.fifo = *u.fifo;
-      if (u.http2) ep.http2 = *u.http2;
-      if (u.signature_scheme) ep.signature_scheme = *u.signature_scheme;
-      EventType type = EventType::kEndpointUpdated;
-      if (u.enabled && *u.enabled != before.enabled) {
-        ep.enabled = *u.enabled;
-        ep.disabled_reason = ep.enabled ? "" : "manual";
-        type = ep.enabled ? EventType::kEndpointEnabled
-                          : EventType::kEndpointDisabled;
-      }
-      ep.updated_at = clock_->Now();
-      CommitEndpointChange(type, before, ep, std::move(done));
-    });
+    asio::post(strand_,
+               [this, id, u = std::move(u), done = std::move(done)]() mutable {
+                 if (stopping_) return done(ShuttingDown());
+                 auto it = endpoints_.find(id);
+                 if (it == endpoints_.end() || it->second.ep.deleted) {
+                   return done(Status::NotFound("endpoint " + id.ToString() +
+                                                " not found"));
+                 }
+                 const Endpoint before = it->second.ep;
+                 Endpoint ep = before;
+                 if (u.url) ep.url = *u.url;
+                 if (u.description) ep.description = *u.description;
+                 if (u.event_types) ep.event_types = *u.event_types;
+                 if (u.clear_metadata) ep.metadata.clear();
+                 for (const auto& [k, v] : u.metadata_patch) {
+                   if (v.empty()) {
+                     ep.metadata.erase(k);
+                   } else {
+                     ep.metadata[k] = v;
+                   }
+                 }
+                 Status meta = ValidateMetadata(ep.metadata);
+                 if (!meta.ok()) return done(meta);
+                 if (u.headers) ep.headers = *u.headers;
+                 if (u.rate_limit_per_s)
+                   ep.rate_limit_per_s = *u.rate_limit_per_s;
+                 if (u.max_in_flight) ep.max_in_flight = *u.max_in_flight;
+                 if (u.fifo) ep.fifo = *u.fifo;
+                 if (u.http2) ep.http2 = *u.http2;
+                 if (u.signature_scheme)
+                   ep.signature_scheme = *u.signature_scheme;
+                 EventType type = EventType::kEndpointUpdated;
+                 if (u.enabled && *u.enabled != before.enabled) {
+                   ep.enabled = *u.enabled;
+                   ep.disabled_reason = ep.enabled ? "" : "manual";
+                   type = ep.enabled ? EventType::kEndpointEnabled
+                                     : EventType::kEndpointDisabled;
+                 }
+                 ep.updated_at = clock_->Now();
+                 CommitEndpointChange(type, before, ep, std::move(done));
+               });
   }
 
   void RotateSecret(EndpointId id, Callback<Endpoint> done) override {
@@ -217,8 +217,8 @@ class EngineImpl final : public Engine {
       if (stopping_) return done(ShuttingDown());
       auto it = endpoints_.find(id);
       if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(Status::NotFound("endpoint " + id.ToString() +
-                                     " not found"));
+        return done(
+            Status::NotFound("endpoint " + id.ToString() + " not found"));
       }
       Timestamp now = clock_->Now();
       const Endpoint before = it->second.ep;
@@ -243,8 +243,8 @@ class EngineImpl final : public Engine {
       if (stopping_) return done(ShuttingDown());
       auto it = endpoints_.find(id);
       if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(Status::NotFound("endpoint " + id.ToString() +
-                                     " not found"));
+        return done(
+            Status::NotFound("endpoint " + id.ToString() + " not found"));
       }
       Timestamp now = clock_->Now();
       const Endpoint before = it->second.ep;
@@ -314,8 +314,8 @@ class EngineImpl final : public Engine {
         if (rec->has_value() &&
             (*rec)->created_at + options_.idempotency_window.count() >
                 clock_->Now()) {
-          return done(PublishResult{(*rec)->message_id, (*rec)->deliveries,
-                                    true});
+          return done(
+              PublishResult{(*rec)->message_id, (*rec)->deliveries, true});
         }
         idem_in_flight_[key];
       }
@@ -335,28 +335,27 @@ class EngineImpl final : public Engine {
       }
       auto [batch, result] = NewDeliveries(m, targets, /*is_test=*/false, now);
       std::vector<Delivery> rows = batch.deliveries;
-      Commit(std::move(batch),
-             [this, key, result = result, rows = std::move(rows), m,
-              done = std::move(done)](Status st) mutable {
-               if (st.ok()) AdoptNewDeliveries(m, rows);
-               Result<PublishResult> answer =
-                   st.ok() ? Result<PublishResult>(result)
-                           : Result<PublishResult>(st);
-               done(answer);
-               if (!key.empty()) {
-                 auto waiters = std::move(idem_in_flight_[key]);
-                 idem_in_flight_.erase(key);
-                 for (auto& w : waiters) {
-                   if (!st.ok()) {
-                     w(st);
-                   } else {
-                     PublishResult dup = result;
-                     dup.duplicate = true;
-                     w(dup);
-                   }
-                 }
-               }
-             });
+      Commit(std::move(batch), [this, key, result = result,
+                                rows = std::move(rows), m,
+                                done = std::move(done)](Status st) mutable {
+        if (st.ok()) AdoptNewDeliveries(m, rows);
+        Result<PublishResult> answer =
+            st.ok() ? Result<PublishResult>(result) : Result<PublishResult>(st);
+        done(answer);
+        if (!key.empty()) {
+          auto waiters = std::move(idem_in_flight_[key]);
+          idem_in_flight_.erase(key);
+          for (auto& w : waiters) {
+            if (!st.ok()) {
+              w(st);
+            } else {
+              PublishResult dup = result;
+              dup.duplicate = true;
+              w(dup);
+            }
+          }
+        }
+      });
     });
   }
 
@@ -366,8 +365,8 @@ class EngineImpl final : public Engine {
       if (stopping_) return done(ShuttingDown());
       auto it = endpoints_.find(id);
       if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(Status::NotFound("endpoint " + id.ToString() +
-                                     " not found"));
+        return done(
+            Status::NotFound("endpoint " + id.ToString() + " not found"));
       }
       Timestamp now = clock_->Now();
       Message m;
@@ -393,8 +392,8 @@ class EngineImpl final : public Engine {
       if (!original.ok()) return done(original.status());
       auto ep = endpoints_.find(original->endpoint_id);
       if (ep == endpoints_.end() || ep->second.ep.deleted) {
-        return done(Status::FailedPrecondition(
-            "the endpoint of delivery " + id.ToString() + " was deleted"));
+        return done(Status::FailedPrecondition("the endpoint of delivery " +
+                                               id.ToString() + " was deleted"));
       }
       Timestamp now = clock_->Now();
       auto event = DecideReplay(*original, DeliveryId::NewRandom(), now);
@@ -486,18 +485,18 @@ class EngineImpl final : public Engine {
  private:
   struct Active {
     Delivery row;
-    bool busy = false;       // in flight, or a decision about it is being
-                             // written: nothing else may decide for it
-    bool immediate = false;  // operator-initiated first attempt (test,
-                             // replay): bypasses the enabled flag and caps
-    Timestamp scheduled = 0; // key in due_, 0 when not scheduled
+    bool busy = false;        // in flight, or a decision about it is being
+                              // written: nothing else may decide for it
+    bool immediate = false;   // operator-initiated first attempt (test,
+                              // replay): bypasses the enabled flag and caps
+    Timestamp scheduled = 0;  // key in due_, 0 when not scheduled
     std::vector<Callback<DeliveryResult>> waiters;  // first attempt
   };
   struct EndpointState {
     Endpoint ep;
     uint32_t in_flight = 0;
-    std::deque<DeliveryId> ready;   // due, waiting for an in-flight slot
-    std::vector<DeliveryId> parked; // due while the endpoint is disabled
+    std::deque<DeliveryId> ready;    // due, waiting for an in-flight slot
+    std::vector<DeliveryId> parked;  // due while the endpoint is disabled
   };
   struct Body {
     std::shared_ptr<const std::string> envelope;
@@ -505,10 +504,10 @@ class EngineImpl final : public Engine {
   };
 
   void Commit(WriteBatch b, std::function<void(Status)> on_strand) {
-    committer_->Submit(std::move(b), [this, f = std::move(on_strand)](
-                                         Status st) mutable {
-      asio::post(strand_, [f = std::move(f), st]() mutable { f(st); });
-    });
+    committer_->Submit(
+        std::move(b), [this, f = std::move(on_strand)](Status st) mutable {
+          asio::post(strand_, [f = std::move(f), st]() mutable { f(st); });
+        });
   }
 
   void RunOnStrand(std::function<void()> fn) {
@@ -527,15 +526,15 @@ class EngineImpl final : public Engine {
     b.events.push_back(EndpointEvent(type, ep, ep.updated_at));
     b.endpoints.push_back(ep);
     endpoints_[ep.id].ep = ep;
-    Commit(std::move(b), [this, before, ep, type,
-                          done = std::move(done)](Status st) {
-      if (!st.ok()) {
-        endpoints_[ep.id].ep = before;
-        return done(st);
-      }
-      if (type == EventType::kEndpointEnabled) Unpark(ep.id);
-      done(ep);
-    });
+    Commit(std::move(b),
+           [this, before, ep, type, done = std::move(done)](Status st) {
+             if (!st.ok()) {
+               endpoints_[ep.id].ep = before;
+               return done(st);
+             }
+             if (type == EventType::kEndpointEnabled) Unpark(ep.id);
+             done(ep);
+           });
   }
 
   // Events and rows creating one delivery of `m` per target endpoint.
@@ -554,8 +553,8 @@ class EngineImpl final : public Engine {
     b.messages.push_back(m);
     for (const EndpointId& eid : targets) {
       DeliveryId did = DeliveryId::NewRandom();
-      Event e = DecideEnqueue(did, m, eid, is_test, now, options_.retry,
-                              &jitter_);
+      Event e =
+          DecideEnqueue(did, m, eid, is_test, now, options_.retry, &jitter_);
       Delivery row;
       ApplyToDelivery(e, &row);
       b.events.push_back(std::move(e));
@@ -563,8 +562,8 @@ class EngineImpl final : public Engine {
       result.deliveries.push_back(did);
     }
     if (!m.idempotency_key.empty()) {
-      b.idempotency.push_back(IdempotencyRecord{m.idempotency_key, m.id,
-                                                result.deliveries, now});
+      b.idempotency.push_back(
+          IdempotencyRecord{m.idempotency_key, m.id, result.deliveries, now});
     }
     return {std::move(b), std::move(result)};
   }
@@ -615,7 +614,8 @@ class EngineImpl final : public Engine {
   void ArmTimer(Timestamp at) {
     timer_at_ = at;
     Timestamp now = clock_->Now();
-    timer_.expires_after(std::chrono::microseconds(std::max<Timestamp>(0, at - now)));
+    timer_.expires_after(
+        std::chrono::microseconds(std::max<Timestamp>(0, at - now)));
     timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec == asio::error::operation_aborted) return;
       OnTimer();
@@ -662,9 +662,8 @@ class EngineImpl final : public Engine {
       es.parked.push_back(id);
       return;
     }
-    if (!a->immediate &&
-        (es.in_flight >= CapOf(es) ||
-         in_flight_.load() >= options_.global_max_in_flight)) {
+    if (!a->immediate && (es.in_flight >= CapOf(es) ||
+                          in_flight_.load() >= options_.global_max_in_flight)) {
       if (es.ready.empty()) ready_endpoints_.push_back(es.ep.id);
       es.ready.push_back(id);
       return;
@@ -737,7 +736,8 @@ class EngineImpl final : public Engine {
     req.scheme = es->ep.signature_scheme;
     Timestamp now = clock_->Now();
     for (const SigningSecret& s : es->ep.secrets) {
-      if (s.expires_at == 0 || s.expires_at > now) req.secrets.push_back(s.secret);
+      if (s.expires_at == 0 || s.expires_at > now)
+        req.secrets.push_back(s.secret);
     }
     req.headers = es->ep.headers;
     req.http2 = es->ep.http2;
@@ -750,8 +750,7 @@ class EngineImpl final : public Engine {
     });
   }
 
-  void OnAttemptDone(const DeliveryId& id, Timestamp started,
-                     AttemptResult r) {
+  void OnAttemptDone(const DeliveryId& id, Timestamp started, AttemptResult r) {
     in_flight_--;
     auto it = active_.find(id);
     if (it == active_.end()) return;
@@ -975,8 +974,8 @@ Result<std::unique_ptr<Engine>> OpenEngine(std::unique_ptr<Storage> storage,
     return Status::InvalidArgument(
         "max_payload_bytes and in-flight limits must be positive");
   }
-  auto engine = std::make_unique<EngineImpl>(std::move(storage),
-                                             std::move(options));
+  auto engine =
+      std::make_unique<EngineImpl>(std::move(storage), std::move(options));
   HOOKLOG_RETURN_IF_ERROR(engine->Start());
   return std::unique_ptr<Engine>(std::move(engine));
 }

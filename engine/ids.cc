@@ -41,9 +41,10 @@ Uuid128 Uuid128::NewRandom() {
 
 Result<Uuid128> Uuid128::Parse(std::string_view text) {
   if (text.size() != kShortUuidLength) {
-    return Status::InvalidArgument("an id is 22 characters of the shortuuid "
-                                   "alphabet; got " +
-                                   std::to_string(text.size()) + " characters");
+    return Status::InvalidArgument(
+        "an id is 22 characters of the shortuuid "
+        "alphabet; got " +
+        std::to_string(text.size()) + " characters");
   }
   // Accumulate in 128 bits, checking overflow: 57^22 > 2^128, so some
   // 22-character strings are out of range.

@@ -176,18 +176,17 @@ Result<VerifyReport> VerifyStorage(Storage* storage) {
     next = chunk.back().seq + 1;
   }
   if (expected != 0 && expected - 1 != storage->LastSequence()) {
-    Mismatch(&report, "last sequence is " +
-                          std::to_string(storage->LastSequence()) +
-                          " but the log ends at " +
-                          std::to_string(expected - 1));
+    Mismatch(&report,
+             "last sequence is " + std::to_string(storage->LastSequence()) +
+                 " but the log ends at " + std::to_string(expected - 1));
   }
 
   for (const auto& [id, want] : p.endpoints()) {
     report.endpoints++;
     auto got = storage->GetEndpoint(id);
     if (!got.ok()) {
-      Mismatch(&report, "endpoint " + id.ToString() + " missing: " +
-                            got.status().ToString());
+      Mismatch(&report, "endpoint " + id.ToString() +
+                            " missing: " + got.status().ToString());
     } else if (!(*got == want)) {
       Mismatch(&report, "endpoint " + id.ToString() + " differs from the log");
     }
@@ -208,8 +207,8 @@ Result<VerifyReport> VerifyStorage(Storage* storage) {
     report.deliveries++;
     auto got = storage->GetDelivery(id);
     if (!got.ok()) {
-      Mismatch(&report, "delivery " + id.ToString() + " missing: " +
-                            got.status().ToString());
+      Mismatch(&report, "delivery " + id.ToString() +
+                            " missing: " + got.status().ToString());
     } else if (!(*got == want)) {
       Mismatch(&report, "delivery " + id.ToString() + " differs from the log");
     }

@@ -4,11 +4,16 @@ namespace hooklog {
 
 std::string_view DeliveryStatusName(DeliveryStatus s) {
   switch (s) {
-    case DeliveryStatus::kPending: return "pending";
-    case DeliveryStatus::kDelivered: return "delivered";
-    case DeliveryStatus::kFailed: return "failed";
-    case DeliveryStatus::kRateLimited: return "rate_limited";
-    case DeliveryStatus::kDeadLetter: return "dead_letter";
+    case DeliveryStatus::kPending:
+      return "pending";
+    case DeliveryStatus::kDelivered:
+      return "delivered";
+    case DeliveryStatus::kFailed:
+      return "failed";
+    case DeliveryStatus::kRateLimited:
+      return "rate_limited";
+    case DeliveryStatus::kDeadLetter:
+      return "dead_letter";
   }
   return "unknown";
 }
@@ -26,15 +31,24 @@ Result<DeliveryStatus> ParseDeliveryStatus(std::string_view name) {
 
 std::string_view ErrorClassName(ErrorClass e) {
   switch (e) {
-    case ErrorClass::kNone: return "none";
-    case ErrorClass::kDns: return "dns";
-    case ErrorClass::kConnect: return "connect";
-    case ErrorClass::kTls: return "tls";
-    case ErrorClass::kTimeout: return "timeout";
-    case ErrorClass::kReset: return "reset";
-    case ErrorClass::kTooLarge: return "too_large";
-    case ErrorClass::kBlocked: return "blocked";
-    case ErrorClass::kOther: return "other";
+    case ErrorClass::kNone:
+      return "none";
+    case ErrorClass::kDns:
+      return "dns";
+    case ErrorClass::kConnect:
+      return "connect";
+    case ErrorClass::kTls:
+      return "tls";
+    case ErrorClass::kTimeout:
+      return "timeout";
+    case ErrorClass::kReset:
+      return "reset";
+    case ErrorClass::kTooLarge:
+      return "too_large";
+    case ErrorClass::kBlocked:
+      return "blocked";
+    case ErrorClass::kOther:
+      return "other";
   }
   return "other";
 }
@@ -52,11 +66,16 @@ Result<SignatureScheme> ParseSignatureScheme(std::string_view name) {
 
 std::string_view DeadLetterReasonName(DeadLetterReason r) {
   switch (r) {
-    case DeadLetterReason::kAttemptsExhausted: return "attempts_exhausted";
-    case DeadLetterReason::kGone: return "gone_410";
-    case DeadLetterReason::kEndpointDeleted: return "endpoint_deleted";
-    case DeadLetterReason::kRateLimitBudget: return "rate_limit_budget";
-    case DeadLetterReason::kEndpointDisabled: return "endpoint_disabled";
+    case DeadLetterReason::kAttemptsExhausted:
+      return "attempts_exhausted";
+    case DeadLetterReason::kGone:
+      return "gone_410";
+    case DeadLetterReason::kEndpointDeleted:
+      return "endpoint_deleted";
+    case DeadLetterReason::kRateLimitBudget:
+      return "rate_limit_budget";
+    case DeadLetterReason::kEndpointDisabled:
+      return "endpoint_disabled";
   }
   return "unknown";
 }

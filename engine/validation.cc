@@ -21,8 +21,8 @@ std::string Lower(std::string_view s) {
 }
 
 bool AllDigits(std::string_view s) {
-  return !s.empty() &&
-         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return !s.empty() && std::all_of(s.begin(), s.end(),
+                                   [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // True for hosts that a resolver would read as an IPv4 address in a form
@@ -63,7 +63,8 @@ Status ValidateUrl(std::string_view url) {
     return Status::InvalidArgument(std::move(msg), "url");
   };
   if (url.empty()) return bad("url is required");
-  if (url.size() > kMaxUrlLength) return bad("url is longer than 2048 characters");
+  if (url.size() > kMaxUrlLength)
+    return bad("url is longer than 2048 characters");
   for (char c : url) {
     if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
       return bad("url contains whitespace or a control character");
@@ -89,7 +90,8 @@ Status ValidateUrl(std::string_view url) {
   std::string_view port;
   if (authority.front() == '[') {
     size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("url has a malformed IPv6 host");
+    if (close == std::string_view::npos)
+      return bad("url has a malformed IPv6 host");
     host = authority.substr(1, close - 1);
     std::string_view tail = authority.substr(close + 1);
     if (!tail.empty()) {
@@ -116,8 +118,9 @@ Status ValidateUrl(std::string_view url) {
       }
     }
     if (IsObfuscatedIpv4(host)) {
-      return bad("url host is an IPv4 address in octal, hexadecimal, decimal "
-                 "or shortened form; write it as a.b.c.d");
+      return bad(
+          "url host is an IPv4 address in octal, hexadecimal, decimal "
+          "or shortened form; write it as a.b.c.d");
     }
   }
   if (!port.empty()) {
@@ -206,10 +209,9 @@ Status ValidateMetadata(const Metadata& metadata) {
 
 Status ValidatePayload(std::string_view json, size_t max_bytes) {
   if (json.size() > max_bytes) {
-    return Status::ResourceExhausted("payload is " +
-                                     std::to_string(json.size()) +
-                                     " bytes; the limit is " +
-                                     std::to_string(max_bytes));
+    return Status::ResourceExhausted(
+        "payload is " + std::to_string(json.size()) + " bytes; the limit is " +
+        std::to_string(max_bytes));
   }
   if (!simdjson::validate_utf8(json.data(), json.size())) {
     return Status::InvalidArgument("payload is not valid UTF-8", "data");
@@ -221,10 +223,9 @@ Status ValidatePayload(std::string_view json, size_t max_bytes) {
   simdjson::dom::element doc;
   auto error = parser.parse(padded).get(doc);
   if (error) {
-    return Status::InvalidArgument(
-        std::string("payload is not valid JSON: ") +
-            simdjson::error_message(error),
-        "data");
+    return Status::InvalidArgument(std::string("payload is not valid JSON: ") +
+                                       simdjson::error_message(error),
+                                   "data");
   }
   return Status::Ok();
 }
@@ -269,7 +270,8 @@ Status ValidateEndpointSpec(const EndpointSpec& spec) {
 
 Status ValidateEndpointUpdate(const EndpointUpdate& u) {
   if (u.url) HOOKLOG_RETURN_IF_ERROR(ValidateUrl(*u.url));
-  if (u.description) HOOKLOG_RETURN_IF_ERROR(ValidateDescription(*u.description));
+  if (u.description)
+    HOOKLOG_RETURN_IF_ERROR(ValidateDescription(*u.description));
   if (u.event_types) {
     HOOKLOG_RETURN_IF_ERROR(ValidateEventTypeFilter(*u.event_types));
   }

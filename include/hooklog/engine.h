@@ -99,8 +99,8 @@ class Engine {
   // `drain` for in-flight attempts to finish and be recorded, then aborts
   // the rest (they stay pending in the log and resume on the next start).
   // Idempotent; blocks until done.
-  virtual void Shutdown(std::chrono::milliseconds drain =
-                            std::chrono::seconds(10)) = 0;
+  virtual void Shutdown(
+      std::chrono::milliseconds drain = std::chrono::seconds(10)) = 0;
 
   // The io_context the engine's threads run; a host may post its own work
   // to it (webhookd serves HTTP on it).

@@ -66,7 +66,7 @@ struct DeliveryCreated {
 struct Attempted {
   AttemptRecord record;
   DeliveryStatus status_after = DeliveryStatus::kFailed;
-  Timestamp next_attempt_at = 0;  // 0 when terminal
+  Timestamp next_attempt_at = 0;   // 0 when terminal
   bool counts_as_failure = false;  // consumes one attempt of the schedule
   friend bool operator==(const Attempted&, const Attempted&) = default;
 };
@@ -82,9 +82,9 @@ struct DeadLettered {
   friend bool operator==(const DeadLettered&, const DeadLettered&) = default;
 };
 
-using EventBody = std::variant<EndpointSnapshot, MessageAccepted,
-                               DeliveryCreated, Attempted, RateLimited,
-                               DeadLettered>;
+using EventBody =
+    std::variant<EndpointSnapshot, MessageAccepted, DeliveryCreated, Attempted,
+                 RateLimited, DeadLettered>;
 
 struct Event {
   uint64_t seq = 0;  // global, gapless, assigned by Storage::Append

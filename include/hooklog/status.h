@@ -24,10 +24,10 @@ enum class StatusCode {
   kFailedPrecondition,  // valid request in the wrong state (e.g. replay of a
                         // delivery that is not dead_letter)
   kAlreadyExists,
-  kUnavailable,         // storage cannot accept writes right now; retry later
-  kCorruption,          // stored data failed a checksum or cannot be decoded
+  kUnavailable,  // storage cannot accept writes right now; retry later
+  kCorruption,   // stored data failed a checksum or cannot be decoded
   kIOError,
-  kResourceExhausted,   // a configured limit was hit (size, queue, in-flight)
+  kResourceExhausted,  // a configured limit was hit (size, queue, in-flight)
 };
 
 // Returns "OK", "InvalidArgument", ... (stable strings, used in logs).
@@ -96,7 +96,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result needs a value or an error");
   }
@@ -121,10 +121,10 @@ class [[nodiscard]] Result {
 }  // namespace hooklog
 
 // Propagates a non-OK Status from an expression returning Status.
-#define HOOKLOG_RETURN_IF_ERROR(expr)          \
-  do {                                         \
-    ::hooklog::Status _hl_st = (expr);         \
-    if (!_hl_st.ok()) return _hl_st;           \
+#define HOOKLOG_RETURN_IF_ERROR(expr)  \
+  do {                                 \
+    ::hooklog::Status _hl_st = (expr); \
+    if (!_hl_st.ok()) return _hl_st;   \
   } while (0)
 
 #endif  // HOOKLOG_STATUS_H_

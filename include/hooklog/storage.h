@@ -41,10 +41,10 @@ struct IdempotencyRecord {
 
 // One atomic unit: events plus the rows they produce.
 struct WriteBatch {
-  std::vector<Event> events;           // seq assigned by Append, in order
-  std::vector<Endpoint> endpoints;     // upserted by id
-  std::vector<Message> messages;       // upserted by id
-  std::vector<Delivery> deliveries;    // upserted by id
+  std::vector<Event> events;         // seq assigned by Append, in order
+  std::vector<Endpoint> endpoints;   // upserted by id
+  std::vector<Message> messages;     // upserted by id
+  std::vector<Delivery> deliveries;  // upserted by id
   std::vector<IdempotencyRecord> idempotency;  // upserted by key
 
   bool empty() const {
@@ -142,9 +142,7 @@ class ForwardingStorage : public Storage {
   Result<EndpointCounters> GetCounters(const EndpointId& id) override {
     return target_->GetCounters(id);
   }
-  Result<EndpointCounters> GetTotals() override {
-    return target_->GetTotals();
-  }
+  Result<EndpointCounters> GetTotals() override { return target_->GetTotals(); }
   Result<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view key) override {
     return target_->GetIdempotency(key);

@@ -36,10 +36,10 @@ inline constexpr size_t kResponseBodyChars = 256;
 
 struct AttemptRequest {
   std::string url;
-  std::string body;            // the exact bytes to send and sign
-  std::string webhook_id;      // "evt_<id>", stable across retries/replays
-  std::string delivery_id;     // shortuuid (X-Closient-Delivery-ID)
-  std::string event_type;      // X-Closient-Event-Type
+  std::string body;         // the exact bytes to send and sign
+  std::string webhook_id;   // "evt_<id>", stable across retries/replays
+  std::string delivery_id;  // shortuuid (X-Closient-Delivery-ID)
+  std::string event_type;   // X-Closient-Event-Type
   SignatureScheme scheme = SignatureScheme::kStandard;
   std::vector<std::string> secrets;  // every valid secret, newest first
   HeaderList headers;                // the endpoint's custom headers
@@ -52,7 +52,7 @@ struct AttemptResult {
   std::optional<int> http_status_code;       // null when no response
   std::optional<std::string> response_body;  // first 256 chars, UTF-8 safe
   ErrorClass error = ErrorClass::kNone;
-  std::string error_detail;                  // for logs; may be empty
+  std::string error_detail;  // for logs; may be empty
   // Parsed Retry-After (seconds or HTTP-date), as a delay from now.
   std::optional<std::chrono::seconds> retry_after;
   std::chrono::microseconds latency{0};

@@ -62,15 +62,15 @@ Result<SignatureScheme> ParseSignatureScheme(std::string_view name);
 // Why a delivery was dead-lettered.
 enum class DeadLetterReason : uint8_t {
   kAttemptsExhausted = 0,
-  kGone = 1,               // 410 from the endpoint
+  kGone = 1,  // 410 from the endpoint
   kEndpointDeleted = 2,
-  kRateLimitBudget = 3,    // 429s for longer than the rate-limit budget
+  kRateLimitBudget = 3,  // 429s for longer than the rate-limit budget
   kEndpointDisabled = 4,
 };
 std::string_view DeadLetterReasonName(DeadLetterReason r);
 
 struct SigningSecret {
-  std::string secret;       // "whsec_" + base64 of the key bytes
+  std::string secret;        // "whsec_" + base64 of the key bytes
   Timestamp expires_at = 0;  // 0: current; otherwise stops signing then
   friend bool operator==(const SigningSecret&, const SigningSecret&) = default;
 };
@@ -89,11 +89,11 @@ struct Endpoint {
   std::vector<std::string> event_types = {"*"};
   std::string description;
   Metadata metadata;
-  HeaderList headers;              // custom request headers
-  double rate_limit_per_s = 0;     // 0: no limit
-  uint32_t max_in_flight = 0;      // 0: the engine default
+  HeaderList headers;           // custom request headers
+  double rate_limit_per_s = 0;  // 0: no limit
+  uint32_t max_in_flight = 0;   // 0: the engine default
   bool fifo = false;
-  bool http2 = false;              // opt-in (see DESIGN.md, curl 7.88 trap)
+  bool http2 = false;  // opt-in (see DESIGN.md, curl 7.88 trap)
   SignatureScheme signature_scheme = SignatureScheme::kStandard;
   bool deleted = false;
   Timestamp created_at = 0;
@@ -172,9 +172,9 @@ struct Delivery {
   Timestamp created_at = 0;
   Timestamp next_attempt_at = 0;  // 0 when terminal
   Timestamp last_attempted_at = 0;
-  Timestamp rate_limited_since = 0;  // start of the current 429 streak
-  std::optional<int> http_status_code;        // of the last attempt
-  std::optional<std::string> response_body;   // of the last attempt
+  Timestamp rate_limited_since = 0;          // start of the current 429 streak
+  std::optional<int> http_status_code;       // of the last attempt
+  std::optional<std::string> response_body;  // of the last attempt
   ErrorClass last_error = ErrorClass::kNone;
   std::optional<DeliveryId> replay_of;
   std::optional<DeadLetterReason> dead_letter_reason;
@@ -199,7 +199,7 @@ struct DeliveryResult {
 struct DeliveryQuery {
   std::optional<EndpointId> endpoint_id;
   std::optional<DeliveryStatus> status;
-  std::optional<std::string> event_type;  // exact
+  std::optional<std::string> event_type;    // exact
   std::optional<Timestamp> created_after;   // inclusive
   std::optional<Timestamp> created_before;  // inclusive
   uint32_t page = 1;        // 1-based; ignored when cursor is set
@@ -235,11 +235,11 @@ struct EndpointCounters {
 struct EngineStats {
   uint64_t endpoints = 0;
   uint64_t deliveries_by_status[kDeliveryStatusCount] = {};
-  uint64_t attempts_ok = 0;        // 2xx
-  uint64_t attempts_failed = 0;    // non-2xx or no response, 429 excluded
+  uint64_t attempts_ok = 0;      // 2xx
+  uint64_t attempts_failed = 0;  // non-2xx or no response, 429 excluded
   uint64_t attempts_rate_limited = 0;
   uint64_t in_flight = 0;
-  uint64_t due_queue_depth = 0;    // non-terminal deliveries scheduled
+  uint64_t due_queue_depth = 0;  // non-terminal deliveries scheduled
   uint64_t last_sequence = 0;
   // Storage append latency, microseconds (since start).
   uint64_t appends = 0;

@@ -12,17 +12,17 @@ TEST(Iso8601, FormatsUtcWithZ) {
 
 TEST(Iso8601, ParsesWhatItFormatsAndOffsets) {
   EXPECT_EQ(*ParseIso8601("2026-11-26T23:07:04Z"), 1795734424LL * kSecond);
-  EXPECT_EQ(*ParseIso8601("2026-11-27T00:07:04+01:00"),
-            1795734424LL * kSecond);
+  EXPECT_EQ(*ParseIso8601("2026-11-27T00:07:04+01:00"), 1795734424LL * kSecond);
   EXPECT_EQ(*ParseIso8601("2026-11-26T23:07:04.5Z"),
             1795734424LL * kSecond + 500000);
   EXPECT_EQ(*ParseIso8601("1970-01-02"), 86400 * kSecond);
 }
 
 TEST(Iso8601, RejectsMalformed) {
-  for (const char* bad : {"", "yesterday", "2026-13-01", "2026-11-26T23:07Z",
-                          "2026-11-26T23:07:04", "2026-11-26T25:00:00Z",
-                          "2026-11-26T23:07:04Zjunk", "2026-11-26T23:07:04.Z"}) {
+  for (const char* bad :
+       {"", "yesterday", "2026-13-01", "2026-11-26T23:07Z",
+        "2026-11-26T23:07:04", "2026-11-26T25:00:00Z",
+        "2026-11-26T23:07:04Zjunk", "2026-11-26T23:07:04.Z"}) {
     EXPECT_TRUE(ParseIso8601(bad).status().IsInvalidArgument()) << bad;
   }
 }
@@ -35,8 +35,8 @@ TEST(Durations, ParseAndFormat) {
   EXPECT_EQ(*ParseDuration("0"), Duration(0));
   EXPECT_EQ(FormatDuration(std::chrono::minutes(5)), "5m");
   EXPECT_EQ(FormatDuration(std::chrono::milliseconds(1500)), "1500ms");
-  for (const char* bad : {"", "5", "s", "-1s", "5x", "1.5s",
-                          "99999999999999999999h"}) {
+  for (const char* bad :
+       {"", "5", "s", "-1s", "5x", "1.5s", "99999999999999999999h"}) {
     EXPECT_TRUE(ParseDuration(bad).status().IsInvalidArgument()) << bad;
   }
 }

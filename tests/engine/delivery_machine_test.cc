@@ -31,8 +31,7 @@ class DeliveryMachineTest : public ::testing::Test {
     for (const Event& e : dec.events) {
       DeliveryStatus before = d_.status;
       ApplyToDelivery(e, &d_);
-      EXPECT_TRUE(IsAllowedTransition(before, d_.status) ||
-                  before == d_.status)
+      EXPECT_TRUE(IsAllowedTransition(before, d_.status) || before == d_.status)
           << DeliveryStatusName(before) << " -> "
           << DeliveryStatusName(d_.status);
     }
@@ -80,9 +79,9 @@ TEST_F(DeliveryMachineTest, TwoHundredsDeliver) {
 TEST_F(DeliveryMachineTest, FailuresFollowTheScheduleThenDeadLetter) {
   // Default schedule: 0, 5s, 5m, 30m, 2h, 5h, 10h, 14h, 20h, 24h.
   Timestamp t = kNow;
-  const Duration expected[] = {seconds(5), minutes(5), minutes(30), hours(2),
-                               hours(5),   hours(10),  hours(14),   hours(20),
-                               hours(24)};
+  const Duration expected[] = {seconds(5), minutes(5), minutes(30),
+                               hours(2),   hours(5),   hours(10),
+                               hours(14),  hours(20),  hours(24)};
   for (Duration want : expected) {
     Step(Code(500), t);
     ASSERT_EQ(d_.status, DeliveryStatus::kFailed);
@@ -127,7 +126,8 @@ TEST_F(DeliveryMachineTest, RateLimitedDoesNotConsumeAttempts) {
   Step(Code(429, 0), kNow + kSecond);
   EXPECT_EQ(d_.next_attempt_at, kNow + 2 * kSecond);
   Step(Code(429, 200000), kNow + 2 * kSecond);
-  EXPECT_EQ(d_.next_attempt_at, kNow + 2 * kSecond + hours(24).count());
+  EXPECT_EQ(d_.next_attempt_at,
+            kNow + 2 * kSecond + Duration(hours(24)).count());
   EXPECT_EQ(d_.rate_limited_since, kNow);  // the streak continues
   // Success after 429s delivers and ends the streak.
   Step(Code(200), kNow + 3 * kSecond);
@@ -137,9 +137,9 @@ TEST_F(DeliveryMachineTest, RateLimitedDoesNotConsumeAttempts) {
 
 TEST_F(DeliveryMachineTest, RateLimitBudgetDeadLetters) {
   Step(Code(429, 3600), kNow);
-  Step(Code(429, 3600), kNow + hours(23).count());
+  Step(Code(429, 3600), kNow + Duration(hours(23)).count());
   EXPECT_EQ(d_.status, DeliveryStatus::kRateLimited);
-  Step(Code(429, 3600), kNow + hours(24).count());
+  Step(Code(429, 3600), kNow + Duration(hours(24)).count());
   EXPECT_EQ(d_.status, DeliveryStatus::kDeadLetter);
   EXPECT_EQ(d_.dead_letter_reason, DeadLetterReason::kRateLimitBudget);
 }
@@ -150,10 +150,10 @@ TEST_F(DeliveryMachineTest, RetryAfterHonouredOn503) {
   EXPECT_EQ(d_.next_attempt_at, kNow + 120 * kSecond);
   // Without Retry-After, the schedule.
   Step(Code(502), kNow);
-  EXPECT_EQ(d_.next_attempt_at, kNow + minutes(5).count());
+  EXPECT_EQ(d_.next_attempt_at, kNow + Duration(minutes(5)).count());
   // A 500's Retry-After is not honoured.
   Step(Code(500, 1), kNow);
-  EXPECT_EQ(d_.next_attempt_at, kNow + minutes(30).count());
+  EXPECT_EQ(d_.next_attempt_at, kNow + Duration(minutes(30)).count());
 }
 
 TEST_F(DeliveryMachineTest, GoneDeadLettersAndDisablesEndpoint) {

@@ -90,9 +90,8 @@ class EngineTest : public ::testing::Test {
   void ExpectConsistent() {
     auto report = VerifyStorage(memory_.get());
     ASSERT_TRUE(report.ok());
-    EXPECT_TRUE(report->ok()) << (report->mismatches.empty()
-                                      ? "gap"
-                                      : report->mismatches.front());
+    EXPECT_TRUE(report->ok())
+        << (report->mismatches.empty() ? "gap" : report->mismatches.front());
   }
 
   std::shared_ptr<FakeClock> clock_ = std::make_shared<FakeClock>();
@@ -128,9 +127,9 @@ TEST_F(EngineTest, PublishDeliversSignedEnvelope) {
 
 TEST_F(EngineTest, FanOutFollowsFiltersAndEnabledFlag) {
   Endpoint all = MakeEndpoint();
-  Endpoint orders = MakeEndpoint({.url = "https://a.example/x",
-                                  .event_types = std::vector<std::string>{
-                                      "order.*"}});
+  Endpoint orders =
+      MakeEndpoint({.url = "https://a.example/x",
+                    .event_types = std::vector<std::string>{"order.*"}});
   MakeEndpoint({.url = "https://b.example/x",
                 .event_types = std::vector<std::string>{}});
   MakeEndpoint({.url = "https://c.example/x", .enabled = false});
@@ -200,8 +199,9 @@ TEST_F(EngineTest, SendTestWaitsForFirstAttemptAndIgnoresFilters) {
                               .enabled = false});
   auto fut = std::async([&] { return engine_->SendTest(ep.id).get(); });
   ASSERT_TRUE(transport_->WaitForHeld(1));
-  EXPECT_NE(transport_->requests()[0].body.find(R"("type":"ping","created_at")"),
-            std::string::npos);
+  EXPECT_NE(
+      transport_->requests()[0].body.find(R"("type":"ping","created_at")"),
+      std::string::npos);
   EXPECT_NE(transport_->requests()[0].body.find(R"("data":{})"),
             std::string::npos);
   transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
@@ -210,8 +210,8 @@ TEST_F(EngineTest, SendTestWaitsForFirstAttemptAndIgnoresFilters) {
   EXPECT_EQ(r->status, DeliveryStatus::kFailed);
   EXPECT_FALSE(r->http_status_code.has_value());
   EXPECT_FALSE(r->response_body.has_value());
-  EXPECT_TRUE(engine_->SendTest(EndpointId::NewRandom()).get().status()
-                  .IsNotFound());
+  EXPECT_TRUE(
+      engine_->SendTest(EndpointId::NewRandom()).get().status().IsNotFound());
 }
 
 TEST_F(EngineTest, GoneDisablesTheEndpoint) {
@@ -293,7 +293,8 @@ TEST_F(EngineTest, RotateSecretSignsWithBothDuringGrace) {
   ASSERT_EQ(rotated->secrets.size(), 2u);
   EXPECT_NE(rotated->secrets[0].secret, ep.secrets[0].secret);
   EXPECT_EQ(rotated->secrets[1].secret, ep.secrets[0].secret);
-  EXPECT_EQ(rotated->secrets[1].expires_at, clock_->Now() + hours(24).count());
+  EXPECT_EQ(rotated->secrets[1].expires_at,
+            clock_->Now() + Duration(hours(24)).count());
   MustPublish();
   ASSERT_TRUE(transport_->WaitForHeld(1));
   EXPECT_EQ(transport_->requests()[0].secrets.size(), 2u);
@@ -334,14 +335,22 @@ TEST_F(EngineTest, BadInputIsRejectedAndChangesNothing) {
   auto bad_url = engine_->CreateEndpoint({.url = "ftp://x"}).get();
   EXPECT_TRUE(bad_url.status().IsInvalidArgument());
   EXPECT_EQ(bad_url.status().field(), "url");
-  auto bad_header = engine_->CreateEndpoint(
-      {.url = "https://e.com", .headers = {{"X-A", "1\r\nX-B: 2"}}}).get();
+  auto bad_header = engine_
+                        ->CreateEndpoint({.url = "https://e.com",
+                                          .headers = {{"X-A", "1\r\nX-B: 2"}}})
+                        .get();
   EXPECT_TRUE(bad_header.status().IsInvalidArgument());
-  EXPECT_TRUE(engine_->Publish({"bad type", "{}", ""}).get().status()
+  EXPECT_TRUE(engine_->Publish({"bad type", "{}", ""})
+                  .get()
+                  .status()
                   .IsInvalidArgument());
-  EXPECT_TRUE(engine_->Publish({"t", "{not json", ""}).get().status()
+  EXPECT_TRUE(engine_->Publish({"t", "{not json", ""})
+                  .get()
+                  .status()
                   .IsInvalidArgument());
-  EXPECT_TRUE(engine_->Publish({"t", "\"\xff\"", ""}).get().status()
+  EXPECT_TRUE(engine_->Publish({"t", "\"\xff\"", ""})
+                  .get()
+                  .status()
                   .IsInvalidArgument());
   EXPECT_EQ(engine_->Publish({"t", std::string(300 * 1024, ' '), ""})
                 .get()
@@ -350,11 +359,12 @@ TEST_F(EngineTest, BadInputIsRejectedAndChangesNothing) {
             StatusCode::kResourceExhausted);
   EndpointUpdate u;
   u.url = "http://0x7f.0.0.1/";
-  EXPECT_TRUE(engine_->UpdateEndpoint(ep.id, u).get().status()
-                  .IsInvalidArgument());
   EXPECT_TRUE(
-      engine_->UpdateEndpoint(EndpointId::NewRandom(), {}).get().status()
-          .IsNotFound());
+      engine_->UpdateEndpoint(ep.id, u).get().status().IsInvalidArgument());
+  EXPECT_TRUE(engine_->UpdateEndpoint(EndpointId::NewRandom(), {})
+                  .get()
+                  .status()
+                  .IsNotFound());
   EXPECT_EQ(memory_->LastSequence(), seq);
   auto again = engine_->GetEndpoint(ep.id).get();
   ASSERT_TRUE(again.ok());
@@ -362,8 +372,8 @@ TEST_F(EngineTest, BadInputIsRejectedAndChangesNothing) {
 }
 
 TEST_F(EngineTest, MetadataMergeOnUpdate) {
-  Endpoint ep = MakeEndpoint({.url = "https://e.com",
-                              .metadata = {{"team", "a"}, {"env", "prod"}}});
+  Endpoint ep = MakeEndpoint(
+      {.url = "https://e.com", .metadata = {{"team", "a"}, {"env", "prod"}}});
   EndpointUpdate u;
   u.metadata_patch = {{"team", "b"}, {"env", ""}, {"new", "x"}};
   auto r = engine_->UpdateEndpoint(ep.id, u).get();
@@ -382,7 +392,9 @@ TEST_F(EngineTest, StorageFailureRefusesWritesKeepsStateAndRecovers) {
   uint64_t seq = memory_->LastSequence();
   auto refused = engine_->Publish({"order.paid", "{}", ""}).get();
   EXPECT_TRUE(refused.status().IsUnavailable());
-  EXPECT_TRUE(engine_->CreateEndpoint({.url = "https://e.com"}).get().status()
+  EXPECT_TRUE(engine_->CreateEndpoint({.url = "https://e.com"})
+                  .get()
+                  .status()
                   .IsUnavailable());
   // An attempt finishing now cannot be recorded: it will be made again.
   transport_->CompleteNext(ScriptedTransport::Http(200));

@@ -31,18 +31,19 @@ TEST(ShortUuid, RoundTripsRandomIds) {
 
 TEST(ShortUuid, RejectsWrongLength) {
   EXPECT_TRUE(Uuid128::Parse("").status().IsInvalidArgument());
-  EXPECT_TRUE(Uuid128::Parse("222222222222222222222").status().IsInvalidArgument());
+  EXPECT_TRUE(
+      Uuid128::Parse("222222222222222222222").status().IsInvalidArgument());
   EXPECT_TRUE(
       Uuid128::Parse("22222222222222222222222").status().IsInvalidArgument());
 }
 
 TEST(ShortUuid, RejectsForeignCharacters) {
   // 0, 1, I, O, l are not in the alphabet; nor are '-' and non-ASCII bytes.
-  for (const char* bad :
-       {"0222222222222222222222", "1222222222222222222222",
-        "I222222222222222222222", "O222222222222222222222",
-        "l222222222222222222222", "-222222222222222222222",
-        "\xc3\xa9" "22222222222222222222"}) {
+  for (const char* bad : {"0222222222222222222222", "1222222222222222222222",
+                          "I222222222222222222222", "O222222222222222222222",
+                          "l222222222222222222222", "-222222222222222222222",
+                          "\xc3\xa9"
+                          "22222222222222222222"}) {
     EXPECT_TRUE(Uuid128::Parse(bad).status().IsInvalidArgument()) << bad;
   }
 }

@@ -19,8 +19,8 @@ namespace {
 using testing::ScriptedTransport;
 
 AttemptResult RandomResult(std::mt19937_64& rng) {
-  static const int kCodes[] = {200, 201, 204, 301, 400, 404, 410,
-                               429, 500, 502, 503, 504};
+  static const int kCodes[] = {200, 201, 204, 301, 400, 404,
+                               410, 429, 500, 502, 503, 504};
   std::uniform_int_distribution<int> pick(0, 15);
   int k = pick(rng);
   if (k < 12) {
@@ -41,7 +41,8 @@ void CheckTransitions(Storage* storage) {
   for (const Event& e : events) {
     auto it = p.deliveries().find(DeliveryId(e.aggregate));
     bool existed = it != p.deliveries().end();
-    DeliveryStatus before = existed ? it->second.status : DeliveryStatus::kPending;
+    DeliveryStatus before =
+        existed ? it->second.status : DeliveryStatus::kPending;
     ASSERT_TRUE(p.Apply(e).ok());
     if (!existed) continue;
     DeliveryStatus after = p.deliveries().at(DeliveryId(e.aggregate)).status;
@@ -70,8 +71,8 @@ TEST_P(PropertyTest, IncrementalEqualsRebuiltAndEdgesHold) {
   o.retry.schedule = {Duration(0), std::chrono::seconds(1),
                       std::chrono::seconds(2), std::chrono::seconds(4)};
   o.retry.rate_limit_budget = std::chrono::seconds(20);
-  o.transport_factory = ScriptedTransport::Factory(
-      &transport, [&](const AttemptRequest&) {
+  o.transport_factory =
+      ScriptedTransport::Factory(&transport, [&](const AttemptRequest&) {
         std::lock_guard<std::mutex> lock(rng_mu);
         return std::optional<AttemptResult>(RandomResult(result_rng));
       });
@@ -84,8 +85,11 @@ TEST_P(PropertyTest, IncrementalEqualsRebuiltAndEdgesHold) {
     switch (rng() % 10) {
       case 0:
         if (endpoints.size() < 4) {
-          auto ep = engine->CreateEndpoint(
-              {.url = "https://e" + std::to_string(step) + ".example/"}).get();
+          auto ep =
+              engine
+                  ->CreateEndpoint(
+                      {.url = "https://e" + std::to_string(step) + ".example/"})
+                  .get();
           ASSERT_TRUE(ep.ok());
           endpoints.push_back(ep->id);
         }
@@ -93,9 +97,11 @@ TEST_P(PropertyTest, IncrementalEqualsRebuiltAndEdgesHold) {
       case 1:
       case 2:
       case 3: {
-        auto r = engine->Publish({rng() % 2 ? "a.b" : "c", "{}",
-                                  rng() % 4 == 0 ? "k" + std::to_string(rng() % 5)
-                                                 : ""}).get();
+        auto r = engine
+                     ->Publish({rng() % 2 ? "a.b" : "c", "{}",
+                                rng() % 4 == 0 ? "k" + std::to_string(rng() % 5)
+                                               : ""})
+                     .get();
         ASSERT_TRUE(r.ok());
         deliveries.insert(deliveries.end(), r->deliveries.begin(),
                           r->deliveries.end());
@@ -137,10 +143,9 @@ TEST_P(PropertyTest, IncrementalEqualsRebuiltAndEdgesHold) {
   engine->Shutdown(std::chrono::seconds(2));
   auto report = VerifyStorage(raw);
   ASSERT_TRUE(report.ok());
-  EXPECT_TRUE(report->ok()) << "seed " << seed << ": "
-                            << (report->mismatches.empty()
-                                    ? "gap"
-                                    : report->mismatches.front());
+  EXPECT_TRUE(report->ok())
+      << "seed " << seed << ": "
+      << (report->mismatches.empty() ? "gap" : report->mismatches.front());
   EXPECT_GT(report->events, 0u);
   CheckTransitions(raw);
   // `raw` is owned by the engine; destroy it last.

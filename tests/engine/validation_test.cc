@@ -15,14 +15,26 @@ TEST(ValidateUrl, AcceptsHttpAndHttps) {
 }
 
 TEST(ValidateUrl, RejectsBadUrlsNamingTheField) {
-  for (const char* bad :
-       {"", "ftp://example.com", "file:///etc/passwd", "gopher://x",
-        "https://user:pass@example.com/", "https://@example.com",
-        "http://", "http:///path", "http://example.com:0/",
-        "http://example.com:65536/", "http://example.com:abc/",
-        "http://example.com:/", "https://exa mple.com", "https://ex\r\nample",
-        "http://0x7f.0.0.1/", "http://0177.0.0.1/", "http://2130706433/",
-        "http://127.1/", "http://[::1", "example.com/hook"}) {
+  for (const char* bad : {"",
+                          "ftp://example.com",
+                          "file:///etc/passwd",
+                          "gopher://x",
+                          "https://user:pass@example.com/",
+                          "https://@example.com",
+                          "http://",
+                          "http:///path",
+                          "http://example.com:0/",
+                          "http://example.com:65536/",
+                          "http://example.com:abc/",
+                          "http://example.com:/",
+                          "https://exa mple.com",
+                          "https://ex\r\nample",
+                          "http://0x7f.0.0.1/",
+                          "http://0177.0.0.1/",
+                          "http://2130706433/",
+                          "http://127.1/",
+                          "http://[::1",
+                          "example.com/hook"}) {
     Status st = ValidateUrl(bad);
     EXPECT_TRUE(st.IsInvalidArgument()) << bad;
     EXPECT_EQ(st.field(), "url") << bad;
@@ -39,8 +51,8 @@ TEST(ValidateHeaders, RejectsInjectionAndReservedNames) {
       ValidateHeaders({{"X-A", std::string("a\0b", 3)}}).IsInvalidArgument());
   EXPECT_TRUE(ValidateHeaders({{"X A", "v"}}).IsInvalidArgument());
   EXPECT_TRUE(ValidateHeaders({{"", "v"}}).IsInvalidArgument());
-  EXPECT_TRUE(ValidateHeaders({{"X-Big", std::string(4100, 'a')}})
-                  .IsInvalidArgument());
+  EXPECT_TRUE(
+      ValidateHeaders({{"X-Big", std::string(4100, 'a')}}).IsInvalidArgument());
   for (const char* reserved :
        {"Content-Length", "content-type", "HOST", "Transfer-Encoding",
         "webhook-id", "Webhook-Signature", "X-Closient-Signature"}) {

@@ -39,11 +39,11 @@ class ScriptedTransport : public Transport {
   // Completes the oldest held attempt. False if none is held.
   bool CompleteNext(AttemptResult result);
   // Waits until at least `n` requests were sent in total.
-  bool WaitForRequests(size_t n, std::chrono::milliseconds timeout =
-                                     std::chrono::seconds(10));
+  bool WaitForRequests(
+      size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   // Waits until at least `n` attempts are held.
-  bool WaitForHeld(size_t n, std::chrono::milliseconds timeout =
-                                 std::chrono::seconds(10));
+  bool WaitForHeld(
+      size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   std::vector<AttemptRequest> requests() const;
   size_t held() const;
 
