@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package hooklog needs to build, test, benchmark
+# and run its demo. Idempotent: does nothing when all are present.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build ccache pkg-config git python3 curl
+  clang clang-format
+  libboost-dev libboost-system-dev
+  librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libssl-dev openssl
+  libsqlite3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  wrk nghttp2-server ca-certificates
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

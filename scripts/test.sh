@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (README Quick start, second command):
+#   1. installs what is missing (scripts/setup.sh);
+#   2. builds everything with ASan+UBSan and warnings as errors, and runs
+#      every test (ctest), including the examples and the consumer build;
+#   3. builds the concurrent parts (engine, storage, transport) with TSan and
+#      runs their tests;
+#   4. builds the optimized tree and runs each benchmark for a moment, so
+#      that benchmarks never rot.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+
+echo "== ASan+UBSan build and full test suite"
+scripts/build.sh asan
+ctest --test-dir build-asan --output-on-failure -j2 --timeout 600
+
+echo "== TSan: engine, storage and transport tests"
+scripts/build.sh tsan build.ninja
+tsan_targets=$(ninja -C build-tsan -t targets all |
+  sed -nE 's/^((engine|storage|transport)[a-z_]*_test): .*/\1/p' | sort -u)
+scripts/build.sh tsan $tsan_targets
+ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
+  -L "^($(echo $tsan_targets | tr ' ' '|'))$"
+
+echo "== Benchmark smoke run"
+scripts/build.sh release
+for b in build/bench/bench_*; do
+  [ -x "$b" ] || continue
+  echo "-- $b"
+  "$b" --benchmark_min_time=0.01 >/dev/null
+done
+echo "== all tests passed"
