@@ -182,6 +182,7 @@ void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
 }
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
   std::string msg = std::string(what) + ": " + s.ToString();
   if (s.IsCorruption()) return Status::Corruption(std::move(msg));
   if (s.IsNotFound()) return Status::NotFound(std::move(msg));

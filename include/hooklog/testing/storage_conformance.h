@@ -1,0 +1,131 @@
+// The storage conformance suite: a typed GoogleTest suite that every Storage
+// adapter (memory, RocksDB, SQLite example, yours) instantiates to prove it
+// honours the contract of include/hooklog/storage.h.
+//
+// Usage, in one test .cc of your adapter (link hooklog::storage_conformance
+// and GTest::gtest_main):
+//
+//   #include "hooklog/testing/storage_conformance.h"
+//
+//   struct MyFactory {
+//     // true when data survives closing the store (then Reopen is required).
+//     static constexpr bool kPersistent = true;
+//     // A new, empty store. Called once per test, on a fresh factory.
+//     std::unique_ptr<hooklog::Storage> Open();
+//     // The same data again, after the store returned by Open()/Reopen()
+//     // was destroyed. Only called when kPersistent.
+//     std::unique_ptr<hooklog::Storage> Reopen();
+//   };
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, StorageConformanceTest,
+//                                  ::testing::Types<MyFactory>);
+//
+// (StorageConformanceTest lives in hooklog::testing; write the instantiation
+// inside that namespace or qualify the name.) The factory is constructed per
+// test and destroyed after the store: clean up temporary directories in its
+// destructor.
+//
+// What is checked: gapless sequence assignment and ReadLog, row upserts and
+// reads, visibility of a batch's events and rows together, every
+// DeliveryQuery filter combination with time ranges against a reference
+// model (ordering, page numbers, cursors, total_count), ListEndpoints
+// (include_deleted, metadata AND filter, paging), counters and totals,
+// idempotency records, LoadActive, concurrent appends, error paths (bad
+// cursors and page sizes: InvalidArgument; unknown ids: NotFound) and, for
+// persistent adapters, durability across reopen.
+//
+// Thread-safety: tests run one at a time; some start their own threads.
+#ifndef HOOKLOG_TESTING_STORAGE_CONFORMANCE_H_
+#define HOOKLOG_TESTING_STORAGE_CONFORMANCE_H_
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+
+#include "hooklog/storage.h"
+
+namespace hooklog::testing {
+
+// The checks themselves, one per test (storage_conformance.cc). They report
+// through GoogleTest assertions.
+namespace conformance {
+void AppendAssignsGaplessSequences(Storage* s);
+void ReadLogReturnsEventsInOrder(Storage* s);
+void RowsAreReadableAfterAppend(Storage* s);
+void UnknownIdsAreNotFound(Storage* s);
+void UpsertReplacesRowsAndIndexes(Storage* s);
+void EventsAndRowsBecomeVisibleTogether(Storage* s);
+void ListDeliveriesMatchesModel(Storage* s);
+void ListDeliveriesRejectsBadInput(Storage* s);
+void ListEndpointsFiltersAndPaginates(Storage* s);
+void CountersFollowRowChanges(Storage* s);
+void IdempotencyRecords(Storage* s);
+void LoadActiveReturnsEndpointsAndNonTerminalDeliveries(Storage* s);
+void ConcurrentAppendsAreGapless(Storage* s);
+// `storage` is replaced by reopen() half way.
+void ReopenKeepsEverything(
+    std::unique_ptr<Storage>* storage,
+    const std::function<std::unique_ptr<Storage>()>& reopen);
+}  // namespace conformance
+
+template <typename Factory>
+class StorageConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage_ = factory_.Open();
+    ASSERT_NE(storage_, nullptr) << "Factory::Open() returned null";
+  }
+  void TearDown() override { storage_.reset(); }
+
+  Storage* storage() { return storage_.get(); }
+
+  Factory factory_;
+  std::unique_ptr<Storage> storage_;
+};
+
+TYPED_TEST_SUITE_P(StorageConformanceTest);
+
+#define HOOKLOG_CONFORMANCE_CASE(name)         \
+  TYPED_TEST_P(StorageConformanceTest, name) { \
+    conformance::name(this->storage());        \
+  }
+
+HOOKLOG_CONFORMANCE_CASE(AppendAssignsGaplessSequences)
+HOOKLOG_CONFORMANCE_CASE(ReadLogReturnsEventsInOrder)
+HOOKLOG_CONFORMANCE_CASE(RowsAreReadableAfterAppend)
+HOOKLOG_CONFORMANCE_CASE(UnknownIdsAreNotFound)
+HOOKLOG_CONFORMANCE_CASE(UpsertReplacesRowsAndIndexes)
+HOOKLOG_CONFORMANCE_CASE(EventsAndRowsBecomeVisibleTogether)
+HOOKLOG_CONFORMANCE_CASE(ListDeliveriesMatchesModel)
+HOOKLOG_CONFORMANCE_CASE(ListDeliveriesRejectsBadInput)
+HOOKLOG_CONFORMANCE_CASE(ListEndpointsFiltersAndPaginates)
+HOOKLOG_CONFORMANCE_CASE(CountersFollowRowChanges)
+HOOKLOG_CONFORMANCE_CASE(IdempotencyRecords)
+HOOKLOG_CONFORMANCE_CASE(LoadActiveReturnsEndpointsAndNonTerminalDeliveries)
+HOOKLOG_CONFORMANCE_CASE(ConcurrentAppendsAreGapless)
+#undef HOOKLOG_CONFORMANCE_CASE
+
+TYPED_TEST_P(StorageConformanceTest, ReopenKeepsEverything) {
+  if constexpr (!TypeParam::kPersistent) {
+    GTEST_SKIP() << "in-memory adapter: nothing survives closing";
+  } else {
+    conformance::ReopenKeepsEverything(&this->storage_, [this] {
+      this->storage_.reset();  // close first: one opener at a time
+      return this->factory_.Reopen();
+    });
+  }
+}
+
+REGISTER_TYPED_TEST_SUITE_P(
+    StorageConformanceTest, AppendAssignsGaplessSequences,
+    ReadLogReturnsEventsInOrder, RowsAreReadableAfterAppend,
+    UnknownIdsAreNotFound, UpsertReplacesRowsAndIndexes,
+    EventsAndRowsBecomeVisibleTogether, ListDeliveriesMatchesModel,
+    ListDeliveriesRejectsBadInput, ListEndpointsFiltersAndPaginates,
+    CountersFollowRowChanges, IdempotencyRecords,
+    LoadActiveReturnsEndpointsAndNonTerminalDeliveries,
+    ConcurrentAppendsAreGapless, ReopenKeepsEverything);
+
+}  // namespace hooklog::testing
+
+#endif  // HOOKLOG_TESTING_STORAGE_CONFORMANCE_H_

@@ -1,0 +1,739 @@
+// The checks of the storage conformance suite
+// (include/hooklog/testing/storage_conformance.h).
+//
+// Every check builds its own rows with deterministic ids and compares what
+// the adapter answers with a small reference model. Events are arbitrary
+// here: adapters never interpret them, they only store and number them.
+
+#include "hooklog/testing/storage_conformance.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <vector>
+
+namespace hooklog::testing::conformance {
+namespace {
+
+constexpr Timestamp kT0 = 1'790'000'000LL * kSecond;
+
+Uuid128 TestId(uint8_t kind, uint64_t n) {
+  // Spread ids so that id order differs from insertion order.
+  return Uuid128{(uint64_t{kind} << 56) | ((n * 0x9E3779B97F4A7C15ULL) >> 8),
+                 n + 1};
+}
+EndpointId EpId(uint64_t n) { return EndpointId(TestId(1, n)); }
+MessageId MsgId(uint64_t n) { return MessageId(TestId(2, n)); }
+DeliveryId DelId(uint64_t n) { return DeliveryId(TestId(3, n)); }
+
+Endpoint MakeEndpoint(uint64_t n, Timestamp created_at) {
+  Endpoint e;
+  e.id = EpId(n);
+  e.url = "https://example.com/hook/" + std::to_string(n);
+  e.secrets = {{"whsec_dGVzdHNlY3JldHRlc3RzZWNyZXR0ZXN0", 0}};
+  e.description = "endpoint " + std::to_string(n);
+  e.metadata = {{"n", std::to_string(n)}, {"parity", n % 2 ? "odd" : "even"}};
+  e.headers = {{"X-N", std::to_string(n)}};
+  e.created_at = created_at;
+  e.updated_at = created_at;
+  return e;
+}
+
+Message MakeMessage(uint64_t n) {
+  Message m;
+  m.id = MsgId(n);
+  m.event_type = "invoice.paid";
+  m.payload = "{\"n\":" + std::to_string(n) + "}";
+  m.created_at = kT0 + static_cast<Timestamp>(n);
+  return m;
+}
+
+Delivery MakeDelivery(uint64_t n, uint64_t endpoint, DeliveryStatus status,
+                      std::string type, Timestamp created_at) {
+  Delivery d;
+  d.id = DelId(n);
+  d.message_id = MsgId(n);
+  d.endpoint_id = EpId(endpoint);
+  d.event_type = std::move(type);
+  d.status = status;
+  d.created_at = created_at;
+  d.next_attempt_at = IsTerminal(status) ? 0 : created_at + 1000;
+  if (status != DeliveryStatus::kPending) {
+    d.attempts = 1 + static_cast<uint32_t>(n % 3);
+    d.failed_attempts = d.attempts - 1;
+    d.last_attempted_at = created_at + 10;
+    d.http_status_code = status == DeliveryStatus::kDelivered ? 200 : 500;
+    d.response_body = "body " + std::to_string(n);
+    d.attempts_log.push_back(AttemptRecord{created_at + 10, d.http_status_code,
+                                           d.response_body, ErrorClass::kNone,
+                                           12});
+  }
+  return d;
+}
+
+Event MakeEvent(EventType type, const Uuid128& aggregate, Timestamp time) {
+  Event e;
+  e.type = type;
+  e.aggregate = aggregate;
+  e.time = time;
+  if (type == EventType::kDeadLettered) {
+    e.body = DeadLettered{DeadLetterReason::kAttemptsExhausted};
+  } else {
+    DeliveryCreated body;
+    body.event_type = "invoice.paid";
+    body.next_attempt_at = time;
+    e.body = body;
+  }
+  return e;
+}
+
+// Appends and returns the last sequence, failing the test on error.
+uint64_t MustAppend(Storage* s, WriteBatch* b) {
+  auto r = s->Append(b);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  return r.ok() ? *r : 0;
+}
+
+// Appends one batch: an event per delivery plus the rows.
+void AppendDeliveries(Storage* s, const std::vector<Delivery>& ds) {
+  WriteBatch b;
+  for (const Delivery& d : ds) {
+    b.events.push_back(
+        MakeEvent(EventType::kEnqueued, d.id.raw(), d.created_at));
+    b.deliveries.push_back(d);
+  }
+  MustAppend(s, &b);
+}
+
+void AppendEndpoints(Storage* s, const std::vector<Endpoint>& es) {
+  WriteBatch b;
+  for (const Endpoint& e : es) {
+    b.events.push_back(
+        MakeEvent(EventType::kEndpointCreated, e.id.raw(), e.created_at));
+    b.endpoints.push_back(e);
+  }
+  MustAppend(s, &b);
+}
+
+bool NewerFirst(const Delivery& a, const Delivery& b) {
+  if (a.created_at != b.created_at) return a.created_at > b.created_at;
+  return a.id > b.id;
+}
+
+std::vector<Uuid128> Ids(const std::vector<Delivery>& ds) {
+  std::vector<Uuid128> out;
+  for (const auto& d : ds) out.push_back(d.id.raw());
+  return out;
+}
+
+}  // namespace
+
+void AppendAssignsGaplessSequences(Storage* s) {
+  EXPECT_EQ(s->LastSequence(), 0u);
+  WriteBatch b1;
+  for (int i = 0; i < 3; ++i) {
+    b1.events.push_back(MakeEvent(EventType::kEnqueued, TestId(9, i), kT0));
+  }
+  auto r = s->Append(&b1);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(b1.events[i].seq, uint64_t(i + 1));
+  EXPECT_EQ(s->LastSequence(), 3u);
+
+  // A batch without events keeps the sequence.
+  WriteBatch rows_only;
+  rows_only.messages.push_back(MakeMessage(1));
+  r = s->Append(&rows_only);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 3u);
+  EXPECT_EQ(s->LastSequence(), 3u);
+
+  WriteBatch b2;
+  b2.events.push_back(MakeEvent(EventType::kEnqueued, TestId(9, 7), kT0));
+  r = s->Append(&b2);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 4u);
+  EXPECT_EQ(b2.events[0].seq, 4u);
+}
+
+void ReadLogReturnsEventsInOrder(Storage* s) {
+  std::vector<Event> written;
+  for (int batch = 0; batch < 5; ++batch) {
+    WriteBatch b;
+    for (int i = 0; i <= batch; ++i) {
+      b.events.push_back(
+          MakeEvent(i % 2 ? EventType::kDeadLettered : EventType::kEnqueued,
+                    TestId(9, batch * 10 + i), kT0 + batch));
+    }
+    MustAppend(s, &b);
+    written.insert(written.end(), b.events.begin(), b.events.end());
+  }
+  std::vector<Event> got;
+  ASSERT_TRUE(s->ReadLog(1, 1000, &got).ok());
+  ASSERT_EQ(got.size(), written.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].seq, i + 1);
+    EXPECT_EQ(got[i], written[i]);
+  }
+  got.clear();  // whether ReadLog clears `out` first is unspecified
+  ASSERT_TRUE(s->ReadLog(4, 3, &got).ok());
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].seq, 4u);
+  EXPECT_EQ(got[2].seq, 6u);
+  got.clear();
+  ASSERT_TRUE(s->ReadLog(written.size() + 1, 10, &got).ok());
+  EXPECT_TRUE(got.empty());
+}
+
+void RowsAreReadableAfterAppend(Storage* s) {
+  WriteBatch b;
+  Endpoint e = MakeEndpoint(1, kT0);
+  Message m = MakeMessage(1);
+  m.idempotency_key = "k1";
+  Delivery d = MakeDelivery(1, 1, DeliveryStatus::kFailed, "invoice.paid", kT0);
+  d.replay_of = DelId(99);
+  d.dead_letter_reason = DeadLetterReason::kGone;
+  d.is_test = true;
+  IdempotencyRecord rec{"k1", m.id, {d.id}, kT0};
+  b.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+  b.endpoints.push_back(e);
+  b.messages.push_back(m);
+  b.deliveries.push_back(d);
+  b.idempotency.push_back(rec);
+  MustAppend(s, &b);
+
+  auto ge = s->GetEndpoint(e.id);
+  ASSERT_TRUE(ge.ok()) << ge.status().ToString();
+  EXPECT_EQ(*ge, e);
+  auto gm = s->GetMessage(m.id);
+  ASSERT_TRUE(gm.ok()) << gm.status().ToString();
+  EXPECT_EQ(*gm, m);
+  auto gd = s->GetDelivery(d.id);
+  ASSERT_TRUE(gd.ok()) << gd.status().ToString();
+  EXPECT_EQ(*gd, d);
+  auto gi = s->GetIdempotency("k1");
+  ASSERT_TRUE(gi.ok()) << gi.status().ToString();
+  ASSERT_TRUE(gi->has_value());
+  EXPECT_EQ(**gi, rec);
+}
+
+void UnknownIdsAreNotFound(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0)});
+  EXPECT_EQ(s->GetEndpoint(EpId(42)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->GetMessage(MsgId(42)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->GetDelivery(DelId(42)).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s->GetCounters(EpId(42)).status().code(), StatusCode::kNotFound);
+  auto gi = s->GetIdempotency("nope");
+  ASSERT_TRUE(gi.ok());
+  EXPECT_FALSE(gi->has_value());
+  // A known endpoint without deliveries has zero counters.
+  auto c = s->GetCounters(EpId(1));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(*c, EndpointCounters{});
+}
+
+void UpsertReplacesRowsAndIndexes(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0)});
+  Delivery d = MakeDelivery(1, 1, DeliveryStatus::kPending, "a", kT0);
+  AppendDeliveries(s, {d});
+  d.status = DeliveryStatus::kDelivered;
+  d.attempts = 2;
+  d.next_attempt_at = 0;
+  d.http_status_code = 204;
+  AppendDeliveries(s, {d});
+  auto got = s->GetDelivery(d.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, d);
+
+  DeliveryQuery q;
+  q.status = DeliveryStatus::kPending;
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->items.empty()) << "old status index entry left behind";
+  EXPECT_EQ(page->total_count, 0u);
+  q.status = DeliveryStatus::kDelivered;
+  page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0], d);
+  q = DeliveryQuery{};
+  page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 1u) << "an upsert must not duplicate";
+
+  Endpoint e = MakeEndpoint(1, kT0);
+  e.url = "https://example.com/changed";
+  e.metadata = {{"team", "x"}};
+  AppendEndpoints(s, {e});
+  auto ge = s->GetEndpoint(e.id);
+  ASSERT_TRUE(ge.ok());
+  EXPECT_EQ(*ge, e);
+  auto list = s->ListEndpoints(EndpointQuery{});
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(list->items.size(), 1u);
+}
+
+void EventsAndRowsBecomeVisibleTogether(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0)});
+  constexpr int kBatches = 300;
+  std::atomic<bool> done{false};
+  std::atomic<int> violations{0};
+  std::thread reader([&] {
+    uint64_t next = 1;
+    while (!done.load() || next <= s->LastSequence()) {
+      std::vector<Event> events;
+      if (!s->ReadLog(next, 64, &events).ok()) {  // fresh vector each time
+        ++violations;
+        return;
+      }
+      for (const Event& e : events) {
+        next = e.seq + 1;
+        if (e.type != EventType::kEnqueued) continue;
+        // The row written in the same batch as this event must be there.
+        if (!s->GetDelivery(DeliveryId(e.aggregate)).ok()) ++violations;
+      }
+      if (events.empty()) std::this_thread::yield();
+    }
+  });
+  for (int i = 0; i < kBatches; ++i) {
+    AppendDeliveries(
+        s, {MakeDelivery(i, 1, DeliveryStatus::kPending, "a", kT0 + i)});
+  }
+  done = true;
+  reader.join();
+  EXPECT_EQ(violations.load(), 0);
+}
+
+void ListDeliveriesMatchesModel(Storage* s) {
+  std::mt19937 rng(12345);  // fixed: the model is part of the contract
+  const std::vector<std::string> types = {"a.x", "b.y"};
+  AppendEndpoints(s, {MakeEndpoint(0, kT0), MakeEndpoint(1, kT0 + 1),
+                      MakeEndpoint(2, kT0 + 2)});
+  std::map<Uuid128, Delivery> model;
+  // Few distinct times so that many rows tie on created_at (id breaks ties).
+  auto random_delivery = [&](uint64_t n) {
+    return MakeDelivery(n, rng() % 3 == 2 ? 2 : rng() % 2,
+                        static_cast<DeliveryStatus>(rng() % 5),
+                        types[rng() % 2], kT0 + (rng() % 12) * kSecond);
+  };
+  uint64_t n = 0;
+  while (n < 90) {
+    std::vector<Delivery> batch;
+    const int size = 1 + rng() % 5;
+    for (int i = 0; i < size; ++i) batch.push_back(random_delivery(n++));
+    AppendDeliveries(s, batch);
+    for (const auto& d : batch) model[d.id.raw()] = d;
+  }
+  // Change some: status, attempts, even the endpoint and type.
+  for (int i = 0; i < 40; ++i) {
+    Delivery d = model[DelId(rng() % n).raw()];
+    d.status = static_cast<DeliveryStatus>(rng() % 5);
+    d.attempts += 1;
+    if (i % 10 == 0) d.endpoint_id = EpId(rng() % 3);
+    if (i % 13 == 0) d.event_type = types[rng() % 2];
+    AppendDeliveries(s, {d});
+    model[d.id.raw()] = d;
+  }
+
+  std::vector<std::optional<EndpointId>> endpoints = {
+      std::nullopt, EpId(0), EpId(1), EpId(2), EpId(7)};
+  std::vector<std::optional<DeliveryStatus>> statuses = {std::nullopt};
+  for (int i = 0; i < kDeliveryStatusCount; ++i) {
+    statuses.push_back(static_cast<DeliveryStatus>(i));
+  }
+  std::vector<std::optional<std::string>> type_filters = {std::nullopt, "a.x",
+                                                          "b.y", "zzz"};
+  struct Range {
+    std::optional<Timestamp> after, before;
+  };
+  std::vector<Range> ranges = {{},
+                               {kT0 + 4 * kSecond, std::nullopt},
+                               {std::nullopt, kT0 + 7 * kSecond},
+                               {kT0 + 3 * kSecond, kT0 + 8 * kSecond},
+                               {kT0 + 5 * kSecond, kT0 + 5 * kSecond}};
+
+  for (const auto& ep : endpoints) {
+    for (const auto& st : statuses) {
+      for (const auto& ty : type_filters) {
+        for (const auto& range : ranges) {
+          std::vector<Delivery> expected;
+          for (const auto& [id, d] : model) {
+            if (ep && d.endpoint_id != *ep) continue;
+            if (st && d.status != *st) continue;
+            if (ty && d.event_type != *ty) continue;
+            if (range.after && d.created_at < *range.after) continue;
+            if (range.before && d.created_at > *range.before) continue;
+            expected.push_back(d);
+          }
+          std::sort(expected.begin(), expected.end(), NewerFirst);
+          DeliveryQuery q;
+          q.endpoint_id = ep;
+          q.status = st;
+          q.event_type = ty;
+          q.created_after = range.after;
+          q.created_before = range.before;
+          q.page_size = 7;
+          SCOPED_TRACE(::testing::Message()
+                       << "endpoint=" << (ep ? ep->ToString() : "-")
+                       << " status=" << (st ? int(*st) : -1)
+                       << " type=" << ty.value_or("-")
+                       << " after=" << range.after.value_or(0) - kT0
+                       << " before=" << range.before.value_or(0) - kT0);
+          // Cursor walk.
+          std::vector<Delivery> walked;
+          for (int guard = 0; guard < 100; ++guard) {
+            auto page = s->ListDeliveries(q);
+            ASSERT_TRUE(page.ok()) << page.status().ToString();
+            EXPECT_EQ(page->total_count, expected.size());
+            EXPECT_LE(page->items.size(), 7u);
+            walked.insert(walked.end(), page->items.begin(), page->items.end());
+            if (page->next_cursor.empty()) break;
+            EXPECT_EQ(page->items.size(), 7u)
+                << "a page with a next cursor must be full";
+            q.cursor = page->next_cursor;
+          }
+          ASSERT_EQ(Ids(walked), Ids(expected));
+          EXPECT_EQ(walked, expected);
+          // Page numbers.
+          q.cursor.clear();
+          const size_t pages = (expected.size() + 6) / 7;
+          for (uint32_t p = 1; p <= pages + 1; ++p) {
+            q.page = p;
+            auto page = s->ListDeliveries(q);
+            ASSERT_TRUE(page.ok()) << page.status().ToString();
+            const size_t begin = std::min<size_t>((p - 1) * 7, expected.size());
+            const size_t end = std::min<size_t>(p * 7, expected.size());
+            std::vector<Delivery> slice(expected.begin() + begin,
+                                        expected.begin() + end);
+            EXPECT_EQ(Ids(page->items), Ids(slice)) << "page " << p;
+            EXPECT_EQ(page->total_count, expected.size());
+            EXPECT_EQ(page->next_cursor.empty(), end == expected.size())
+                << "page " << p;
+          }
+        }
+      }
+    }
+  }
+  // count_total = false is allowed to skip counting, never to change items.
+  DeliveryQuery q;
+  q.count_total = false;
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), std::min<size_t>(50, model.size()));
+}
+
+void ListDeliveriesRejectsBadInput(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0)});
+  AppendDeliveries(s, {MakeDelivery(1, 1, DeliveryStatus::kPending, "a", kT0)});
+  for (const char* bad :
+       {"garbage", "!!!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "\xFF\xFE"}) {
+    DeliveryQuery q;
+    q.cursor = bad;
+    EXPECT_EQ(s->ListDeliveries(q).status().code(),
+              StatusCode::kInvalidArgument)
+        << bad;
+    EndpointQuery eq;
+    eq.cursor = bad;
+    EXPECT_EQ(s->ListEndpoints(eq).status().code(),
+              StatusCode::kInvalidArgument)
+        << bad;
+  }
+  for (uint32_t size : {0u, kMaxPageSize + 1}) {
+    DeliveryQuery q;
+    q.page_size = size;
+    EXPECT_EQ(s->ListDeliveries(q).status().code(),
+              StatusCode::kInvalidArgument);
+    EndpointQuery eq;
+    eq.page_size = size;
+    EXPECT_EQ(s->ListEndpoints(eq).status().code(),
+              StatusCode::kInvalidArgument);
+  }
+  DeliveryQuery q;
+  q.page = 0;
+  EXPECT_EQ(s->ListDeliveries(q).status().code(), StatusCode::kInvalidArgument);
+  // A well-formed cursor pointing past everything gives an empty last page.
+  q = DeliveryQuery{};
+  q.cursor = EncodeListCursor(kT0 - 1'000'000, Uuid128{0, 1});
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->items.empty());
+  EXPECT_TRUE(page->next_cursor.empty());
+  EXPECT_EQ(page->total_count, 1u);
+}
+
+void ListEndpointsFiltersAndPaginates(Storage* s) {
+  std::vector<Endpoint> all;
+  for (uint64_t i = 0; i < 23; ++i) {
+    Endpoint e = MakeEndpoint(i, kT0 + static_cast<Timestamp>(i / 3));
+    if (i % 5 == 0) e.deleted = true;
+    if (i % 4 == 0) e.metadata["team"] = "billing";
+    all.push_back(e);
+  }
+  AppendEndpoints(s, std::vector<Endpoint>(all.begin(), all.begin() + 10));
+  AppendEndpoints(s, std::vector<Endpoint>(all.begin() + 10, all.end()));
+  auto newer = [](const Endpoint& a, const Endpoint& b) {
+    if (a.created_at != b.created_at) return a.created_at > b.created_at;
+    return a.id > b.id;
+  };
+  struct Case {
+    Metadata metadata;
+    bool include_deleted;
+  };
+  for (const Case& c :
+       {Case{{}, false}, Case{{}, true}, Case{{{"team", "billing"}}, false},
+        Case{{{"team", "billing"}, {"parity", "even"}}, true},
+        Case{{{"team", "billing"}, {"parity", "odd"}}, false},
+        Case{{{"nope", "x"}}, true}}) {
+    std::vector<Endpoint> expected;
+    for (const auto& e : all) {
+      if (e.deleted && !c.include_deleted) continue;
+      bool ok = true;
+      for (const auto& [k, v] : c.metadata) {
+        auto it = e.metadata.find(k);
+        ok = ok && it != e.metadata.end() && it->second == v;
+      }
+      if (ok) expected.push_back(e);
+    }
+    std::sort(expected.begin(), expected.end(), newer);
+    EndpointQuery q;
+    q.metadata = c.metadata;
+    q.include_deleted = c.include_deleted;
+    q.page_size = 4;
+    std::vector<Endpoint> walked;
+    for (int guard = 0; guard < 50; ++guard) {
+      auto page = s->ListEndpoints(q);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      EXPECT_EQ(page->total_count, expected.size());
+      walked.insert(walked.end(), page->items.begin(), page->items.end());
+      if (page->next_cursor.empty()) break;
+      q.cursor = page->next_cursor;
+    }
+    EXPECT_EQ(walked, expected);
+    q.cursor.clear();
+    q.page = 2;
+    auto page = s->ListEndpoints(q);
+    ASSERT_TRUE(page.ok());
+    std::vector<Endpoint> slice;
+    for (size_t i = 4; i < std::min<size_t>(8, expected.size()); ++i) {
+      slice.push_back(expected[i]);
+    }
+    EXPECT_EQ(page->items, slice);
+  }
+}
+
+void CountersFollowRowChanges(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0), MakeEndpoint(2, kT0)});
+  std::map<Uuid128, Delivery> model;
+  std::mt19937 rng(7);
+  for (uint64_t i = 0; i < 60; ++i) {
+    Delivery d =
+        MakeDelivery(i, 1 + i % 2, static_cast<DeliveryStatus>(rng() % 5), "a",
+                     kT0 + static_cast<Timestamp>(i));
+    d.attempts = static_cast<uint32_t>(rng() % 4);
+    model[d.id.raw()] = d;
+    AppendDeliveries(s, {d});
+  }
+  for (int i = 0; i < 60; ++i) {
+    Delivery d = model[DelId(rng() % 60).raw()];
+    d.status = static_cast<DeliveryStatus>(rng() % 5);
+    d.attempts += 1;
+    if (i % 7 == 0) d.endpoint_id = EpId(1 + rng() % 2);
+    model[d.id.raw()] = d;
+    AppendDeliveries(s, {d});
+  }
+  std::map<EndpointId, EndpointCounters> expected;
+  expected[EpId(1)];
+  expected[EpId(2)];
+  EndpointCounters totals;
+  for (const auto& [id, d] : model) {
+    auto& c = expected[d.endpoint_id];
+    ++c.by_status[static_cast<int>(d.status)];
+    c.attempts += d.attempts;
+    ++totals.by_status[static_cast<int>(d.status)];
+    totals.attempts += d.attempts;
+  }
+  for (const auto& [ep, c] : expected) {
+    auto got = s->GetCounters(ep);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, c) << ep.ToString();
+  }
+  auto got = s->GetTotals();
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  for (int i = 0; i < kDeliveryStatusCount; ++i) {
+    EXPECT_EQ(got->by_status[i], totals.by_status[i]) << "status " << i;
+  }
+}
+
+void IdempotencyRecords(Storage* s) {
+  IdempotencyRecord rec{"order-1", MsgId(1), {DelId(1), DelId(2)}, kT0};
+  WriteBatch b;
+  b.messages.push_back(MakeMessage(1));
+  b.idempotency.push_back(rec);
+  b.events.push_back(
+      MakeEvent(EventType::kMessageAccepted, MsgId(1).raw(), kT0));
+  MustAppend(s, &b);
+  auto got = s->GetIdempotency("order-1");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(**got, rec);
+  // Keys are exact: no prefix or case folding.
+  got = s->GetIdempotency("order-");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  got = s->GetIdempotency("ORDER-1");
+  ASSERT_TRUE(got.ok());
+  EXPECT_FALSE(got->has_value());
+  // Upsert by key.
+  rec.deliveries = {DelId(3)};
+  WriteBatch b2;
+  b2.idempotency.push_back(rec);
+  MustAppend(s, &b2);
+  got = s->GetIdempotency("order-1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ(**got, rec);
+}
+
+void LoadActiveReturnsEndpointsAndNonTerminalDeliveries(Storage* s) {
+  Endpoint deleted = MakeEndpoint(2, kT0);
+  deleted.deleted = true;
+  AppendEndpoints(s, {MakeEndpoint(1, kT0), deleted});
+  std::set<Uuid128> active;
+  std::vector<Delivery> ds;
+  for (uint64_t i = 0; i < 30; ++i) {
+    Delivery d = MakeDelivery(i, 1, static_cast<DeliveryStatus>(i % 5), "a",
+                              kT0 + static_cast<Timestamp>(i));
+    ds.push_back(d);
+  }
+  AppendDeliveries(s, ds);
+  // Two become terminal, one terminal is replayed back to pending.
+  ds[0].status = DeliveryStatus::kDelivered;   // was pending
+  ds[2].status = DeliveryStatus::kDeadLetter;  // was failed
+  ds[4].status = DeliveryStatus::kPending;     // was dead_letter
+  AppendDeliveries(s, {ds[0], ds[2], ds[4]});
+  std::map<Uuid128, Delivery> expected;
+  for (const auto& d : ds) {
+    if (!IsTerminal(d.status)) expected[d.id.raw()] = d;
+  }
+  std::map<Uuid128, Endpoint> endpoints;
+  std::map<Uuid128, Delivery> deliveries;
+  Status st =
+      s->LoadActive([&](const Endpoint& e) { endpoints[e.id.raw()] = e; },
+                    [&](const Delivery& d) {
+                      EXPECT_TRUE(deliveries.emplace(d.id.raw(), d).second)
+                          << "delivered twice";
+                    });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(endpoints.size(), 2u);
+  EXPECT_TRUE(endpoints.count(deleted.id.raw())) << "deleted ones included";
+  EXPECT_EQ(deliveries, expected);
+}
+
+void ConcurrentAppendsAreGapless(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(1, kT0)});
+  const uint64_t base = s->LastSequence();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 150;
+  std::mutex mu;
+  std::vector<uint64_t> seqs;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const uint64_t n = uint64_t(t) * 1000 + i;
+        WriteBatch b;
+        Delivery d = MakeDelivery(n, 1, DeliveryStatus::kPending, "a",
+                                  kT0 + static_cast<Timestamp>(n));
+        b.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+        b.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+        b.deliveries.push_back(d);
+        auto r = s->Append(&b);
+        if (!r.ok() || *r != b.events[1].seq ||
+            b.events[1].seq != b.events[0].seq + 1) {
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        seqs.push_back(b.events[0].seq);
+        seqs.push_back(b.events[1].seq);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::sort(seqs.begin(), seqs.end());
+  ASSERT_EQ(seqs.size(), size_t{kThreads * kPerThread * 2});
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    ASSERT_EQ(seqs[i], base + 1 + i) << "sequence numbers not unique/gapless";
+  }
+  EXPECT_EQ(s->LastSequence(), base + seqs.size());
+  std::vector<Event> log;
+  ASSERT_TRUE(s->ReadLog(base + 1, seqs.size() + 10, &log).ok());
+  ASSERT_EQ(log.size(), seqs.size());
+  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].seq, base + 1 + i);
+  auto c = s->GetCounters(EpId(1));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->by_status[0], uint64_t{kThreads * kPerThread});
+}
+
+void ReopenKeepsEverything(
+    std::unique_ptr<Storage>* storage,
+    const std::function<std::unique_ptr<Storage>()>& reopen) {
+  Storage* s = storage->get();
+  Endpoint e = MakeEndpoint(1, kT0);
+  AppendEndpoints(s, {e});
+  std::vector<Delivery> ds;
+  for (uint64_t i = 0; i < 20; ++i) {
+    ds.push_back(MakeDelivery(i, 1, static_cast<DeliveryStatus>(i % 5), "a",
+                              kT0 + static_cast<Timestamp>(i)));
+  }
+  AppendDeliveries(s, ds);
+  WriteBatch b;
+  b.messages.push_back(MakeMessage(3));
+  b.idempotency.push_back({"k", MsgId(3), {DelId(3)}, kT0});
+  MustAppend(s, &b);
+  const uint64_t last = s->LastSequence();
+  std::vector<Event> log_before;
+  ASSERT_TRUE(s->ReadLog(1, 1000, &log_before).ok());
+  auto counters_before = s->GetCounters(e.id);
+  ASSERT_TRUE(counters_before.ok());
+
+  *storage = reopen();
+  s = storage->get();
+  ASSERT_NE(s, nullptr) << "Reopen() returned null";
+  EXPECT_EQ(s->LastSequence(), last);
+  std::vector<Event> log_after;
+  ASSERT_TRUE(s->ReadLog(1, 1000, &log_after).ok());
+  EXPECT_EQ(log_after, log_before);
+  auto ge = s->GetEndpoint(e.id);
+  ASSERT_TRUE(ge.ok());
+  EXPECT_EQ(*ge, e);
+  for (const auto& d : ds) {
+    auto gd = s->GetDelivery(d.id);
+    ASSERT_TRUE(gd.ok());
+    EXPECT_EQ(*gd, d);
+  }
+  auto counters_after = s->GetCounters(e.id);
+  ASSERT_TRUE(counters_after.ok());
+  EXPECT_EQ(*counters_after, *counters_before);
+  auto gi = s->GetIdempotency("k");
+  ASSERT_TRUE(gi.ok() && gi->has_value());
+  DeliveryQuery q;
+  q.endpoint_id = e.id;
+  q.status = DeliveryStatus::kFailed;
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->items.size(), 4u);
+  // The sequence continues without a gap.
+  WriteBatch more;
+  more.events.push_back(MakeEvent(EventType::kEnqueued, TestId(9, 1), kT0));
+  auto r = s->Append(&more);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, last + 1);
+}
+
+}  // namespace hooklog::testing::conformance

@@ -1,0 +1,46 @@
+// The conformance suite instantiated for the built-in adapters.
+
+#include <gtest/gtest.h>
+
+#include "hooklog/rocksdb_storage.h"
+#include "hooklog/testing/storage_conformance.h"
+#include "tests/storage/temp_dir.h"
+
+namespace hooklog::testing {
+namespace {
+
+struct MemoryFactory {
+  static constexpr bool kPersistent = false;
+  std::unique_ptr<Storage> Open() { return NewMemoryStorage(); }
+  std::unique_ptr<Storage> Reopen() { return nullptr; }
+};
+
+struct RocksDbFactory {
+  static constexpr bool kPersistent = true;
+  TempDir dir;
+  std::unique_ptr<Storage> Open() { return Reopen(); }
+  std::unique_ptr<Storage> Reopen() {
+    RocksDbOptions options;
+    options.sync = false;  // durability is the crash test's business
+    auto s = OpenRocksDbStorage(dir.Sub("db"), options);
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+};
+
+// The same store with sync=true: group commit path with real fsyncs.
+struct RocksDbSyncFactory : RocksDbFactory {
+  std::unique_ptr<Storage> Open() { return Reopen(); }
+  std::unique_ptr<Storage> Reopen() {
+    auto s = OpenRocksDbStorage(dir.Sub("db"));
+    EXPECT_TRUE(s.ok()) << s.status().ToString();
+    return s.ok() ? std::move(*s) : nullptr;
+  }
+};
+
+using Factories =
+    ::testing::Types<MemoryFactory, RocksDbFactory, RocksDbSyncFactory>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Builtin, StorageConformanceTest, Factories);
+
+}  // namespace
+}  // namespace hooklog::testing
