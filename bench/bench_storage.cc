@@ -1,0 +1,306 @@
+// Storage benchmarks (results: bench/RESULTS.md, "Storage").
+//
+//   BM_RocksDbAppend/threads:N    hooklog's RocksDB store, sync=true, one
+//                                 200-byte event per Append, N callers
+//                                 sharing syncs through group commit
+//   BM_RawRocksDbWrite/threads:N  the ceiling: raw RocksDB synced writes of
+//                                 the same 200-byte values from N threads
+//                                 (RocksDB's own write-group batching)
+//   BM_MemoryAppend               the in-memory store
+//   BM_GetDelivery                delivery-by-id lookup; p50/p99 counters (ns)
+//   BM_ListNewest50               50 newest deliveries of one endpoint among
+//                                 HOOKLOG_BENCH_DELIVERIES (default 100000)
+//   BM_Restart                    open + LoadActive of a store whose log holds
+//                                 HOOKLOG_BENCH_RESTART_EVENTS (default 200000)
+//
+// Data sets are built once per process in $TMPDIR and removed at exit.
+
+#include <benchmark/benchmark.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hooklog/rocksdb_storage.h"
+#include "hooklog/storage.h"
+
+namespace hooklog {
+namespace {
+
+constexpr Timestamp kT0 = 1'790'000'000LL * kSecond;
+
+uint64_t EnvOr(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v ? std::strtoull(v, nullptr, 10) : fallback;
+}
+
+std::string NewDir(const std::string& name) {
+  auto p = std::filesystem::temp_directory_path() /
+           ("hooklog-bench-" + name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(p);
+  return p.string();
+}
+
+// An event whose encoding is ~200 bytes.
+Event MakeEvent(uint64_t n) {
+  Message m;
+  m.id = MessageId(Uuid128{n, n + 1});
+  m.event_type = "invoice.paid";
+  m.payload = "{\"n\":" + std::string(108, 'x') + "}";
+  m.created_at = kT0;
+  return Event{0, kT0, EventType::kMessageAccepted, m.id.raw(),
+               MessageAccepted{m}};
+}
+
+Delivery MakeDelivery(uint64_t n, uint64_t endpoints) {
+  Delivery d;
+  d.id = DeliveryId(Uuid128{n * 0x9E3779B97F4A7C15ULL, n});
+  d.message_id = MessageId(Uuid128{n, n});
+  d.endpoint_id = EndpointId(Uuid128{1, n % endpoints});
+  d.event_type = n % 2 ? "invoice.paid" : "user.created";
+  d.status = static_cast<DeliveryStatus>(n % 5);
+  d.attempts = 1;
+  d.created_at = kT0 + static_cast<Timestamp>(n) * 1000;
+  d.next_attempt_at = IsTerminal(d.status) ? 0 : d.created_at + kSecond;
+  d.http_status_code = 200;
+  d.response_body = "ok";
+  return d;
+}
+
+// --------------------------------------------------------- append paths
+
+Storage* g_store = nullptr;
+std::string g_store_dir;
+std::atomic<uint64_t> g_counter{0};
+
+void BM_RocksDbAppend(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_store_dir = NewDir("append");
+    auto s = OpenRocksDbStorage(g_store_dir);  // sync = true
+    if (!s.ok()) {
+      state.SkipWithError(s.status().ToString().c_str());
+      return;
+    }
+    g_store = s->release();
+  }
+  const Event proto = MakeEvent(state.thread_index());
+  const int64_t per_append = state.range(0);
+  for (auto _ : state) {
+    WriteBatch b;
+    b.events.assign(per_append, proto);
+    auto r = g_store->Append(&b);
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * per_append);
+  if (state.thread_index() == 0) {
+    delete g_store;
+    g_store = nullptr;
+    std::filesystem::remove_all(g_store_dir);
+  }
+}
+// Arg: events per Append (1: many callers with one event each; 100: the
+// engine batching many deliveries' events into one call).
+BENCHMARK(BM_RocksDbAppend)
+    ->ArgName("events_per_append")
+    ->Arg(1)
+    ->Arg(100)
+    ->Threads(1)
+    ->Threads(4)
+    ->Threads(16)
+    ->Threads(64)
+    ->UseRealTime();
+
+rocksdb::DB* g_raw = nullptr;
+
+void BM_RawRocksDbWrite(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_store_dir = NewDir("raw");
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::Status st = rocksdb::DB::Open(o, g_store_dir, &g_raw);
+    if (!st.ok()) {
+      state.SkipWithError(st.ToString().c_str());
+      return;
+    }
+  }
+  const std::string value = EncodeEvent(MakeEvent(state.thread_index()));
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  const int64_t per_write = state.range(0);
+  for (auto _ : state) {
+    rocksdb::WriteBatch wb;
+    for (int64_t k = 0; k < per_write; ++k) {
+      const uint64_t seq = g_counter.fetch_add(1);
+      char key[8];
+      for (int i = 0; i < 8; ++i) {
+        key[i] = static_cast<char>(seq >> (56 - 8 * i));
+      }
+      wb.Put(rocksdb::Slice(key, 8), value);
+    }
+    rocksdb::Status st = g_raw->Write(wo, &wb);
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.SetItemsProcessed(state.iterations() * per_write);
+  if (state.thread_index() == 0) {
+    delete g_raw;
+    g_raw = nullptr;
+    std::filesystem::remove_all(g_store_dir);
+  }
+}
+BENCHMARK(BM_RawRocksDbWrite)
+    ->ArgName("events_per_write")
+    ->Arg(1)
+    ->Arg(100)
+    ->Threads(1)
+    ->Threads(4)
+    ->Threads(16)
+    ->Threads(64)
+    ->UseRealTime();
+
+void BM_MemoryAppend(benchmark::State& state) {
+  auto s = NewMemoryStorage();
+  const Event proto = MakeEvent(1);
+  for (auto _ : state) {
+    WriteBatch b;
+    b.events.push_back(proto);
+    benchmark::DoNotOptimize(s->Append(&b));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MemoryAppend);
+
+// ------------------------------------------------------------ read paths
+
+// A store with `n` deliveries over 100 endpoints, built once (sync off,
+// 1000 rows per batch) and shared by the read benchmarks.
+struct Dataset {
+  std::string dir;
+  std::unique_ptr<Storage> store;
+  uint64_t n = 0;
+  ~Dataset() {
+    store.reset();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+Dataset* GetDataset() {
+  static Dataset* ds = [] {
+    auto* d = new Dataset;
+    d->n = EnvOr("HOOKLOG_BENCH_DELIVERIES", 100'000);
+    d->dir = NewDir("reads");
+    RocksDbOptions o;
+    o.sync = false;
+    auto s = OpenRocksDbStorage(d->dir, o);
+    if (!s.ok()) std::abort();
+    d->store = std::move(*s);
+    for (uint64_t i = 0; i < d->n;) {
+      WriteBatch b;
+      for (int k = 0; k < 1000 && i < d->n; ++k, ++i) {
+        b.deliveries.push_back(MakeDelivery(i, 100));
+        b.events.push_back(Event{0, kT0, EventType::kEnqueued,
+                                 b.deliveries.back().id.raw(),
+                                 DeliveryCreated{}});
+      }
+      if (!d->store->Append(&b).ok()) std::abort();
+    }
+    std::atexit([] { delete GetDataset(); });
+    return d;
+  }();
+  return ds;
+}
+
+void ReportPercentiles(benchmark::State& state, std::vector<double>& ns) {
+  if (ns.empty()) return;
+  std::sort(ns.begin(), ns.end());
+  state.counters["p50_ns"] = ns[ns.size() / 2];
+  state.counters["p99_ns"] = ns[ns.size() * 99 / 100];
+}
+
+void BM_GetDelivery(benchmark::State& state) {
+  Dataset* ds = GetDataset();
+  std::mt19937_64 rng(1);
+  std::vector<double> ns;
+  ns.reserve(1 << 20);
+  for (auto _ : state) {
+    const DeliveryId id = MakeDelivery(rng() % ds->n, 100).id;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = ds->store->GetDelivery(id);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r.ok()) state.SkipWithError("lookup failed");
+    if (ns.size() < ns.capacity()) {
+      ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+    }
+  }
+  ReportPercentiles(state, ns);
+  state.counters["deliveries"] = static_cast<double>(ds->n);
+}
+BENCHMARK(BM_GetDelivery);
+
+void BM_ListNewest50(benchmark::State& state) {
+  Dataset* ds = GetDataset();
+  std::mt19937_64 rng(2);
+  std::vector<double> ns;
+  for (auto _ : state) {
+    DeliveryQuery q;
+    q.endpoint_id = EndpointId(Uuid128{1, rng() % 100});
+    q.page_size = 50;
+    q.count_total = state.range(0) != 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = ds->store->ListDeliveries(q);
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!r.ok() || r->items.size() != 50) state.SkipWithError("list failed");
+    ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
+  }
+  ReportPercentiles(state, ns);
+  state.counters["deliveries"] = static_cast<double>(ds->n);
+}
+BENCHMARK(BM_ListNewest50)->Arg(0)->Arg(1)->ArgName("count_total");
+
+// --------------------------------------------------------------- restart
+
+void BM_Restart(benchmark::State& state) {
+  const uint64_t events = EnvOr("HOOKLOG_BENCH_RESTART_EVENTS", 200'000);
+  const std::string dir = NewDir("restart");
+  {
+    RocksDbOptions o;
+    o.sync = false;
+    auto s = OpenRocksDbStorage(dir, o);
+    if (!s.ok()) {
+      state.SkipWithError(s.status().ToString().c_str());
+      return;
+    }
+    // 1 delivery row per 5 events; 1 in 5 of them non-terminal.
+    for (uint64_t i = 0; i < events;) {
+      WriteBatch b;
+      for (int k = 0; k < 5000 && i < events; ++k, ++i) {
+        b.events.push_back(MakeEvent(i));
+        if (i % 5 == 0) b.deliveries.push_back(MakeDelivery(i, 100));
+      }
+      if (!(*s)->Append(&b).ok()) std::abort();
+    }
+  }
+  uint64_t active = 0;
+  for (auto _ : state) {
+    active = 0;
+    RocksDbOptions o;
+    auto s = OpenRocksDbStorage(dir, o);
+    if (!s.ok()) state.SkipWithError(s.status().ToString().c_str());
+    Status st = (*s)->LoadActive([](const Endpoint&) {},
+                                 [&](const Delivery&) { ++active; });
+    if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+  }
+  state.counters["log_events"] = static_cast<double>(events);
+  state.counters["active_loaded"] = static_cast<double>(active);
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_Restart)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+}  // namespace
+}  // namespace hooklog
