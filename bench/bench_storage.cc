@@ -233,7 +233,7 @@ void BM_GetDelivery(benchmark::State& state) {
     const auto t0 = std::chrono::steady_clock::now();
     auto r = ds->store->GetDelivery(id);
     const auto t1 = std::chrono::steady_clock::now();
-    if (!r.ok()) state.SkipWithError("lookup failed");
+    if (!r.ok()) state.SkipWithError(r.status().ToString().c_str());
     if (ns.size() < ns.capacity()) {
       ns.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
     }
