@@ -1,7 +1,13 @@
-// 5,000 attempts in flight at once against a receiver that holds each one
-// for 1 s: all must succeed, the receiver must see them concurrently, and
-// the whole batch must finish in a small multiple of 1 s (the bound is
+// 5,000 attempts in flight at once against a receiver that holds them:
+// all must succeed, the receiver must hold all 5,000 at the same moment, and
+// the batch must finish in a small multiple of the hold (the bound is
 // generous on purpose: this asserts behaviour, not speed).
+//
+// The receiver holds each request until it has seen all 5,000 (Reply::hold)
+// and then for 1 s more, instead of a fixed 1 s from arrival: the listen
+// backlog is capped by net.core.somaxconn (4096 on Debian), so on a loaded
+// machine some SYNs are dropped and retried by the kernel a second later,
+// which would make "all 5,000 at once" a timing accident.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -40,7 +46,8 @@ TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
   o.record = false;
   auto rx = TestReceiver::Start(o);
   ASSERT_NE(rx, nullptr);
-  rx->SetDefaultReply(Reply{.delay = std::chrono::milliseconds(1000)});
+  rx->SetDefaultReply(
+      Reply{.delay = std::chrono::milliseconds(1000), .hold = true});
   rx->SetSecrets("", {kTestSecret});
 
   IoThreads io(1);
@@ -50,10 +57,15 @@ TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
   const auto start = std::chrono::steady_clock::now();
   for (size_t i = 0; i < kN; ++i) {
     AttemptRequest req = MakeRequest(rx->Url("/slow"));
-    req.timeout = std::chrono::milliseconds(15000);
+    req.timeout = std::chrono::milliseconds(40000);
     transport->Send(std::move(req), results.Callback(i));
   }
-  ASSERT_TRUE(results.WaitFor(kN, std::chrono::seconds(40)))
+  ASSERT_TRUE(rx->WaitForRequests(kN, std::chrono::seconds(30)))
+      << "receiver saw " << rx->total();
+  EXPECT_EQ(transport->InFlight(), kN);
+  EXPECT_EQ(rx->concurrent(), kN);  // all 5,000 held at this moment
+  rx->ReleaseHeld();
+  ASSERT_TRUE(results.WaitFor(kN, std::chrono::seconds(30)))
       << "completed " << results.count() << " of " << kN;
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -67,9 +79,8 @@ TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
   EXPECT_EQ(results.duplicates(), 0u);
   EXPECT_EQ(rx->total(), kN);
   EXPECT_EQ(rx->signature_failures(), 0u);
-  // All (or, with a full SYN queue, nearly all) held at the same time.
-  EXPECT_GE(rx->max_concurrent(), kN * 9 / 10);
-  EXPECT_LT(secs, 20.0);
+  EXPECT_EQ(rx->max_concurrent(), kN);
+  EXPECT_LT(secs, 40.0);
   // Client + receiver in one process; the design budget is 512 MiB for
   // 10,000 attempts.
   EXPECT_LT(rss_after, 512 * 1024);

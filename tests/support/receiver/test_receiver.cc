@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -219,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   auto& Socket() { return beast::get_lowest_layer(stream_); }
   void DoRead();
   void OnRead(beast::error_code ec);
+  void HoldOrRespond();
   void Respond();
   void WriteThen(std::string_view bytes, void (Session::*next)());
   void AfterFullResponse();
@@ -299,6 +301,10 @@ class ReceiverImpl final : public TestReceiver {
       io_->stop();
       for (auto& t : threads_) t.join();
       threads_.clear();
+      {
+        std::lock_guard<std::mutex> lock(gate_mu_);
+        gate_.reset();
+      }
       acceptor_.reset();
       io_.reset();
     });
@@ -443,6 +449,26 @@ class ReceiverImpl final : public TestReceiver {
     return reply;
   }
   void OnRequestDone() { --concurrent_; }
+
+  // Runs `handler` (on `ex`) once ReleaseHeld() has been called. One timer
+  // set a day ahead (time_point::max() overflows in Asio) serves as the gate:
+  // cancelling it wakes every waiter. Timer calls are serialised by gate_mu_
+  // because sessions live on different strands.
+  template <class Executor, class Handler>
+  void WaitGate(const Executor& ex, Handler handler) {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    if (released_) {
+      asio::post(
+          ex, [h = std::move(handler)]() mutable { h(beast::error_code()); });
+      return;
+    }
+    if (gate_) gate_->async_wait(asio::bind_executor(ex, std::move(handler)));
+  }
+  void ReleaseHeld() override {
+    std::lock_guard<std::mutex> lock(gate_mu_);
+    released_ = true;
+    if (gate_) gate_->cancel();
+  }
   size_t max_body_bytes() const { return options_.max_body_bytes; }
 
  private:
@@ -478,6 +504,10 @@ class ReceiverImpl final : public TestReceiver {
   uint16_t port_ = 0;
   std::vector<std::thread> threads_;
   std::once_flag stopped_;
+  std::mutex gate_mu_;
+  std::unique_ptr<asio::steady_timer> gate_ =
+      std::make_unique<asio::steady_timer>(*io_, std::chrono::hours(24));
+  bool released_ = false;
 
   mutable std::mutex mu_;
   mutable std::condition_variable_any cv_;

@@ -58,6 +58,10 @@ struct Reply {
   size_t trickle_bytes = 1;
   std::chrono::milliseconds trickle_interval{100};
   Action action = Action::kRespond;
+  // Held (after `delay`) until TestReceiver::ReleaseHeld(), then answered
+  // as the rest of this reply says: lets a test observe N requests in
+  // flight at once without depending on timing.
+  bool hold = false;
   bool close = false;  // answer "Connection: close" and close afterwards
 };
 
@@ -151,6 +155,8 @@ class TestReceiver {
   virtual uint64_t signature_failures() const = 0;
   virtual uint64_t connections_accepted() const = 0;
   virtual void ResetStats() = 0;  // clears recordings and counters
+  // Answers every request held by Reply::hold, now and from now on.
+  virtual void ReleaseHeld() = 0;
   // True when total() >= n before the timeout.
   virtual bool WaitForRequests(uint64_t n,
                                std::chrono::milliseconds timeout) const = 0;
