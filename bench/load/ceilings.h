@@ -35,7 +35,7 @@ struct CeilingResult {
 // req.url (a child process, killed after seconds + 15 s at most).
 CeilingResult RunWrk(const CeilingRequest& req, int concurrency, int seconds);
 
-// A plain curl_multi_perform/curl_multi_poll loop on this thread, with
+// A plain curl_multi_socket_action + epoll loop on this thread, with
 // `concurrency` reused easy handles (keep-alive), no signing and no
 // bookkeeping beyond counting, for `seconds`.
 CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
