@@ -6,6 +6,7 @@
 // unbounded allocation.
 
 #include <array>
+#include <type_traits>
 
 #include "hooklog/event.h"
 #include "storage/crc32c.h"
@@ -27,6 +28,10 @@ std::string_view EventTypeName(EventType t) {
       return "endpoint_enabled";
     case EventType::kEndpointDeleted:
       return "endpoint_deleted";
+    case EventType::kCircuitOpened:
+      return "circuit_opened";
+    case EventType::kCircuitClosed:
+      return "circuit_closed";
     case EventType::kMessageAccepted:
       return "message_accepted";
     case EventType::kEnqueued:
@@ -54,6 +59,8 @@ bool IsKnownEventType(uint8_t t) {
     case EventType::kEndpointDisabled:
     case EventType::kEndpointEnabled:
     case EventType::kEndpointDeleted:
+    case EventType::kCircuitOpened:
+    case EventType::kCircuitClosed:
     case EventType::kMessageAccepted:
     case EventType::kEnqueued:
     case EventType::kAttempted:
@@ -203,9 +210,12 @@ void WriteEndpointFields(Writer* w, const Endpoint& e) {
   w->Bool(e.deleted);
   w->I64(e.created_at);
   w->I64(e.updated_at);
+  // Format version 2.
+  w->I64(e.circuit_open_until);
+  w->I64(e.failing_since);
 }
 
-bool ReadEndpointFields(Reader* r, Endpoint* e) {
+bool ReadEndpointFields(Reader* r, Endpoint* e, uint8_t version) {
   if (!ReadId(r, &e->id) || !r->Str(&e->url)) return false;
   size_t n;
   if (!r->Count(&n, 9)) return false;
@@ -244,7 +254,9 @@ bool ReadEndpointFields(Reader* r, Endpoint* e) {
          r->Bool(&e->fifo) && r->Bool(&e->http2) &&
          ReadEnum(r, &e->signature_scheme, kMaxSignatureScheme) &&
          r->Bool(&e->deleted) && r->I64(&e->created_at) &&
-         r->I64(&e->updated_at);
+         r->I64(&e->updated_at) &&
+         (version < 2 ||
+          (r->I64(&e->circuit_open_until) && r->I64(&e->failing_since)));
 }
 
 void WriteMessageFields(Writer* w, const Message& m) {
@@ -315,11 +327,11 @@ void WriteBody(Writer* w, const EventBody& body) {
   }
 }
 
-bool ReadBody(Reader* r, uint8_t kind, EventBody* body) {
+bool ReadBody(Reader* r, uint8_t version, uint8_t kind, EventBody* body) {
   switch (kind) {
     case kBodyEndpoint: {
       EndpointSnapshot b;
-      if (!ReadEndpointFields(r, &b.endpoint)) return false;
+      if (!ReadEndpointFields(r, &b.endpoint, version)) return false;
       *body = std::move(b);
       return true;
     }
@@ -382,7 +394,13 @@ Status DecodeRow(std::string_view in, T* row, ReadFn read, const char* what) {
     return Status::Corruption(std::string(what) +
                               " row: unsupported row format version");
   }
-  if (!read(&r, row) || !r.done()) {
+  bool ok;
+  if constexpr (std::is_invocable_v<ReadFn, Reader*, T*, uint8_t>) {
+    ok = read(&r, row, version);  // the row's layout depends on the version
+  } else {
+    ok = read(&r, row);
+  }
+  if (!ok || !r.done()) {
     return Status::Corruption(std::string(what) + " row: malformed");
   }
   return Status::Ok();
@@ -563,7 +581,7 @@ Result<Event> DecodeEvent(std::string_view bytes) {
     return Corrupt("unknown event type " + std::to_string(type));
   }
   e.type = static_cast<EventType>(type);
-  if (!storage_internal::ReadBody(&r, kind, &e.body)) {
+  if (!storage_internal::ReadBody(&r, version, kind, &e.body)) {
     return Corrupt("malformed body (kind " + std::to_string(kind) + ")");
   }
   if (!r.done()) return Corrupt("trailing bytes after body");

@@ -19,12 +19,13 @@
 
 namespace hooklog::storage_internal {
 
-inline constexpr uint8_t kRowFormatVersion = 1;
+inline constexpr uint8_t kRowFormatVersion = 2;  // 2: endpoint circuit fields
 
 // Field-level codecs, shared with the event codec (an endpoint event carries
 // the full Endpoint).
 void WriteEndpointFields(Writer* w, const Endpoint& e);
-bool ReadEndpointFields(Reader* r, Endpoint* e);
+// `version` is the format version the bytes were written with.
+bool ReadEndpointFields(Reader* r, Endpoint* e, uint8_t version);
 void WriteMessageFields(Writer* w, const Message& m);
 bool ReadMessageFields(Reader* r, Message* m);
 void WriteAttemptRecord(Writer* w, const AttemptRecord& a);

@@ -47,8 +47,8 @@ struct RocksDbOptions {
 // FailedPrecondition for a directory written by a newer format version,
 // Corruption for damaged data, Unavailable when another process holds it;
 // each message names the path and the reason.
-Result<std::unique_ptr<Storage>> OpenRocksDbStorage(const std::string& path,
-                                                    RocksDbOptions options = {});
+Result<std::unique_ptr<Storage>> OpenRocksDbStorage(
+    const std::string& path, RocksDbOptions options = {});
 
 // Runs one retention pass now, on the calling thread, and returns how many
 // deliveries it pruned (hooklog-admin, tests). InvalidArgument when `storage`

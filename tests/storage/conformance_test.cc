@@ -21,7 +21,8 @@ struct RocksDbFactory {
   std::unique_ptr<Storage> Open() { return Reopen(); }
   std::unique_ptr<Storage> Reopen() {
     RocksDbOptions options;
-    options.sync = false;  // durability is the crash test's business
+    options.sync = false;             // durability is the crash test's business
+    options.retention = Duration(0);  // test rows are dated in the past
     auto s = OpenRocksDbStorage(dir.Sub("db"), options);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
@@ -32,7 +33,9 @@ struct RocksDbFactory {
 struct RocksDbSyncFactory : RocksDbFactory {
   std::unique_ptr<Storage> Open() { return Reopen(); }
   std::unique_ptr<Storage> Reopen() {
-    auto s = OpenRocksDbStorage(dir.Sub("db"));
+    RocksDbOptions options;
+    options.retention = Duration(0);
+    auto s = OpenRocksDbStorage(dir.Sub("db"), options);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
   }

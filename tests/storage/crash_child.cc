@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   if (argc != 3) return 2;
   hooklog::RocksDbOptions options;
   options.sync = true;
+  options.retention = hooklog::Duration(0);  // rows are dated in the past
   auto opened = hooklog::OpenRocksDbStorage(argv[1], options);
   if (!opened.ok()) {
     std::fprintf(stderr, "crash child: %s\n",

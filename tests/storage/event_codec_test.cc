@@ -68,34 +68,76 @@ TEST(EventCodecTest, EventTypeNamesAreStable) {
   EXPECT_EQ(EventTypeName(EventType::kMessageAccepted), "message_accepted");
 }
 
-// Golden vectors: bytes written by format version 1, committed. They must
-// decode forever; while v1 is current, encoding must reproduce them exactly.
-// Regenerate (only when adding a sample): HOOKLOG_REGENERATE_GOLDEN=1.
-TEST(EventCodecTest, GoldenVectorsV1) {
+// Golden vectors: bytes written by each format version, committed. They
+// must decode forever; the current version's encoding must reproduce its
+// vectors exactly. Regenerate the CURRENT version's files only (when adding a
+// sample): HOOKLOG_REGENERATE_GOLDEN=1.
+void CheckGolden(int version,
+                 const std::vector<std::pair<std::string, Event>>& samples) {
   const std::string dir = std::string(HOOKLOG_GOLDEN_DIR) + "/";
-  const bool regenerate = std::getenv("HOOKLOG_REGENERATE_GOLDEN") != nullptr;
-  for (const auto& [name, event] : SampleEvents()) {
+  const bool regenerate = std::getenv("HOOKLOG_REGENERATE_GOLDEN") != nullptr &&
+                          version == kEventFormatVersion;
+  for (const auto& [name, event] : samples) {
     SCOPED_TRACE(name);
-    const std::string path = dir + "v1_" + name + ".bin";
+    const std::string path =
+        dir + "v" + std::to_string(version) + "_" + name + ".bin";
     if (regenerate) {
       std::ofstream(path, std::ios::binary) << EncodeEvent(event);
     }
     const std::string golden = ReadFile(path);
     ASSERT_FALSE(golden.empty()) << "missing " << path;
+    EXPECT_EQ(static_cast<uint8_t>(golden[0]), version);
     auto decoded = DecodeEvent(golden);
     ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
     EXPECT_EQ(*decoded, event);
-    if (kEventFormatVersion == 1) {
+    if (version == kEventFormatVersion) {
       EXPECT_EQ(EncodeEvent(event), golden);
     }
   }
+}
+
+TEST(EventCodecTest, GoldenVectorsV1) { CheckGolden(1, SampleEvents()); }
+
+// v2 added Endpoint::circuit_open_until / failing_since and the circuit
+// events: every v1 sample again, plus circuit events with the fields set.
+TEST(EventCodecTest, GoldenVectorsV2) {
+  auto samples = SampleEvents();
+  for (EventType type :
+       {EventType::kCircuitOpened, EventType::kCircuitClosed}) {
+    Event e = samples[0].second;
+    e.type = type;
+    auto& ep = std::get<EndpointSnapshot>(e.body).endpoint;
+    ep.circuit_open_until = 1'800'000'030'000'000;
+    ep.failing_since = 1'799'999'000'000'000;
+    samples.emplace_back(std::string(EventTypeName(type)), e);
+  }
+  CheckGolden(2, samples);
+}
+
+// Version 2 added the endpoint's circuit breaker fields and the circuit
+// events; v1 endpoint events decode with both fields 0 (GoldenVectorsV1).
+TEST(EventCodecTest, CircuitEventsRoundTripWithV2Fields) {
+  for (EventType type :
+       {EventType::kCircuitOpened, EventType::kCircuitClosed}) {
+    Event e = SampleEvents()[0].second;  // an endpoint event
+    ASSERT_TRUE(std::holds_alternative<EndpointSnapshot>(e.body));
+    e.type = type;
+    auto& ep = std::get<EndpointSnapshot>(e.body).endpoint;
+    ep.circuit_open_until = 1'800'000'030'000'000;
+    ep.failing_since = 1'799'999'000'000'000;
+    auto back = DecodeEvent(EncodeEvent(e));
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, e);
+  }
+  EXPECT_EQ(EventTypeName(EventType::kCircuitOpened), "circuit_opened");
+  EXPECT_EQ(EventTypeName(EventType::kCircuitClosed), "circuit_closed");
 }
 
 TEST(EventCodecTest, HeaderLayoutIsAsDocumented) {
   const Event& e = SampleEvents()[7].second;  // enqueued
   const std::string bytes = EncodeEvent(e);
   ASSERT_GE(bytes.size(), 39u);
-  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 1);  // format version
+  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), kEventFormatVersion);
   EXPECT_EQ(static_cast<uint8_t>(bytes[1]),
             static_cast<uint8_t>(EventType::kEnqueued));
   EXPECT_EQ(static_cast<uint8_t>(bytes[2]), e.seq & 0xFF);  // seq, LE
@@ -136,11 +178,13 @@ TEST(EventCodecTest, EverySingleBitFlipIsCorruption) {
 
 TEST(EventCodecTest, NewerOrZeroVersionIsCorruptionNamingTheVersion) {
   std::string bytes = EncodeEvent(SampleEvents()[0].second);
-  bytes[0] = 2;
+  bytes[0] = static_cast<char>(kEventFormatVersion + 1);
   auto r = DecodeEvent(bytes);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
-  EXPECT_NE(r.status().message().find("version 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("version " +
+                                      std::to_string(kEventFormatVersion + 1)),
+            std::string::npos);
   bytes[0] = 0;
   EXPECT_FALSE(DecodeEvent(bytes).ok());
 }
