@@ -6,19 +6,37 @@
 //    The strand gives ordering when the io_context runs on several threads;
 //    the mutex exists only so that the destructor can tear down while
 //    handlers are still queued (they find `dead_` set and return).
-//  - CURLMOPT_SOCKETFUNCTION: the first time curl names a socket we wrap the
-//    fd in a posix::stream_descriptor (SocketCtx, attached to curl with
-//    curl_multi_assign) and arm async_wait()s for the wanted directions. On
-//    CURL_POLL_REMOVE we release() the descriptor, which deregisters the fd
-//    from epoll and completes pending waits with operation_aborted; the
-//    SocketCtx is owned by those waits (shared_ptr) and so is freed only
-//    after they have completed. curl 7.88 announces REMOVE before closing a
-//    socket (Curl_multi_closed), including its resolver socketpair, so the
-//    fd is never closed while registered.
+//  - Sockets: every fd curl uses is wrapped in a posix::stream_descriptor
+//    (SocketCtx), kept in `sockets_` keyed by fd; the map is its only owner
+//    apart from pending waits (shared_ptr), so a context is freed only after
+//    its waits have completed or been cancelled. CURLMOPT_SOCKETFUNCTION arms
+//    async_wait()s for the wanted directions.
+//  - Keep-alive without churn: curl 7.88 sends CURL_POLL_REMOVE for a
+//    keep-alive socket at the end of every transfer and announces it again
+//    on reuse. For a connection socket we opened (CURLOPT_OPENSOCKETFUNCTION)
+//    that has been established, REMOVE only cancels pending waits: the fd
+//    stays registered with the reactor until curl closes it through
+//    CURLOPT_CLOSESOCKETFUNCTION, where we deregister and close it. Every
+//    other socket (curl's resolver socketpair, a socket still connecting) is
+//    released on REMOVE as before. Why "established": curl 7.88 closes a
+//    connecting socket that lost (happy eyeballs) with a plain close(),
+//    bypassing CLOSESOCKETFUNCTION; a socket that never got past connecting
+//    is therefore never kept. curl only asks for POLL_IN once a socket is
+//    connected, which is what marks it established.
+//    Because a kept context outlives curl's own socket-hash entry (and the
+//    pointer curl_multi_assign would store there), contexts are looked up
+//    by fd, never through curl's socketp.
 //  - CURLMOPT_TIMERFUNCTION: one steady_timer per multi handle. A zero
 //    timeout is post()ed (coalesced), never acted on inside the callback,
 //    because curl forbids re-entering curl_multi_socket_action from its own
-//    callbacks.
+//    callbacks. A later deadline than the one armed does not re-arm the
+//    timer (that costs a cancel, a handler and a timerfd_settime each time
+//    curl's earliest expiry moves, i.e. on every completion): the armed wait
+//    fires early, sees the deadline moved and re-arms once.
+//  - Easy handles are pooled without curl_easy_reset(): the options that
+//    never change (the safety ones included) are set once when a handle is
+//    created and never touched again; only the per-attempt ones are set per
+//    attempt (see InitEasy / ApplyAttemptOptions).
 //  - After every curl_multi_socket_action we drain curl_multi_info_read.
 //
 // Per-attempt deadline (see docs/transport.md): CURLOPT_TIMEOUT_MS in the
@@ -33,6 +51,7 @@
 
 #include <curl/curl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/bind_executor.hpp>
@@ -43,10 +62,14 @@
 #include <boost/asio/strand.hpp>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -136,25 +159,38 @@ constexpr size_t kCaptureBytes =
 constexpr size_t kMaxIdleEasy = 1024;
 
 // Per-socket state. Invariant: touched only on the strand under mu_.
-struct SocketCtx : std::enable_shared_from_this<SocketCtx> {
-  explicit SocketCtx(asio::io_context& io) : desc(io) {}
+struct SocketCtx {
+  SocketCtx(asio::io_context& io, curl_socket_t s, bool opened_by_us)
+      : desc(io), fd(s), owned(opened_by_us) {}
   asio::posix::stream_descriptor desc;
-  curl_socket_t fd = CURL_SOCKET_BAD;
-  int want = 0;  // CURL_POLL_IN / OUT / INOUT
+  const curl_socket_t fd;
+  // Opened by OpenSocketCallback: curl closes it via CloseSocketCallback.
+  const bool owned;
+  // curl asked for POLL_IN: the socket is connected and in use (see the
+  // file comment for why only such sockets stay registered across REMOVE).
+  bool established = false;
+  int want = 0;  // CURL_POLL_IN / OUT / INOUT; 0 while idle
   bool read_pending = false;
   bool write_pending = false;
-  bool removed = false;
+  bool removed = false;  // no longer ours: waits finishing must do nothing
 };
 
 class CurlTransportImpl;
 
-// One attempt in flight. Owned by CurlTransportImpl::active_.
+// One attempt in flight. Owned by CurlTransportImpl (intrusive list
+// active_head_) from curl_multi_add_handle until Finish/AbortAll.
 struct Attempt {
   CurlTransportImpl* owner = nullptr;
   CURL* easy = nullptr;
+  Attempt* prev = nullptr;  // active list
+  Attempt* next = nullptr;
   AttemptRequest req;
   std::function<void(AttemptResult)> done;
-  curl_slist* headers = nullptr;
+  // Request headers: the lines, NUL-separated, in one buffer, and curl_slist
+  // nodes pointing into it (curl only reads the list), so building them
+  // costs one or two allocations rather than two per header.
+  std::string header_text;
+  std::vector<curl_slist> header_nodes;
   std::string capture;
   size_t received = 0;
   bool too_large = false;
@@ -241,18 +277,20 @@ class CurlTransportImpl
     dead_ = true;
     boost::system::error_code ec;
     timer_.cancel(ec);
-    // Stop curl from calling back into a half-destroyed transport.
+    // Stop curl from calling back into a half-destroyed transport. The
+    // close-socket callback stays: curl_multi_cleanup below closes the
+    // cached connections through it, and it copes with an empty sockets_.
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, nullptr);
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, nullptr);
-    for (auto& [ptr, a] : active_) {
+    while (Attempt* a = active_head_) {
+      Unlink(a);
       curl_multi_remove_handle(multi_, a->easy);
-      curl_slist_free_all(a->headers);
       curl_easy_cleanup(a->easy);
+      delete a;
     }
-    active_.clear();
     for (auto& [fd, ctx] : sockets_) {
       ctx->removed = true;
-      ctx->desc.release();
+      ctx->desc.release();  // curl closes the fd (below, or already did)
     }
     sockets_.clear();
     for (CURL* e : pool_) curl_easy_cleanup(e);
@@ -281,7 +319,7 @@ class CurlTransportImpl
                ErrorResult(ErrorClass::kOther, "curl_easy_init failed"));
       return;
     }
-    ApplyOptions(*a);
+    ApplyAttemptOptions(*a);
     a->start = std::chrono::steady_clock::now();
     CURLMcode mc = curl_multi_add_handle(multi_, a->easy);
     if (mc != CURLM_OK) {
@@ -291,24 +329,44 @@ class CurlTransportImpl
                ErrorResult(ErrorClass::kOther, curl_multi_strerror(mc)));
       return;
     }
-    Attempt* raw = a.get();
-    active_.emplace(raw, std::move(a));
+    Link(a.release());
     // curl_multi_add_handle has set a zero timeout through TimerCallback,
     // which posts the kick-off; nothing more to do here.
   }
 
+  void Link(Attempt* a) {
+    a->prev = nullptr;
+    a->next = active_head_;
+    if (active_head_ != nullptr) active_head_->prev = a;
+    active_head_ = a;
+  }
+
+  void Unlink(Attempt* a) {
+    if (a->prev != nullptr) {
+      a->prev->next = a->next;
+    } else {
+      active_head_ = a->next;
+    }
+    if (a->next != nullptr) a->next->prev = a->prev;
+    a->prev = a->next = nullptr;
+  }
+
   bool BuildHeaders(Attempt& a, std::string& detail) {
     const AttemptRequest& r = a.req;
-    auto append = [&a](const std::string& line) {
-      curl_slist* n = curl_slist_append(a.headers, line.c_str());
-      if (n == nullptr) return false;
-      a.headers = n;
-      return true;
+    std::string& text = a.header_text;
+    size_t lines = 0;
+    // Each line ends with '\0'; the nodes are pointed into `text` once it
+    // is complete (appending may move it).
+    auto line = [&](std::initializer_list<std::string_view> parts) {
+      for (std::string_view p : parts) text.append(p);
+      text.push_back('\0');
+      ++lines;
     };
-    bool ok = append("Content-Type: application/json") &&
-              append(user_agent_header_) &&
-              // No "Expect: 100-continue" round trip for large bodies.
-              append("Expect:");
+    text.reserve(256 + r.body.size() / 64 + 64 * r.headers.size());
+    line({"Content-Type: application/json"});
+    line({user_agent_header_});
+    // No "Expect: 100-continue" round trip for large bodies.
+    line({"Expect:"});
     const int64_t now = UnixNow();
     if (r.scheme == SignatureScheme::kClosient) {
       for (const std::string* v : {&r.event_type, &r.delivery_id}) {
@@ -317,11 +375,10 @@ class CurlTransportImpl
           return false;
         }
       }
-      ok = ok &&
-           append("X-Closient-Signature: " +
-                  ClosientSignature(r.secrets, now, r.body)) &&
-           append("X-Closient-Event-Type: " + r.event_type) &&
-           append("X-Closient-Delivery-ID: " + r.delivery_id);
+      line({"X-Closient-Signature: ",
+            ClosientSignature(r.secrets, now, r.body)});
+      line({"X-Closient-Event-Type: ", r.event_type});
+      line({"X-Closient-Delivery-ID: ", r.delivery_id});
     } else {
       if (!IsSafeHeader("webhook-id", r.webhook_id)) {
         detail = "unsafe characters in webhook-id";
@@ -333,9 +390,13 @@ class CurlTransportImpl
         detail = "signing: " + sig.status().message();
         return false;
       }
-      ok = ok && append("webhook-id: " + r.webhook_id) &&
-           append("webhook-timestamp: " + std::to_string(now)) &&
-           append("webhook-signature: " + *sig);
+      char ts[24];
+      const int ts_len =
+          std::snprintf(ts, sizeof(ts), "%lld", static_cast<long long>(now));
+      line({"webhook-id: ", r.webhook_id});
+      line({"webhook-timestamp: ",
+            std::string_view(ts, static_cast<size_t>(ts_len))});
+      line({"webhook-signature: ", *sig});
     }
     for (const auto& [name, value] : r.headers) {
       // Defence in depth: the engine validates headers when an endpoint is
@@ -345,20 +406,28 @@ class CurlTransportImpl
         return false;
       }
       // "Name;" is curl's spelling of a header with an empty value.
-      ok = ok && append(value.empty() ? name + ";" : name + ": " + value);
+      if (value.empty()) {
+        line({name, ";"});
+      } else {
+        line({name, ": ", value});
+      }
     }
-    if (!ok) detail = "out of memory building headers";
-    return ok;
+    a.header_nodes.resize(lines);
+    char* p = text.data();
+    for (size_t i = 0; i < lines; ++i) {
+      a.header_nodes[i].data = p;
+      a.header_nodes[i].next = i + 1 < lines ? &a.header_nodes[i + 1] : nullptr;
+      p += std::strlen(p) + 1;
+    }
+    return true;
   }
 
-  void ApplyOptions(Attempt& a) {
-    CURL* e = a.easy;
-    const AttemptRequest& r = a.req;
-    // The easy handle came from the pool after curl_easy_reset(), which
-    // resets *every* option: all safety options are applied here, each
-    // time.
-    curl_easy_setopt(e, CURLOPT_PRIVATE, &a);
-    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
+  // Options that never change for a handle, set once when it is created.
+  // Invariant: nothing else sets these, and handles are never
+  // curl_easy_reset(), so every attempt runs with all of them - the safety
+  // options (protocols, no redirects, no proxy, no signals, the SSRF guard,
+  // TLS verification, the response cap in WriteCallback) included.
+  void InitEasy(CURL* e) {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
@@ -366,10 +435,40 @@ class CurlTransportImpl
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(options_.low_speed_time.count()));
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (!options_.ca_file.empty()) {
+      // CAINFO replaces the default bundle file, but Debian's libcurl also
+      // trusts CAPATH (/etc/ssl/certs), so the system store stays trusted.
+      curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
+    }
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteCallback);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HeaderCallback);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OpenSocketCallback);
+    // A connection outlives the attempt that opened it (curl copies this
+    // pointer into the connection), so the close callback gets the
+    // transport, never an Attempt.
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &CloseSocketCallback);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
+  }
+
+  // The options that differ per attempt. Every one of them is set here on
+  // every attempt, so nothing leaks from the previous user of the handle.
+  void ApplyAttemptOptions(Attempt& a) {
+    CURL* e = a.easy;
+    const AttemptRequest& r = a.req;
+    curl_easy_setopt(e, CURLOPT_PRIVATE, &a);
+    curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r.body.data());
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(r.body.size()));
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a.headers);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, a.header_nodes.data());
     if (r.http2) {
       const bool tls =
           r.url.size() >= 8 && (r.url.compare(0, 8, "https://") == 0 ||
@@ -385,38 +484,22 @@ class CurlTransportImpl
     } else {
       curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                        static_cast<long>(CURL_HTTP_VERSION_1_1));
+      curl_easy_setopt(e, CURLOPT_PIPEWAIT, 0L);
     }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
                      static_cast<long>(r.connect_timeout.count()));
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                      static_cast<long>(r.timeout.count()));
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, options_.low_speed_bytes);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME,
-                     static_cast<long>(options_.low_speed_time.count()));
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (!options_.ca_file.empty()) {
-      // CAINFO replaces the default bundle file, but Debian's libcurl also
-      // trusts CAPATH (/etc/ssl/certs), so the system store stays trusted.
-      curl_easy_setopt(e, CURLOPT_CAINFO, options_.ca_file.c_str());
-    }
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
-    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteCallback);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &a);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &HeaderCallback);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &a);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &OpenSocketCallback);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, &a);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, a.errbuf);
   }
 
+  // REQUIRES: `a` is linked in the active list.
   void Finish(Attempt* raw, CURLcode code) {
-    auto it = active_.find(raw);
-    if (it == active_.end()) return;
-    std::unique_ptr<Attempt> a = std::move(it->second);
-    active_.erase(it);
+    Unlink(raw);
+    std::unique_ptr<Attempt> a(raw);
     AttemptResult r;
     r.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - a->start);
@@ -458,8 +541,6 @@ class CurlTransportImpl
   }
 
   void Complete(std::unique_ptr<Attempt> a, AttemptResult result) {
-    curl_slist_free_all(a->headers);
-    a->headers = nullptr;
     auto done = std::move(a->done);
     a.reset();
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
@@ -467,14 +548,9 @@ class CurlTransportImpl
   }
 
   void AbortAll() {
-    std::vector<Attempt*> all;
-    all.reserve(active_.size());
-    for (auto& [ptr, a] : active_) all.push_back(ptr);
-    for (Attempt* raw : all) {
-      auto it = active_.find(raw);
-      if (it == active_.end()) continue;
-      std::unique_ptr<Attempt> a = std::move(it->second);
-      active_.erase(it);
+    while (Attempt* raw = active_head_) {
+      Unlink(raw);
+      std::unique_ptr<Attempt> a(raw);
       curl_multi_remove_handle(multi_, a->easy);
       ReleaseEasy(a->easy);
       a->easy = nullptr;
@@ -488,7 +564,9 @@ class CurlTransportImpl
       pool_.pop_back();
       return e;
     }
-    return curl_easy_init();
+    CURL* e = curl_easy_init();
+    if (e != nullptr) InitEasy(e);
+    return e;
   }
 
   void ReleaseEasy(CURL* e) {
@@ -497,9 +575,17 @@ class CurlTransportImpl
       curl_easy_cleanup(e);
       return;
     }
-    // Drops every pointer into the finished Attempt (PRIVATE, WRITEDATA,
-    // POSTFIELDS, ...); ApplyOptions sets everything again on reuse.
-    curl_easy_reset(e);
+    // No curl_easy_reset(): it would drop the safety options set once by
+    // InitEasy. Drop only the pointers into the finished Attempt, so that
+    // an idle handle never refers to freed memory; ApplyAttemptOptions sets
+    // them again on reuse.
+    curl_easy_setopt(e, CURLOPT_PRIVATE, nullptr);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, nullptr);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, nullptr);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, nullptr);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, nullptr);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, nullptr);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, nullptr);
     pool_.push_back(e);
   }
 
@@ -523,6 +609,7 @@ class CurlTransportImpl
     }
   }
 
+  // Arms a wait for each wanted direction that has none pending.
   void Arm(const std::shared_ptr<SocketCtx>& ctx) {
     if ((ctx->want & CURL_POLL_IN) && !ctx->read_pending) {
       ctx->read_pending = true;
@@ -554,58 +641,89 @@ class CurlTransportImpl
     } else {
       ctx->write_pending = false;
     }
-    if (dead_ || ctx->removed || ec == asio::error::operation_aborted) return;
+    if (dead_ || ctx->removed) return;
+    if (ec == asio::error::operation_aborted) {
+      // Cancelled by an idle REMOVE of a kept socket. curl may have wanted
+      // the socket again since (while this wait still counted as pending):
+      // arm what is wanted now.
+      Arm(ctx);
+      return;
+    }
     const int want_bit = dir == CURL_CSELECT_IN ? CURL_POLL_IN : CURL_POLL_OUT;
     if (!ec && !(ctx->want & want_bit)) return;  // no longer of interest
     SocketAction(ctx->fd, ec ? (dir | CURL_CSELECT_ERR) : dir);
-    // curl may have removed (and even re-added, as a new SocketCtx) this fd
-    // during the action; only a still-current context is re-armed.
+    // curl may have removed or closed this fd (and even opened a new one
+    // with the same number, as a new SocketCtx) during the action; a
+    // removed context is never re-armed.
     if (!ctx->removed && !dead_) Arm(ctx);
   }
 
-  static int SocketCallback(CURL* /*easy*/, curl_socket_t s, int what,
-                            void* userp, void* socketp) {
-    auto* self = static_cast<CurlTransportImpl*>(userp);
-    auto* ctx = static_cast<SocketCtx*>(socketp);
-    if (what == CURL_POLL_REMOVE) {
-      if (ctx != nullptr) self->RemoveSocket(ctx);
-      return 0;
-    }
-    std::shared_ptr<SocketCtx> sp;
-    if (ctx == nullptr) {
-      sp = std::make_shared<SocketCtx>(self->io_);
-      sp->fd = s;
-      boost::system::error_code ec;
-      sp->desc.assign(s, ec);
-      if (ec) return 0;  // the transfer will time out; nothing better to do
-      self->sockets_[s] = sp;
-      curl_multi_assign(self->multi_, s, sp.get());
-    } else {
-      sp = ctx->shared_from_this();
-    }
-    sp->want = what;
-    self->Arm(sp);
-    return 0;
+  std::shared_ptr<SocketCtx> FindSocket(curl_socket_t s) {
+    auto it = sockets_.find(s);
+    return it == sockets_.end() ? nullptr : it->second;
   }
 
-  void RemoveSocket(SocketCtx* ctx) {
+  // Stops using `ctx`: deregisters its fd without closing it (curl owns the
+  // fd) and completes its pending waits with operation_aborted; they hold
+  // the last references, so the context is freed after they have run.
+  void Retire(const std::shared_ptr<SocketCtx>& ctx) {
     ctx->removed = true;
     ctx->want = 0;
-    // release(), not close(): curl owns (and will close) the fd. release()
-    // deregisters it and completes the pending waits with
-    // operation_aborted; those handlers hold the last references.
     ctx->desc.release();
     auto it = sockets_.find(ctx->fd);
-    if (it != sockets_.end() && it->second.get() == ctx) sockets_.erase(it);
+    if (it != sockets_.end() && it->second == ctx) sockets_.erase(it);
+  }
+
+  static int SocketCallback(CURL* /*easy*/, curl_socket_t s, int what,
+                            void* userp, void* /*socketp*/) {
+    auto* self = static_cast<CurlTransportImpl*>(userp);
+    std::shared_ptr<SocketCtx> ctx = self->FindSocket(s);
+    if (what == CURL_POLL_REMOVE) {
+      if (ctx == nullptr) return 0;
+      if (ctx->owned && ctx->established) {
+        // An idle keep-alive connection: stay registered until curl closes
+        // it (CloseSocketCallback); just stop waiting. Cancelling costs no
+        // system call, unlike deregistering and registering again on reuse.
+        ctx->want = 0;
+        if (ctx->read_pending || ctx->write_pending) {
+          boost::system::error_code ec;
+          ctx->desc.cancel(ec);
+        }
+      } else {
+        self->Retire(ctx);
+      }
+      return 0;
+    }
+    if (ctx == nullptr) {
+      // Not opened by OpenSocketCallback (e.g. the resolver's socketpair),
+      // or retired by an earlier REMOVE.
+      ctx = std::make_shared<SocketCtx>(self->io_, s, /*opened_by_us=*/false);
+      boost::system::error_code ec;
+      ctx->desc.assign(s, ec);
+      if (ec) return 0;  // the transfer will time out; nothing better to do
+      self->sockets_[s] = ctx;
+    }
+    ctx->want = what;
+    if (what & CURL_POLL_IN) ctx->established = true;
+    self->Arm(ctx);
+    return 0;
   }
 
   static int TimerCallback(CURLM* /*multi*/, long timeout_ms, void* userp) {
     auto* self = static_cast<CurlTransportImpl*>(userp);
-    boost::system::error_code ec;
     if (timeout_ms < 0) {
-      self->timer_.cancel(ec);
+      // No timeout: cancel, so that an idle transport holds no timer.
+      self->deadline_.reset();
+      if (self->timer_pending_) {
+        boost::system::error_code ec;
+        self->timer_.cancel(ec);
+        self->timer_pending_ = false;
+        ++self->timer_generation_;
+      }
     } else if (timeout_ms == 0) {
-      self->timer_.cancel(ec);
+      // Supersedes any deadline; an armed wait may stay (it will find no
+      // deadline, or a new one curl sets after the action).
+      self->deadline_.reset();
       if (!self->zero_timeout_posted_) {
         self->zero_timeout_posted_ = true;
         asio::post(self->strand_, [s = self->shared_from_this()] {
@@ -616,17 +734,40 @@ class CurlTransportImpl
         });
       }
     } else {
-      self->timer_.expires_after(std::chrono::milliseconds(timeout_ms));
-      self->timer_.async_wait(asio::bind_executor(
-          self->strand_,
-          [s = self->shared_from_this()](const boost::system::error_code& e) {
-            if (e) return;
-            std::lock_guard<std::mutex> lock(s->mu_);
-            if (s->dead_) return;
-            s->SocketAction(CURL_SOCKET_TIMEOUT, 0);
-          }));
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(timeout_ms);
+      self->deadline_ = deadline;
+      // An armed wait that fires no later than the deadline re-arms itself
+      // for it (OnTimer); only an earlier deadline needs the timer moved.
+      if (!self->timer_pending_ || self->timer_.expiry() > deadline) {
+        self->ArmTimer(deadline);
+      }
     }
     return 0;
+  }
+
+  void ArmTimer(std::chrono::steady_clock::time_point at) {
+    timer_.expires_at(at);  // cancels a pending wait (a stale generation)
+    timer_pending_ = true;
+    const uint64_t generation = ++timer_generation_;
+    timer_.async_wait(asio::bind_executor(
+        strand_, [s = shared_from_this(),
+                  generation](const boost::system::error_code& ec) {
+          std::lock_guard<std::mutex> lock(s->mu_);
+          s->OnTimer(generation, ec);
+        }));
+  }
+
+  void OnTimer(uint64_t generation, const boost::system::error_code& ec) {
+    if (dead_ || generation != timer_generation_) return;  // superseded
+    timer_pending_ = false;
+    if (ec || !deadline_) return;
+    if (std::chrono::steady_clock::now() < *deadline_) {
+      ArmTimer(*deadline_);  // curl's deadline moved later meanwhile
+      return;
+    }
+    deadline_.reset();
+    SocketAction(CURL_SOCKET_TIMEOUT, 0);
   }
 
   static size_t WriteCallback(char* ptr, size_t size, size_t nmemb,
@@ -675,16 +816,52 @@ class CurlTransportImpl
                                           curlsocktype /*purpose*/,
                                           curl_sockaddr* address) {
     auto* a = static_cast<Attempt*>(clientp);
+    CurlTransportImpl* self = a->owner;
     // The address actually about to be connected to: checking here (not the
-    // URL's host) defeats DNS rebinding and numeric host tricks alike.
-    if (!a->owner->options_.allow_private_targets &&
+    // URL's host) defeats DNS rebinding and numeric host tricks alike. It
+    // runs for every new connection; a reused keep-alive connection was
+    // checked when it was opened.
+    if (!self->options_.allow_private_targets &&
         transport_internal::IsBlockedSockaddr(&address->addr,
                                               address->addrlen)) {
       a->blocked = true;
       return CURL_SOCKET_BAD;
     }
-    return ::socket(address->family, address->socktype | SOCK_CLOEXEC,
-                    address->protocol);
+    const int fd = ::socket(address->family, address->socktype | SOCK_CLOEXEC,
+                            address->protocol);
+    if (fd < 0) return CURL_SOCKET_BAD;
+    // A context still filed under this number belongs to a socket curl
+    // closed without telling us (a connecting socket that lost a happy
+    // eyeballs race is close()d directly). Its registration died with it.
+    if (auto stale = self->FindSocket(fd)) self->Retire(stale);
+    auto ctx =
+        std::make_shared<SocketCtx>(self->io_, fd, /*opened_by_us=*/true);
+    boost::system::error_code ec;
+    ctx->desc.assign(fd, ec);
+    if (ec) {
+      ::close(fd);
+      return CURL_SOCKET_BAD;
+    }
+    self->sockets_[fd] = std::move(ctx);
+    return fd;
+  }
+
+  // curl closes every socket OpenSocketCallback opened through here (after
+  // announcing REMOVE if the socket was in use), with the transport as
+  // `clientp`.
+  static int CloseSocketCallback(void* clientp, curl_socket_t s) {
+    auto* self = static_cast<CurlTransportImpl*>(clientp);
+    if (auto ctx = self->FindSocket(s)) {
+      ctx->removed = true;
+      ctx->want = 0;
+      self->sockets_.erase(s);
+      // Deregisters, completes pending waits with operation_aborted (they
+      // hold the last references) and closes the fd.
+      boost::system::error_code ec;
+      ctx->desc.close(ec);
+      return ec ? 1 : 0;
+    }
+    return ::close(s) == 0 ? 0 : 1;
   }
 
   asio::io_context& io_;
@@ -699,8 +876,12 @@ class CurlTransportImpl
   // Everything below: strand + mu_.
   bool dead_ = false;
   bool zero_timeout_posted_ = false;
+  // curl's current timeout, when it has one; timer_ is armed no later.
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
+  bool timer_pending_ = false;
+  uint64_t timer_generation_ = 0;  // identifies the current timer wait
   CURLM* multi_ = nullptr;
-  std::unordered_map<Attempt*, std::unique_ptr<Attempt>> active_;
+  Attempt* active_head_ = nullptr;  // owned; see Attempt
   std::unordered_map<curl_socket_t, std::shared_ptr<SocketCtx>> sockets_;
   std::vector<CURL*> pool_;
 };
