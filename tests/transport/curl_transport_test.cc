@@ -376,5 +376,135 @@ TEST_F(CurlTransportTest, DestroyWithAttemptsInFlightCallsNothingAfterwards) {
   EXPECT_EQ(calls->load(), after_destroy);
 }
 
+// ---- keep-alive sockets stay registered between attempts (regressions) ----
+
+// Connections the server closes ("Connection: close") are closed by curl
+// through CLOSESOCKETFUNCTION while keep-alive ones stay registered between
+// attempts; fd numbers get reused by the next connection. Every attempt must
+// still be answered, and keep-alive reuse must still happen.
+TEST_F(CurlTransportTest, ServerClosedConnectionsAndKeepAliveInterleaved) {
+  rx_->SetReply("/close", Reply{.close = true});
+  for (int i = 0; i < 40; ++i) {
+    const char* path = i % 3 == 0 ? "/close" : "/keep";
+    AttemptResult r = Send(MakeRequest(rx_->Url(path)));
+    ASSERT_EQ(r.http_status_code, 200) << i << ": " << r.error_detail;
+  }
+  EXPECT_EQ(rx_->total(), 40u);
+  // 14 requests on "/close" each end their connection; at most one more
+  // connection per closed one is needed for the "/keep" requests after it.
+  EXPECT_LE(rx_->connections_accepted(), 28u);
+  auto keep = rx_->RequestsFor("/keep");
+  ASSERT_EQ(keep.size(), 26u);
+  EXPECT_EQ(keep[0].connection_id, keep[1].connection_id);  // reused
+}
+
+// The peer closes idle keep-alive connections (receiver restarted on the
+// same port) while their sockets are still registered with the reactor and
+// have no wait pending: the next attempts must notice, reconnect and succeed
+// rather than hang on a dead registration.
+TEST_F(CurlTransportTest, PeerClosesIdleKeptConnections) {
+  Results warm;
+  for (size_t i = 0; i < 4; ++i) {
+    transport_->Send(MakeRequest(rx_->Url("/warm")), warm.Callback(i));
+  }
+  ASSERT_TRUE(warm.WaitFor(4, seconds(30)));
+  const uint16_t port = rx_->port();
+  rx_->Stop();
+  TestReceiver::Options o;
+  o.port = port;
+  rx_ = TestReceiver::Start(o);
+  ASSERT_NE(rx_, nullptr) << "could not listen on port " << port << " again";
+  rx_->SetSecrets("", {kTestSecret});
+  for (int i = 0; i < 6; ++i) {
+    AttemptResult r = Send(MakeRequest(rx_->Url("/after")));
+    ASSERT_EQ(r.http_status_code, 200) << i << ": " << r.error_detail;
+  }
+  EXPECT_EQ(rx_->total(), 6u);
+}
+
+// Easy handles are pooled without curl_easy_reset(): options are set once
+// per handle, per-attempt ones on each attempt. Run every kind of attempt
+// one after another on one transport (so the same handle is reused) and
+// check nothing leaks from one attempt into the next and no safety option
+// is lost.
+TEST_F(CurlTransportTest, PooledHandlesKeepEverySafetyOption) {
+  rx_->SetReply("/moved",
+                Reply{.status = 302, .headers = {{"Location", "/target"}}});
+  rx_->SetReply("/big", Reply{.body_size = 100 * 1024});
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    AttemptRequest custom = MakeRequest(rx_->Url("/ok"));
+    custom.headers = {{"X-Round", std::to_string(round)}};
+    AttemptResult ok = Send(custom);
+    EXPECT_EQ(ok.http_status_code, 200) << ok.error_detail;
+    EXPECT_EQ(ok.error_detail, "");
+
+    AttemptResult moved = Send(MakeRequest(rx_->Url("/moved")));
+    EXPECT_EQ(moved.http_status_code, 302);
+
+    AttemptResult file = Send(MakeRequest("file:///etc/passwd"));
+    EXPECT_NE(file.error, ErrorClass::kNone);
+    EXPECT_FALSE(file.http_status_code.has_value());
+
+    AttemptResult big = Send(MakeRequest(rx_->Url("/big")));
+    EXPECT_EQ(big.error, ErrorClass::kTooLarge) << big.error_detail;
+
+    // h2c prior knowledge against an HTTP/1.1-only server fails; the next
+    // HTTP/1.1 attempt must not inherit HTTP/2 settings.
+    AttemptRequest h2 = MakeRequest(rx_->Url("/h2"));
+    h2.http2 = true;
+    EXPECT_NE(Send(h2).error, ErrorClass::kNone);
+
+    AttemptResult plain = Send(MakeRequest(rx_->Url("/plain")));
+    EXPECT_EQ(plain.http_status_code, 200) << plain.error_detail;
+    EXPECT_EQ(plain.error_detail, "");  // no error text left over
+  }
+  EXPECT_TRUE(rx_->RequestsFor("/target").empty());
+  auto oks = rx_->RequestsFor("/ok");
+  ASSERT_EQ(oks.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(oks[i].Header("X-Round"), std::to_string(i));
+    EXPECT_EQ(oks[i].Header("user-agent"), std::string("hooklog/") + "0.1.0");
+    ASSERT_TRUE(oks[i].signature_ok.has_value());
+    EXPECT_TRUE(*oks[i].signature_ok);
+  }
+  for (const auto& q : rx_->RequestsFor("/plain")) {
+    EXPECT_EQ(q.Header("X-Round"), "");  // custom headers do not leak
+  }
+  EXPECT_EQ(rx_->signature_failures(), 0u);
+
+  // The SSRF guard on pooled handles: every new connection is checked.
+  auto strict = NewCurlTransport(io_.io(), {});
+  const uint64_t before = rx_->total();
+  for (int i = 0; i < 3; ++i) {
+    AttemptResult r = SendAndWait(*strict, MakeRequest(rx_->Url("/")));
+    EXPECT_EQ(r.error, ErrorClass::kBlocked) << r.error_detail;
+  }
+  EXPECT_EQ(rx_->total(), before);
+}
+
+// The timer is only moved when curl's deadline gets earlier; a later one is
+// picked up when the armed wait fires. Both directions must keep deadlines.
+TEST_F(CurlTransportTest, EarlierDeadlineWhileLaterOneArmed) {
+  rx_->SetReply("/hang", Reply{.action = Reply::Action::kNeverAnswer});
+  Results results;
+  AttemptRequest slow = MakeRequest(rx_->Url("/hang"));
+  slow.timeout = milliseconds(2500);
+  transport_->Send(slow, results.Callback(0));
+  ASSERT_TRUE(rx_->WaitForRequests(1, seconds(10)));
+  AttemptRequest fast = MakeRequest(rx_->Url("/hang"));
+  fast.timeout = milliseconds(300);
+  transport_->Send(fast, results.Callback(1));
+  ASSERT_TRUE(results.WaitFor(2, seconds(30)));
+  auto all = results.Take();
+  ASSERT_TRUE(all[0].has_value() && all[1].has_value());
+  EXPECT_EQ(all[1]->error, ErrorClass::kTimeout) << all[1]->error_detail;
+  EXPECT_GE(all[1]->latency, milliseconds(280));
+  EXPECT_LT(all[1]->latency, milliseconds(2000));
+  EXPECT_EQ(all[0]->error, ErrorClass::kTimeout) << all[0]->error_detail;
+  EXPECT_GE(all[0]->latency, milliseconds(2400));
+  EXPECT_LT(all[0]->latency, milliseconds(8000));
+}
+
 }  // namespace
 }  // namespace hooklog::testing
