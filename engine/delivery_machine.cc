@@ -34,7 +34,8 @@ Duration Jitter::Apply(Duration d, double jitter) {
 }
 
 Event DecideEnqueue(const DeliveryId& id, const Message& message,
-                    const EndpointId& endpoint, bool is_test, Timestamp now,
+                    const EndpointId& endpoint, bool is_test,
+                    Timestamp created_at, Timestamp now,
                     const RetryPolicy& policy, Jitter* jitter) {
   DeliveryCreated c;
   c.message_id = message.id;
@@ -46,7 +47,7 @@ Event DecideEnqueue(const DeliveryId& id, const Message& message,
           ? now
           : now +
                 jitter->Apply(ScheduleDelay(policy, 0), policy.jitter).count();
-  return MakeEvent(EventType::kEnqueued, id.raw(), now, std::move(c));
+  return MakeEvent(EventType::kEnqueued, id.raw(), created_at, std::move(c));
 }
 
 Decision DecideAttempt(const Delivery& d, const AttemptResult& result,

@@ -44,10 +44,13 @@ struct Decision {
   bool disable_endpoint = false;  // 410 Gone: the engine disables it
 };
 
-// A delivery is created for `message` (kEnqueued); its first attempt is due
-// after the schedule's first delay.
+// A delivery is created for `message` (kEnqueued) at `created_at` (the
+// engine keeps creation times strictly increasing, so they may run a little
+// ahead of the clock); its first attempt is due the schedule's first delay
+// after `now`.
 Event DecideEnqueue(const DeliveryId& id, const Message& message,
-                    const EndpointId& endpoint, bool is_test, Timestamp now,
+                    const EndpointId& endpoint, bool is_test,
+                    Timestamp created_at, Timestamp now,
                     const RetryPolicy& policy, Jitter* jitter);
 
 // The outcome of one attempt on non-terminal `d`, made at `attempted_at`.

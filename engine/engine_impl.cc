@@ -21,6 +21,7 @@
 
 #include "engine/committer.h"
 #include "engine/delivery_machine.h"
+#include "engine/endpoint_guard.h"
 #include "engine/projection.h"
 #include "engine/validation.h"
 #include "hooklog/engine.h"
@@ -86,10 +87,14 @@ class EngineImpl final : public Engine {
   Status Start() {
     Status st = storage_->LoadActive(
         [&](const Endpoint& ep) {
-          endpoints_[ep.id].ep = ep;
+          StateOf(ep);
           if (!ep.deleted) endpoint_count_++;
+          last_created_at_ = std::max(last_created_at_, ep.created_at);
         },
-        [&](const Delivery& d) { active_[d.id].row = d; });
+        [&](const Delivery& d) {
+          active_[d.id].row = d;
+          last_created_at_ = std::max(last_created_at_, d.created_at);
+        });
     if (!st.ok()) return st;
     transport_ = options_.transport_factory
                      ? options_.transport_factory(io_)
@@ -101,6 +106,9 @@ class EngineImpl final : public Engine {
         [this] { asio::post(strand_, [this] { OnTimer(); }); });
     asio::post(strand_, [this] {
       for (auto& [id, a] : active_) Schedule(id, &a, a.row.next_attempt_at);
+      for (auto& [eid, es] : endpoints_) {
+        if (es.ep.fifo) ResetFifo(&es);
+      }
     });
     int n = std::max(1, options_.threads);
     for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
@@ -116,7 +124,7 @@ class EngineImpl final : public Engine {
     asio::post(strand_, [this, spec = std::move(spec),
                          done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
-      Timestamp now = clock_->Now();
+      Timestamp now = NextCreationTime();
       Endpoint ep;
       ep.id = EndpointId::NewRandom();
       ep.url = spec.url;
@@ -138,7 +146,7 @@ class EngineImpl final : public Engine {
       b.endpoints.push_back(ep);
       // Visible to publishes decided after this one; they are appended
       // after it, so the log never references an endpoint before it exists.
-      endpoints_[ep.id].ep = ep;
+      StateOf(ep);
       Commit(std::move(b), [this, ep, done = std::move(done)](Status st) {
         if (!st.ok()) {
           endpoints_.erase(ep.id);
@@ -272,7 +280,7 @@ class EngineImpl final : public Engine {
       Commit(std::move(b), [this, id, before, ended = std::move(ended),
                             done = std::move(done)](Status st) mutable {
         if (!st.ok()) {
-          endpoints_[id].ep = before;
+          endpoints_.at(id).ep = before;
           for (const DeliveryId& did : ended) {
             Active& a = active_[did];
             a.busy = false;
@@ -319,7 +327,7 @@ class EngineImpl final : public Engine {
         }
         idem_in_flight_[key];
       }
-      Timestamp now = clock_->Now();
+      Timestamp now = NextCreationTime();
       Message m;
       m.id = MessageId::NewRandom();
       m.event_type = std::move(req.event_type);
@@ -368,7 +376,7 @@ class EngineImpl final : public Engine {
         return done(
             Status::NotFound("endpoint " + id.ToString() + " not found"));
       }
-      Timestamp now = clock_->Now();
+      Timestamp now = NextCreationTime();
       Message m;
       m.id = MessageId::NewRandom();
       m.event_type = "ping";
@@ -395,7 +403,7 @@ class EngineImpl final : public Engine {
         return done(Status::FailedPrecondition("the endpoint of delivery " +
                                                id.ToString() + " was deleted"));
       }
-      Timestamp now = clock_->Now();
+      Timestamp now = NextCreationTime();
       auto event = DecideReplay(*original, DeliveryId::NewRandom(), now);
       if (!event.ok()) return done(event.status());
       Delivery row;
@@ -489,14 +497,21 @@ class EngineImpl final : public Engine {
                               // written: nothing else may decide for it
     bool immediate = false;   // operator-initiated first attempt (test,
                               // replay): bypasses the enabled flag and caps
+    bool probe = false;       // the half-open breaker's probe
     Timestamp scheduled = 0;  // key in due_, 0 when not scheduled
     std::vector<Callback<DeliveryResult>> waiters;  // first attempt
   };
   struct EndpointState {
+    explicit EndpointState(const EngineOptions& o) : guard(o.circuit_breaker) {}
     Endpoint ep;
+    EndpointGuard guard;  // pause, breaker, rate limit
     uint32_t in_flight = 0;
-    std::deque<DeliveryId> ready;    // due, waiting for an in-flight slot
+    std::deque<DeliveryId> ready;    // due, waiting for the guard or a slot
+    bool listed = false;             // in ready_endpoints_
+    Timestamp wake_at = 0;           // key in wakeups_, 0 when none
     std::vector<DeliveryId> parked;  // due while the endpoint is disabled
+    // FIFO endpoints: non-terminal deliveries in publish order.
+    std::set<std::pair<Timestamp, DeliveryId>> fifo;
   };
   struct Body {
     std::shared_ptr<const std::string> envelope;
@@ -525,14 +540,17 @@ class EngineImpl final : public Engine {
     WriteBatch b;
     b.events.push_back(EndpointEvent(type, ep, ep.updated_at));
     b.endpoints.push_back(ep);
-    endpoints_[ep.id].ep = ep;
+    StateOf(ep);
     Commit(std::move(b),
            [this, before, ep, type, done = std::move(done)](Status st) {
-             if (!st.ok()) {
-               endpoints_[ep.id].ep = before;
-               return done(st);
+             EndpointState& es = StateOf(st.ok() ? ep : before);
+             if (!st.ok()) return done(st);
+             if (type == EventType::kEndpointEnabled) {
+               es.guard.ClearFailures();
+               Unpark(ep.id);
              }
-             if (type == EventType::kEndpointEnabled) Unpark(ep.id);
+             if (ep.fifo != before.fifo) ResetFifo(&es);
+             PumpEndpoint(&es, SIZE_MAX);  // limits may have been raised
              done(ep);
            });
   }
@@ -553,8 +571,8 @@ class EngineImpl final : public Engine {
     b.messages.push_back(m);
     for (const EndpointId& eid : targets) {
       DeliveryId did = DeliveryId::NewRandom();
-      Event e =
-          DecideEnqueue(did, m, eid, is_test, now, options_.retry, &jitter_);
+      Event e = DecideEnqueue(did, m, eid, is_test, now, clock_->Now(),
+                              options_.retry, &jitter_);
       Delivery row;
       ApplyToDelivery(e, &row);
       b.events.push_back(std::move(e));
@@ -582,6 +600,10 @@ class EngineImpl final : public Engine {
       Active& a = active_[row.id];
       a.row = row;
       body.refs++;
+      auto eit = endpoints_.find(row.endpoint_id);
+      if (eit != endpoints_.end() && eit->second.ep.fifo && !row.is_test) {
+        eit->second.fifo.insert({row.created_at, row.id});
+      }
       if (waiter) {
         a.immediate = true;
         a.waiters.push_back(std::move(waiter));
@@ -590,6 +612,14 @@ class EngineImpl final : public Engine {
         Schedule(row.id, &a, row.next_attempt_at);
       }
     }
+  }
+
+  // Creation times are strictly increasing, so that "newest first" and a
+  // FIFO endpoint's publish order are total orders even when the clock
+  // does not move between two calls.
+  Timestamp NextCreationTime() {
+    last_created_at_ = std::max(clock_->Now(), last_created_at_ + 1);
+    return last_created_at_;
   }
 
   // --- scheduling ----------------------------------------------------------
@@ -626,6 +656,14 @@ class EngineImpl final : public Engine {
     if (aborting_) return;
     timer_at_ = 0;
     Timestamp now = clock_->Now();
+    while (!wakeups_.empty() && wakeups_.begin()->first <= now) {
+      EndpointId eid = wakeups_.begin()->second;
+      wakeups_.erase(wakeups_.begin());
+      auto eit = endpoints_.find(eid);
+      if (eit == endpoints_.end()) continue;
+      eit->second.wake_at = 0;
+      PumpEndpoint(&eit->second, SIZE_MAX);
+    }
     size_t n = 0;
     while (!due_.empty() && due_.begin()->first <= now) {
       if (++n > kMaxDispatchPerTick) {
@@ -641,12 +679,33 @@ class EngineImpl final : public Engine {
       it->second.scheduled = 0;
       Dispatch(id, &it->second);
     }
-    if (!due_.empty()) ArmTimer(due_.begin()->first);
+    Timestamp next = 0;
+    if (!due_.empty()) next = due_.begin()->first;
+    if (!wakeups_.empty() && (next == 0 || wakeups_.begin()->first < next)) {
+      next = wakeups_.begin()->first;
+    }
+    if (next != 0) ArmTimer(next);
   }
 
   uint32_t CapOf(const EndpointState& es) const {
     return es.ep.max_in_flight != 0 ? es.ep.max_in_flight
                                     : options_.default_max_in_flight;
+  }
+
+  // The endpoint's state, created on first use with the engine's options.
+  EndpointState& StateOf(const Endpoint& ep) {
+    auto [it, inserted] = endpoints_.try_emplace(ep.id, options_);
+    EndpointState& es = it->second;
+    es.ep = ep;
+    es.guard.SetRateLimit(ep.rate_limit_per_s);
+    if (inserted) es.guard.Restore(ep.circuit_open_until, ep.failing_since);
+    return es;
+  }
+
+  // Is `id` the delivery a FIFO endpoint may attempt now (its oldest
+  // non-terminal one)?
+  static bool IsFifoHead(const EndpointState& es, const DeliveryId& id) {
+    return es.fifo.empty() || es.fifo.begin()->second == id;
   }
 
   void Dispatch(const DeliveryId& id, Active* a) {
@@ -658,21 +717,59 @@ class EngineImpl final : public Engine {
       return;
     }
     EndpointState& es = eit->second;
-    if (!a->immediate && !a->row.is_test && !es.ep.enabled) {
+    if (a->immediate) {
+      // Operator-initiated (test ping, replay): bypasses every gate.
+      StartAttempt(id, a, &es);
+      return;
+    }
+    if (!a->row.is_test && !es.ep.enabled) {
       es.parked.push_back(id);
       return;
     }
-    if (!a->immediate && (es.in_flight >= CapOf(es) ||
-                          in_flight_.load() >= options_.global_max_in_flight)) {
-      if (es.ready.empty()) ready_endpoints_.push_back(es.ep.id);
-      es.ready.push_back(id);
-      return;
-    }
-    StartAttempt(id, a, &es);
+    // A FIFO endpoint's later deliveries wait, unscheduled, until they
+    // become the oldest (Finish schedules the next one).
+    if (es.ep.fifo && !a->row.is_test && !IsFifoHead(es, id)) return;
+    es.ready.push_back(id);
+    PumpEndpoint(&es, SIZE_MAX);
   }
 
-  // Fills free in-flight slots from the endpoints' ready queues, one
-  // delivery per endpoint per round, so that no endpoint starves others.
+  // Starts up to `limit` of the endpoint's ready deliveries as its guard
+  // (pause, breaker, cap, rate) and the global cap allow. Returns how many.
+  size_t PumpEndpoint(EndpointState* es, size_t limit) {
+    size_t started = 0;
+    const Timestamp now = clock_->Now();
+    while (!es->ready.empty() && started < limit) {
+      auto it = active_.find(es->ready.front());
+      if (it == active_.end() || it->second.busy) {
+        es->ready.pop_front();
+        continue;
+      }
+      if (in_flight_.load() >= options_.global_max_in_flight) {
+        ListReady(es);  // Pump() serves it, round-robin, as slots free up
+        break;
+      }
+      auto admission = es->guard.TryAcquire(now, es->in_flight, CapOf(*es));
+      if (!admission.allowed) {
+        if (admission.retry_at != 0) WakeAt(es, admission.retry_at);
+        break;
+      }
+      es->ready.pop_front();
+      it->second.probe = admission.probe;
+      StartAttempt(it->first, &it->second, es);
+      ++started;
+    }
+    return started;
+  }
+
+  void ListReady(EndpointState* es) {
+    if (!es->listed) {
+      es->listed = true;
+      ready_endpoints_.push_back(es->ep.id);
+    }
+  }
+
+  // After a global slot frees: one start per waiting endpoint per round,
+  // so that one busy endpoint cannot starve the others.
   void Pump() {
     size_t rounds = ready_endpoints_.size();
     while (rounds-- > 0 && in_flight_.load() < options_.global_max_in_flight) {
@@ -681,16 +778,20 @@ class EngineImpl final : public Engine {
       auto eit = endpoints_.find(eid);
       if (eit == endpoints_.end()) continue;
       EndpointState& es = eit->second;
-      while (!es.ready.empty() && es.in_flight < CapOf(es)) {
-        DeliveryId id = es.ready.front();
-        es.ready.pop_front();
-        auto it = active_.find(id);
-        if (it == active_.end() || it->second.busy) continue;
-        StartAttempt(id, &it->second, &es);
-        break;
-      }
-      if (!es.ready.empty()) ready_endpoints_.push_back(eid);
+      es.listed = false;
+      PumpEndpoint(&es, 1);
+      if (!es.ready.empty()) ListReady(&es);
     }
+  }
+
+  // Asks OnTimer to pump the endpoint at `at` (a token, the end of a pause
+  // or of the breaker's open period).
+  void WakeAt(EndpointState* es, Timestamp at) {
+    if (es->wake_at != 0 && es->wake_at <= at) return;
+    if (es->wake_at != 0) wakeups_.erase({es->wake_at, es->ep.id});
+    es->wake_at = at;
+    wakeups_.insert({at, es->ep.id});
+    if (timer_at_ == 0 || at < timer_at_) ArmTimer(at);
   }
 
   void Unpark(const EndpointId& eid) {
@@ -702,6 +803,30 @@ class EngineImpl final : public Engine {
     for (const DeliveryId& id : parked) {
       auto it = active_.find(id);
       if (it != active_.end()) Schedule(id, &it->second, now);
+    }
+  }
+
+  // Rebuilds a FIFO endpoint's order from its active deliveries (start-up,
+  // FIFO switched on), or releases them all (FIFO switched off).
+  void ResetFifo(EndpointState* es) {
+    es->fifo.clear();
+    const Timestamp now = clock_->Now();
+    for (auto& [id, a] : active_) {
+      if (a.row.endpoint_id != es->ep.id || a.row.is_test) continue;
+      if (es->ep.fifo) {
+        es->fifo.insert({a.row.created_at, id});
+      } else if (!a.busy && a.scheduled == 0) {
+        Schedule(id, &a, std::max(now, a.row.next_attempt_at));
+      }
+    }
+    if (es->ep.fifo) ScheduleFifoHead(es);
+  }
+
+  void ScheduleFifoHead(EndpointState* es) {
+    if (es->fifo.empty()) return;
+    auto it = active_.find(es->fifo.begin()->second);
+    if (it != active_.end() && !it->second.busy && it->second.scheduled == 0) {
+      Schedule(it->first, &it->second, it->second.row.next_attempt_at);
     }
   }
 
@@ -755,13 +880,13 @@ class EngineImpl final : public Engine {
     auto it = active_.find(id);
     if (it == active_.end()) return;
     Active& a = it->second;
+    const bool was_probe = std::exchange(a.probe, false);
     auto eit = endpoints_.find(a.row.endpoint_id);
-    if (eit != endpoints_.end() && eit->second.in_flight > 0) {
-      eit->second.in_flight--;
-    }
+    EndpointState* es = eit == endpoints_.end() ? nullptr : &eit->second;
+    if (es != nullptr && es->in_flight > 0) es->in_flight--;
     if (aborting_) return;  // stays as last recorded; resumes after restart
     RecordLatency(r);
-    Timestamp now = clock_->Now();
+    const Timestamp now = clock_->Now();
     Decision d =
         DecideAttempt(a.row, r, started, now, options_.retry, &jitter_);
     WriteBatch b;
@@ -770,49 +895,129 @@ class EngineImpl final : public Engine {
       ApplyToDelivery(e, &row);
       b.events.push_back(std::move(e));
     }
-    bool endpoint_gone = eit == endpoints_.end() || eit->second.ep.deleted;
+    const bool endpoint_gone = es == nullptr || es->ep.deleted;
     if (endpoint_gone && !IsTerminal(row.status)) {
       Event e = DecideEndpointDeleted(row, now);
       ApplyToDelivery(e, &row);
       b.events.push_back(std::move(e));
     }
+    std::vector<OperationalEvent> ops;
     std::optional<Endpoint> before;
-    if (d.disable_endpoint && !endpoint_gone && eit->second.ep.enabled) {
-      before = eit->second.ep;
-      Endpoint ep = eit->second.ep;
-      ep.enabled = false;
-      ep.disabled_reason = "gone_410";
-      ep.updated_at = now;
-      b.events.push_back(EndpointEvent(EventType::kEndpointDisabled, ep, now));
-      b.endpoints.push_back(ep);
-      eit->second.ep = ep;
+    if (!endpoint_gone) {
+      before = es->ep;
+      UpdateEndpointHealth(es, r, d, was_probe, now, &b, &ops);
+      if (es->ep == *before) before.reset();
+    }
+    if (row.status == DeliveryStatus::kDeadLetter) {
+      ops.push_back(
+          {OperationalEvent::Kind::kDeliveryDeadLettered, row.endpoint_id,
+           row.id,
+           std::string(DeadLetterReasonName(row.dead_letter_reason.value_or(
+               DeadLetterReason::kAttemptsExhausted))),
+           now});
+    } else if (row.status == DeliveryStatus::kDelivered &&
+               row.failed_attempts > 0) {
+      ops.push_back({OperationalEvent::Kind::kDeliveryRecovered,
+                     row.endpoint_id, row.id, "", now});
     }
     b.deliveries.push_back(row);
-    Commit(std::move(b), [this, id, row, before](Status st) {
-      auto it = active_.find(id);
-      if (it == active_.end()) return;
-      Active& a = it->second;
-      a.busy = false;
-      if (!st.ok()) {
-        if (before) endpoints_[before->id].ep = *before;
-        for (auto& w : a.waiters) w(st);
-        a.waiters.clear();
-        Schedule(id, &a, clock_->Now() + kRetryAfterStorageFailure.count());
-        Pump();
-        return;
-      }
-      CountOutcome(row);
-      a.row = row;
-      for (auto& w : a.waiters) w(ResultOf(row));
-      a.waiters.clear();
-      if (IsTerminal(row.status)) {
-        Finish(id);
-      } else {
-        Schedule(id, &a, row.next_attempt_at);
-      }
-      Pump();
-    });
+    Commit(
+        std::move(b), [this, id, row, before, ops = std::move(ops)](Status st) {
+          auto it = active_.find(id);
+          if (it == active_.end()) return;
+          Active& a = it->second;
+          a.busy = false;
+          auto eit = endpoints_.find(row.endpoint_id);
+          if (!st.ok()) {
+            if (before && eit != endpoints_.end()) eit->second.ep = *before;
+            for (auto& w : a.waiters) w(st);
+            a.waiters.clear();
+            Schedule(id, &a, clock_->Now() + kRetryAfterStorageFailure.count());
+          } else {
+            CountOutcome(row);
+            a.row = row;
+            for (auto& w : a.waiters) w(ResultOf(row));
+            a.waiters.clear();
+            if (IsTerminal(row.status)) {
+              Finish(id);
+            } else if (eit != endpoints_.end() && eit->second.ep.fifo &&
+                       !row.is_test && !IsFifoHead(eit->second, id)) {
+              // Not its turn (FIFO switched on while it was in flight).
+            } else {
+              Schedule(id, &a, row.next_attempt_at);
+            }
+            Emit(ops);
+          }
+          if (eit != endpoints_.end()) PumpEndpoint(&eit->second, SIZE_MAX);
+          Pump();
+        });
     Pump();
+  }
+
+  // Feeds an attempt's outcome to the endpoint's guard and records what
+  // changes for the endpoint: circuit opened/closed, disabled after 410 or
+  // after failing for auto_disable_after. Endpoint events go into `b`.
+  void UpdateEndpointHealth(EndpointState* es, const AttemptResult& r,
+                            const Decision& d, bool was_probe, Timestamp now,
+                            WriteBatch* b, std::vector<OperationalEvent>* ops) {
+    const int code = r.http_status_code.value_or(0);
+    using Outcome = EndpointGuard::Outcome;
+    Outcome outcome = r.http_status_code && IsSuccess(code) ? Outcome::kSuccess
+                      : code == 429 ? Outcome::kRateLimited
+                                    : Outcome::kFailure;
+    std::optional<Duration> pause;
+    if (r.retry_after && (code == 429 || code == 503)) {
+      pause = std::clamp(std::chrono::duration_cast<Duration>(*r.retry_after),
+                         options_.retry.min_retry_after,
+                         options_.retry.max_retry_after);
+    }
+    Endpoint& ep = es->ep;
+    auto endpoint_event = [&](EventType type, OperationalEvent::Kind kind,
+                              std::string reason) {
+      ep.updated_at = now;
+      b->events.push_back(EndpointEvent(type, ep, now));
+      ops->push_back({kind, ep.id, std::nullopt, std::move(reason), now});
+    };
+    switch (es->guard.OnResult(outcome, now, pause, was_probe)) {
+      case EndpointGuard::Transition::kOpened:
+        ep.circuit_open_until = es->guard.open_until();
+        ep.failing_since = es->guard.failing_since();
+        endpoint_event(EventType::kCircuitOpened,
+                       OperationalEvent::Kind::kCircuitOpened, "failing");
+        break;
+      case EndpointGuard::Transition::kClosed:
+        ep.circuit_open_until = 0;
+        ep.failing_since = 0;
+        endpoint_event(EventType::kCircuitClosed,
+                       OperationalEvent::Kind::kCircuitClosed, "");
+        break;
+      case EndpointGuard::Transition::kNone:
+        break;
+    }
+    const Timestamp failing_since = es->guard.failing_since();
+    std::string disable;
+    if (d.disable_endpoint) {
+      disable = "gone_410";
+    } else if (outcome == Outcome::kFailure &&
+               options_.auto_disable_after.count() > 0 && failing_since != 0 &&
+               now - failing_since >= options_.auto_disable_after.count()) {
+      disable = "failing";
+    }
+    if (!disable.empty() && ep.enabled) {
+      ep.enabled = false;
+      ep.disabled_reason = disable;
+      endpoint_event(EventType::kEndpointDisabled,
+                     OperationalEvent::Kind::kEndpointDisabled, disable);
+    }
+    if (!b->events.empty() &&
+        std::holds_alternative<EndpointSnapshot>(b->events.back().body)) {
+      b->endpoints.push_back(ep);
+    }
+  }
+
+  void Emit(const std::vector<OperationalEvent>& ops) {
+    if (!options_.on_operational_event) return;
+    for (const OperationalEvent& op : ops) options_.on_operational_event(op);
   }
 
   // Ends a non-busy delivery with one terminal event.
@@ -823,7 +1028,7 @@ class EngineImpl final : public Engine {
     b.events.push_back(std::move(e));
     b.deliveries.push_back(row);
     a->busy = true;
-    Commit(std::move(b), [this, id](Status st) {
+    Commit(std::move(b), [this, id, row](Status st) {
       auto it = active_.find(id);
       if (it == active_.end()) return;
       it->second.busy = false;
@@ -832,7 +1037,8 @@ class EngineImpl final : public Engine {
                  clock_->Now() + kRetryAfterStorageFailure.count());
         return;
       }
-      for (auto& w : it->second.waiters) w(ResultOf(it->second.row));
+      it->second.row = row;
+      for (auto& w : it->second.waiters) w(ResultOf(row));
       Finish(id);
     });
   }
@@ -842,6 +1048,11 @@ class EngineImpl final : public Engine {
     auto it = active_.find(id);
     if (it == active_.end()) return;
     Unschedule(&it->second);
+    auto eit = endpoints_.find(it->second.row.endpoint_id);
+    if (eit != endpoints_.end() && !eit->second.fifo.empty()) {
+      eit->second.fifo.erase({it->second.row.created_at, id});
+      ScheduleFifoHead(&eit->second);
+    }
     auto body = bodies_.find(it->second.row.message_id);
     if (body != bodies_.end() && --body->second.refs == 0) bodies_.erase(body);
     active_.erase(it);
@@ -889,8 +1100,10 @@ class EngineImpl final : public Engine {
   std::unordered_map<DeliveryId, Active, IdHash> active_;
   std::unordered_map<MessageId, Body, IdHash> bodies_;
   std::set<std::pair<Timestamp, DeliveryId>> due_;
+  std::set<std::pair<Timestamp, EndpointId>> wakeups_;
   std::deque<EndpointId> ready_endpoints_;
   Timestamp timer_at_ = 0;
+  Timestamp last_created_at_ = 0;
   std::unordered_map<std::string, std::vector<Callback<PublishResult>>>
       idem_in_flight_;
 

@@ -10,4 +10,20 @@ std::vector<Duration> RetryPolicy::DefaultSchedule() {
           hours(5),    hours(10),  hours(14),  hours(20),   hours(24)};
 }
 
+std::string_view OperationalEventKindName(OperationalEvent::Kind kind) {
+  switch (kind) {
+    case OperationalEvent::Kind::kEndpointDisabled:
+      return "endpoint.disabled";
+    case OperationalEvent::Kind::kCircuitOpened:
+      return "endpoint.circuit_opened";
+    case OperationalEvent::Kind::kCircuitClosed:
+      return "endpoint.circuit_closed";
+    case OperationalEvent::Kind::kDeliveryDeadLettered:
+      return "delivery.dead_lettered";
+    case OperationalEvent::Kind::kDeliveryRecovered:
+      return "delivery.recovered";
+  }
+  return "unknown";
+}
+
 }  // namespace hooklog

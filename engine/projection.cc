@@ -73,7 +73,9 @@ Status Projection::Apply(const Event& event) {
     case EventType::kEndpointSecretRotated:
     case EventType::kEndpointDisabled:
     case EventType::kEndpointEnabled:
-    case EventType::kEndpointDeleted: {
+    case EventType::kEndpointDeleted:
+    case EventType::kCircuitOpened:
+    case EventType::kCircuitClosed: {
       EndpointId id(event.aggregate);
       if (event.type != EventType::kEndpointCreated && !endpoints_.count(id)) {
         return Status::Corruption("event " + std::to_string(event.seq) +

@@ -29,6 +29,8 @@ enum class EventType : uint8_t {
   kEndpointDisabled = 4,
   kEndpointEnabled = 5,
   kEndpointDeleted = 6,
+  kCircuitOpened = 7,  // the endpoint's circuit breaker opened (or re-opened)
+  kCircuitClosed = 8,
   kMessageAccepted = 10,  // a published message (payload), before fan-out
   kEnqueued = 20,         // a delivery is created (pending)
   kAttempted = 21,        // one HTTP attempt and its outcome
@@ -95,8 +97,9 @@ struct Event {
   friend bool operator==(const Event&, const Event&) = default;
 };
 
-// The current format version written by EncodeEvent.
-inline constexpr uint8_t kEventFormatVersion = 1;
+// The current format version written by EncodeEvent. Version 2 added the
+// endpoint's circuit breaker fields (circuit_open_until, failing_since).
+inline constexpr uint8_t kEventFormatVersion = 2;
 
 // Binary encoding with a CRC32C checksum (docs/event_format.md).
 std::string EncodeEvent(const Event& event);

@@ -8,9 +8,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "hooklog/clock.h"
+#include "hooklog/ids.h"
 #include "hooklog/transport.h"
 
 namespace hooklog {
@@ -35,6 +39,39 @@ struct RetryPolicy {
   static std::vector<Duration> DefaultSchedule();
 };
 
+// Per-endpoint circuit breaker (see engine/endpoint_guard.h). While open, an
+// endpoint's due deliveries wait without being attempted and without
+// spending attempts; then one probe decides.
+struct CircuitBreakerOptions {
+  bool enabled = true;
+  // Opens after this many failed attempts in a row...
+  uint32_t consecutive_failures = 10;
+  // ...or when at least `failure_rate` of the last `window_attempts`
+  // attempts failed (429s are not failures).
+  uint32_t window_attempts = 50;
+  double failure_rate = 0.8;
+  // First open period; doubles after each failed probe, up to the maximum.
+  Duration open_for = std::chrono::seconds(30);
+  Duration max_open_for = std::chrono::minutes(10);
+};
+
+// Something an operator should know about, reported once it is durable.
+struct OperationalEvent {
+  enum class Kind {
+    kEndpointDisabled,  // 410 Gone, or failing for auto_disable_after
+    kCircuitOpened,
+    kCircuitClosed,
+    kDeliveryDeadLettered,  // reason in `reason`
+    kDeliveryRecovered,     // delivered after failed attempts
+  };
+  Kind kind;
+  EndpointId endpoint_id;
+  std::optional<DeliveryId> delivery_id;
+  std::string reason;  // "gone_410", "failing", "attempts_exhausted", ...
+  Timestamp at = 0;
+};
+std::string_view OperationalEventKindName(OperationalEvent::Kind kind);
+
 struct EngineOptions {
   RetryPolicy retry;
 
@@ -51,6 +88,15 @@ struct EngineOptions {
   // In-flight attempts per endpoint when the endpoint sets none, and in all.
   uint32_t default_max_in_flight = 32;
   uint32_t global_max_in_flight = 10000;
+
+  CircuitBreakerOptions circuit_breaker;
+  // An endpoint whose attempts have all failed for this long is disabled
+  // (reason "failing"); 0 never disables. Re-enabling resumes it.
+  Duration auto_disable_after = std::chrono::hours(24 * 5);
+
+  // Called on an engine thread for each operational event, exactly once,
+  // after it is durable. Must not block.
+  std::function<void(const OperationalEvent&)> on_operational_event;
 
   // Threads running the engine's io_context (engine work and transport).
   int threads = 2;

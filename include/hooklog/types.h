@@ -98,6 +98,10 @@ struct Endpoint {
   bool deleted = false;
   Timestamp created_at = 0;
   Timestamp updated_at = 0;
+  // Circuit breaker state, written by circuit events: open until this time
+  // (0: closed), and the start of the run of failures that opened it.
+  Timestamp circuit_open_until = 0;
+  Timestamp failing_since = 0;
 
   // True when `event_type` passes the event_types filter ("*", exact,
   // "prefix.*").

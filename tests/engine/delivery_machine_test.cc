@@ -21,7 +21,7 @@ class DeliveryMachineTest : public ::testing::Test {
     m.id = MessageId::NewRandom();
     m.event_type = "order.paid";
     Event e = DecideEnqueue(DeliveryId::NewRandom(), m, EndpointId::NewRandom(),
-                            false, kNow, policy_, &jitter_);
+                            false, kNow, kNow, policy_, &jitter_);
     ApplyToDelivery(e, &d_);
   }
 

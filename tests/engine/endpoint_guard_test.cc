@@ -1,0 +1,133 @@
+#include "engine/endpoint_guard.h"
+
+#include <gtest/gtest.h>
+
+namespace hooklog {
+namespace {
+
+using Outcome = EndpointGuard::Outcome;
+using Transition = EndpointGuard::Transition;
+constexpr Timestamp kT0 = 1'800'000'000LL * kSecond;
+
+CircuitBreakerOptions Breaker(uint32_t consecutive = 3) {
+  CircuitBreakerOptions o;
+  o.consecutive_failures = consecutive;
+  o.window_attempts = 10;
+  o.failure_rate = 0.5;
+  o.open_for = std::chrono::seconds(30);
+  o.max_open_for = std::chrono::seconds(100);
+  return o;
+}
+
+TEST(EndpointGuard, CapLimitsInFlight) {
+  EndpointGuard g(Breaker());
+  EXPECT_TRUE(g.TryAcquire(kT0, 0, 2).allowed);
+  auto full = g.TryAcquire(kT0, 2, 2);
+  EXPECT_FALSE(full.allowed);
+  EXPECT_EQ(full.retry_at, 0);  // wait for a slot, not for time
+}
+
+TEST(EndpointGuard, TokenBucketPacesToTheRate) {
+  EndpointGuard g(Breaker());
+  g.SetRateLimit(10);  // 10/s, burst 10
+  int allowed = 0;
+  Timestamp t = kT0;
+  // Over 5 simulated seconds, asking every millisecond.
+  for (; t < kT0 + 5 * kSecond; t += 1000) {
+    if (g.TryAcquire(t, 0, 1000).allowed) ++allowed;
+  }
+  EXPECT_GE(allowed, 10 + 49);  // the burst, then 10/s
+  EXPECT_LE(allowed, 10 + 51);
+  auto wait = g.TryAcquire(t, 0, 1000);
+  if (!wait.allowed) {
+    EXPECT_GT(wait.retry_at, t);
+    EXPECT_LE(wait.retry_at, t + kSecond / 10);
+  }
+}
+
+TEST(EndpointGuard, OpensAfterConsecutiveFailuresThenProbes) {
+  EndpointGuard g(Breaker(3));
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0, {}, false), Transition::kNone);
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0 + 1, {}, false),
+            Transition::kNone);
+  EXPECT_EQ(g.failing_since(), kT0);
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0 + 2, {}, false),
+            Transition::kOpened);
+  EXPECT_EQ(g.open_until(), kT0 + 2 + 30 * kSecond);
+  // Open: deferred until open_until, without consuming anything.
+  auto deferred = g.TryAcquire(kT0 + 10, 0, 10);
+  EXPECT_FALSE(deferred.allowed);
+  EXPECT_EQ(deferred.retry_at, g.open_until());
+  // Half-open: one probe only.
+  Timestamp later = g.open_until();
+  auto probe = g.TryAcquire(later, 0, 10);
+  EXPECT_TRUE(probe.allowed);
+  EXPECT_TRUE(probe.probe);
+  EXPECT_FALSE(g.TryAcquire(later, 1, 10).allowed);
+  // Failed probe: re-opens for twice as long.
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, later, {}, true),
+            Transition::kOpened);
+  EXPECT_EQ(g.open_until(), later + 60 * kSecond);
+  later = g.open_until();
+  ASSERT_TRUE(g.TryAcquire(later, 0, 10).probe);
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, later, {}, true),
+            Transition::kOpened);
+  EXPECT_EQ(g.open_until(), later + 100 * kSecond);  // capped
+  later = g.open_until();
+  ASSERT_TRUE(g.TryAcquire(later, 0, 10).probe);
+  // A successful probe closes it and clears the failure run.
+  EXPECT_EQ(g.OnResult(Outcome::kSuccess, later, {}, true),
+            Transition::kClosed);
+  EXPECT_FALSE(g.open());
+  EXPECT_EQ(g.failing_since(), 0);
+  EXPECT_TRUE(g.TryAcquire(later, 0, 10).allowed);
+  EXPECT_FALSE(g.TryAcquire(later, 0, 10).probe);
+}
+
+TEST(EndpointGuard, OpensOnFailureRateOverTheWindow) {
+  EndpointGuard g(Breaker(100));  // consecutive rule out of reach
+  Transition last = Transition::kNone;
+  for (int i = 0; i < 11 && last == Transition::kNone; ++i) {
+    last = g.OnResult(i % 2 ? Outcome::kSuccess : Outcome::kFailure, kT0 + i,
+                      {}, false);
+  }
+  EXPECT_EQ(last, Transition::kOpened);  // 5 of the last 10 failed: 50 %
+}
+
+TEST(EndpointGuard, RateLimitedIsNotAFailureButPausesTheEndpoint) {
+  EndpointGuard g(Breaker(2));
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(
+        g.OnResult(Outcome::kRateLimited, kT0, std::chrono::seconds(7), false),
+        Transition::kNone);
+  }
+  EXPECT_FALSE(g.open());
+  EXPECT_EQ(g.failing_since(), 0);
+  auto a = g.TryAcquire(kT0 + kSecond, 0, 10);
+  EXPECT_FALSE(a.allowed);
+  EXPECT_EQ(a.retry_at, kT0 + 7 * kSecond);
+  EXPECT_TRUE(g.TryAcquire(kT0 + 7 * kSecond, 0, 10).allowed);
+}
+
+TEST(EndpointGuard, RestoresPersistedState) {
+  EndpointGuard g(Breaker());
+  g.Restore(kT0 + 5 * kSecond, kT0 - kSecond);
+  EXPECT_TRUE(g.open());
+  EXPECT_EQ(g.failing_since(), kT0 - kSecond);
+  EXPECT_FALSE(g.TryAcquire(kT0, 0, 10).allowed);
+  EXPECT_TRUE(g.TryAcquire(kT0 + 5 * kSecond, 0, 10).probe);
+}
+
+TEST(EndpointGuard, DisabledBreakerNeverOpens) {
+  CircuitBreakerOptions o = Breaker(1);
+  o.enabled = false;
+  EndpointGuard g(o);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0 + i, {}, false),
+              Transition::kNone);
+  }
+  EXPECT_EQ(g.failing_since(), kT0);  // still tracked for auto-disable
+}
+
+}  // namespace
+}  // namespace hooklog
