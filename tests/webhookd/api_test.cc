@@ -1,0 +1,1035 @@
+// webhookd end to end: in-process daemons (RocksDB in a temporary directory,
+// the real Beast server, the curl transport) and the real test receiver,
+// over HTTP on loopback. Every response is also checked against
+// docs/openapi.yaml (OpenApi::Check in Call()).
+#include "examples/webhookd/api.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "examples/webhookd/daemon.h"
+#include "examples/webhookd/log.h"
+#include "hooklog/signing.h"
+#include "tests/support/receiver/test_receiver.h"
+#include "tests/webhookd/support.h"
+
+namespace webhookd_test {
+namespace {
+
+using hooklog::testing::Reply;
+using hooklog::testing::TestReceiver;
+using namespace std::chrono_literals;
+
+constexpr char kKey[] = "test-key-0123456789abcdef";
+const std::string kBase = "/integrations/api/v1/webhooks/";
+const std::regex kIdRe(
+    "^[23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]{22}$");
+const std::set<std::string> kStatuses = {"pending", "delivered", "failed",
+                                         "rate_limited", "dead_letter"};
+
+std::string Q(const std::string& s) { return "\"" + s + "\""; }
+
+class WebhookdTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    rx_ = TestReceiver::Start();
+    ASSERT_NE(rx_, nullptr);
+    rx_->SetDefaultReply(Reply{.status = 200, .body = "ok"});
+    Start(BaseConfig());
+  }
+  void TearDown() override {
+    client_.reset();
+    daemon_.reset();
+  }
+
+  webhookd::Config BaseConfig() {
+    webhookd::Config c;
+    c.listen_host = "127.0.0.1";
+    c.listen_port = 0;
+    c.data_dir = dir_.path();
+    c.api_keys = {kKey, "second-key-0123456789"};
+    c.allow_private_targets = true;
+    c.retry_schedule = {0s, 200ms, 200ms};
+    c.attempt_timeout = 5s;
+    c.fsync = false;  // durability is the storage suite's job; speed here
+    c.log_level = webhookd::LogLevel::kWarn;
+    c.drain = 2s;
+    return c;
+  }
+
+  void Start(webhookd::Config c) {
+    client_.reset();
+    daemon_.reset();
+    webhookd::SetLogLevel(c.log_level);
+    auto d = webhookd::Daemon::Start(c);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    daemon_ = std::move(*d);
+    client_ = std::make_unique<HttpClient>(daemon_->host(), daemon_->port());
+  }
+
+  // A request with the API key; `path` is relative to the base path unless
+  // it starts with '/'. Every answer is checked against the OpenAPI file.
+  HttpResult Call(const std::string& method, const std::string& path,
+                  const std::string& body = "",
+                  std::vector<std::pair<std::string, std::string>> headers = {
+                      {"X-API-Key", kKey}}) {
+    std::string target = path.starts_with("/") ? path : kBase + path;
+    HttpResult r = client_->Request(method, target, body, headers);
+    EXPECT_EQ(OpenApi::Get().Check(method, target, r), "")
+        << method << " " << target << " -> " << r.status << " " << r.body;
+    return r;
+  }
+
+  Json CallJson(const std::string& method, const std::string& path,
+                int want_status, const std::string& body = "") {
+    HttpResult r = Call(method, path, body);
+    EXPECT_EQ(r.status, want_status) << method << " " << path << ": " << r.body;
+    Json j(r.body);
+    EXPECT_TRUE(j.ok()) << r.body;
+    return j;
+  }
+
+  // Checks API.md's error envelope; `field` (if any) must be named in
+  // details.
+  void ExpectError(const HttpResult& r, int status, const std::string& code,
+                   const std::string& field = "") {
+    EXPECT_EQ(r.status, status) << r.body;
+    Json j(r.body);
+    ASSERT_TRUE(j.ok()) << r.body;
+    EXPECT_EQ(j.Str("error/code"), code) << r.body;
+    EXPECT_EQ(j.Int("error/status"), status);
+    EXPECT_FALSE(j.Str("error/message").empty());
+    simdjson::dom::object root;
+    ASSERT_FALSE(j.root().get(root));
+    EXPECT_EQ(root.size(), 1u) << "only \"error\" at the top: " << r.body;
+    if (status == 422) {
+      simdjson::dom::array details;
+      ASSERT_FALSE(j["error/details"].get(details)) << r.body;
+      ASSERT_GT(details.size(), 0u);
+      bool named = field.empty();
+      for (auto d : details) {
+        std::string_view f = d["field"].get_string().value();
+        EXPECT_FALSE(d["message"].get_string().value().empty());
+        if (f == field) named = true;
+      }
+      EXPECT_TRUE(named) << "details do not name " << field << ": " << r.body;
+    } else {
+      EXPECT_TRUE(j.IsNull("error/details")) << r.body;
+    }
+  }
+
+  std::string CreateEndpoint(const std::string& path,
+                             const std::string& extra = "") {
+    Json j = CallJson("POST", "endpoints/", 201,
+                      "{\"url\":" + Q(rx_->Url(path)) +
+                          (extra.empty() ? "" : "," + extra) + "}");
+    return j.Str("id");
+  }
+
+  std::vector<std::string> Publish(const std::string& type,
+                                   const std::string& data = "{}",
+                                   const std::string& key = "") {
+    std::string body = "{\"type\":" + Q(type) + ",\"data\":" + data +
+                       (key.empty() ? "" : ",\"idempotency_key\":" + Q(key)) +
+                       "}";
+    Json j = CallJson("POST", "events/", 202, body);
+    std::vector<std::string> ids;
+    simdjson::dom::array arr;
+    if (!j["deliveries"].get(arr)) {
+      for (auto e : arr) ids.emplace_back(e.get_string().value());
+    }
+    return ids;
+  }
+
+  // Polls GET deliveries/{id}/ until its status is `status`.
+  Json WaitForStatus(const std::string& id, const std::string& status,
+                     std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      HttpResult r = Call("GET", "deliveries/" + id + "/");
+      Json j(r.body);
+      if (j.ok() && r.status == 200 && j.Str("status") == status) return j;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "delivery " << id << " never reached " << status
+                      << ": " << r.body;
+        return j;
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  TempDir dir_;
+  std::unique_ptr<TestReceiver> rx_;
+  std::unique_ptr<webhookd::Daemon> daemon_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+// --- auth, health, routing --------------------------------------------------
+
+TEST_F(WebhookdTest, HealthzNeedsNoKeyEverythingElseDoes) {
+  for (const std::string& p :
+       std::vector<std::string>{"/healthz", "/healthz/"}) {
+    HttpResult r = Call("GET", p, "", {});
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"status":"ok"})");
+  }
+  for (const std::string& p :
+       std::vector<std::string>{"endpoints/", "deliveries/", "/metrics"}) {
+    ExpectError(Call("GET", p, "", {}), 401, "UNAUTHORIZED");
+    ExpectError(Call("GET", p, "", {{"X-API-Key", "wrong"}}), 401,
+                "UNAUTHORIZED");
+    ExpectError(Call("GET", p, "", {{"X-API-Key", std::string(kKey) + "x"}}),
+                401, "UNAUTHORIZED");
+    ExpectError(Call("GET", p, "", {{"X-API-Key", ""}}), 401, "UNAUTHORIZED");
+  }
+  ExpectError(Call("POST", "events/", "{}", {}), 401, "UNAUTHORIZED");
+  // Either configured key works.
+  EXPECT_EQ(
+      Call("GET", "endpoints/", "", {{"X-API-Key", "second-key-0123456789"}})
+          .status,
+      200);
+}
+
+TEST_F(WebhookdTest, AuthenticateComparesWholeKeys) {
+  webhookd::Api api(daemon_->engine(), {.api_keys = {kKey}});
+  EXPECT_TRUE(api.Authenticate(kKey));
+  EXPECT_FALSE(api.Authenticate(""));
+  EXPECT_FALSE(api.Authenticate(std::string(kKey).substr(0, 10)));
+  EXPECT_FALSE(api.Authenticate(std::string(kKey) + std::string(1, '\0')));
+}
+
+TEST_F(WebhookdTest, WrongMethodsUnknownRoutesAndTrailingSlashes) {
+  const std::string ep = CreateEndpoint("/ok");
+  const std::string d = Publish("x.y")[0];
+  struct Case {
+    std::string method, path, allow;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"PUT", "endpoints/", "GET, POST"},
+           {"DELETE", "endpoints", "GET, POST"},
+           {"POST", "endpoints/" + ep + "/", "GET, PATCH, DELETE"},
+           {"GET", "endpoints/" + ep + "/test/", "POST"},
+           {"GET", "endpoints/" + ep + "/rotate-secret", "POST"},
+           {"POST", "deliveries/", "GET"},
+           {"DELETE", "deliveries/" + d + "/", "GET"},
+           {"GET", "deliveries/" + d + "/replay/", "POST"},
+           {"GET", "events/", "POST"},
+           {"POST", "/metrics", "GET"},
+           {"POST", "/healthz", "GET"},
+       }) {
+    HttpResult r = Call(c.method, c.path);
+    ExpectError(r, 405, "METHOD_NOT_ALLOWED");
+    EXPECT_EQ(r.Header("allow"), c.allow) << c.method << " " << c.path;
+  }
+  for (const std::string& p :
+       std::vector<std::string>{"nope/", "endpoints/" + ep + "/nope/",
+                                "deliveries/" + d + "/replay/x/",
+                                "/integrations/api/v1/webhooksx/endpoints/",
+                                "/", "/integrations/api/v1/"}) {
+    ExpectError(Call("GET", p), 404, "NOT_FOUND");
+  }
+  // With and without the trailing slash.
+  for (const std::string& p : std::vector<std::string>{
+           "endpoints", "endpoints/", "endpoints/" + ep,
+           "endpoints/" + ep + "/", "deliveries", "deliveries/" + d,
+           "deliveries?page=1", "deliveries/?page=1"}) {
+    EXPECT_EQ(Call("GET", p).status, 200) << p;
+  }
+  EXPECT_EQ(Call("POST", "endpoints/" + ep + "/test").status, 200);
+  EXPECT_EQ(Call("POST", "events", R"({"type":"a","data":{}})").status, 202);
+  // Everything above ran on one keep-alive connection.
+  EXPECT_EQ(client_->reconnects(), 0);
+}
+
+TEST_F(WebhookdTest, MalformedPathIdsAre422UnknownOnesAre404) {
+  const std::string unknown = "2222222222222222222222";  // well-formed, absent
+  for (const std::string& bad : std::vector<std::string>{
+           "abc", "0OIl0OIl0OIl0OIl0OIl0O", "22222222222222222222222",
+           "zzzzzzzzzzzzzzzzzzzzzz" /* >= 2^128 */}) {
+    ExpectError(Call("GET", "endpoints/" + bad + "/"), 422, "VALIDATION_ERROR",
+                "endpoint_id");
+    ExpectError(Call("PATCH", "endpoints/" + bad + "/", "{}"), 422,
+                "VALIDATION_ERROR", "endpoint_id");
+    ExpectError(Call("DELETE", "endpoints/" + bad + "/"), 422,
+                "VALIDATION_ERROR", "endpoint_id");
+    ExpectError(Call("POST", "endpoints/" + bad + "/test/"), 422,
+                "VALIDATION_ERROR", "endpoint_id");
+    ExpectError(Call("POST", "endpoints/" + bad + "/rotate-secret/"), 422,
+                "VALIDATION_ERROR", "endpoint_id");
+    ExpectError(Call("GET", "deliveries/" + bad + "/"), 422, "VALIDATION_ERROR",
+                "delivery_id");
+    ExpectError(Call("POST", "deliveries/" + bad + "/replay/"), 422,
+                "VALIDATION_ERROR", "delivery_id");
+  }
+  ExpectError(Call("GET", "endpoints/" + unknown + "/"), 404, "NOT_FOUND");
+  ExpectError(Call("PATCH", "endpoints/" + unknown + "/", "{}"), 404,
+              "NOT_FOUND");
+  ExpectError(Call("DELETE", "endpoints/" + unknown + "/"), 404, "NOT_FOUND");
+  ExpectError(Call("POST", "endpoints/" + unknown + "/test/"), 404,
+              "NOT_FOUND");
+  ExpectError(Call("POST", "endpoints/" + unknown + "/rotate-secret/"), 404,
+              "NOT_FOUND");
+  ExpectError(Call("GET", "deliveries/" + unknown + "/"), 404, "NOT_FOUND");
+  ExpectError(Call("POST", "deliveries/" + unknown + "/replay/"), 404,
+              "NOT_FOUND");
+}
+
+TEST_F(WebhookdTest, BodyAndHeaderLimitsAndMalformedRequests) {
+  // Over the server's body limit: refused with 413 before parsing.
+  std::string huge =
+      R"({"type":"a","data":{"s":")" + std::string(400 * 1024, 'x') + "\"}}";
+  ExpectError(Call("POST", "events/", huge), 413, "PAYLOAD_TOO_LARGE");
+  // Under the server's limit but over the engine's payload limit (256 KiB).
+  std::string big =
+      R"({"type":"a","data":{"s":")" + std::string(300 * 1024, 'x') + "\"}}";
+  ExpectError(Call("POST", "events/", big), 413, "PAYLOAD_TOO_LARGE");
+  // A declared length alone is enough: the body is never read.
+  std::string raw = RawExchange(
+      daemon_->host(), daemon_->port(),
+      "POST " + kBase + "events/ HTTP/1.1\r\nHost: x\r\nX-API-Key: " + kKey +
+          "\r\nContent-Length: 100000000\r\n\r\n");
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 413")) << raw;
+  EXPECT_NE(raw.find(R"("code":"PAYLOAD_TOO_LARGE")"), std::string::npos);
+  // Headers over 16 KiB.
+  raw = RawExchange(daemon_->host(), daemon_->port(),
+                    "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                        std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 400")) << raw.substr(0, 200);
+  EXPECT_NE(raw.find(R"("code":"BAD_REQUEST")"), std::string::npos);
+  raw = RawExchange(daemon_->host(), daemon_->port(), "GARBAGE\r\n\r\n");
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 400")) << raw;
+  // Malformed JSON, invalid UTF-8, not an object: 400.
+  for (const std::string& body : std::vector<std::string>{
+           "{", "{\"type\":\"a\",\"data\":{}", "[]", "\"x\"", "",
+           "{\"type\":\"a\xff\",\"data\":{}}"}) {
+    ExpectError(Call("POST", "events/", body), 400, "BAD_REQUEST");
+    ExpectError(Call("POST", "endpoints/", body), 400, "BAD_REQUEST");
+  }
+}
+
+TEST_F(WebhookdTest, StatusMappingCoversUnavailable) {
+  // Storage failing maps to 503 with the envelope (engine Unavailable).
+  auto r = webhookd::StatusResponse(hooklog::Status::Unavailable("disk full"));
+  EXPECT_EQ(r.result_int(), 503);
+  Json j(r.body());
+  EXPECT_EQ(j.Str("error/code"), "UNAVAILABLE");
+  EXPECT_TRUE(j.IsNull("error/details"));
+  auto c = webhookd::StatusResponse(hooklog::Status::Corruption("bad"));
+  EXPECT_EQ(c.result_int(), 500);
+  EXPECT_EQ(Json(c.body()).Str("error/code"), "INTERNAL_ERROR");
+}
+
+// --- endpoints
+// -----------------------------------------------------------------
+
+TEST_F(WebhookdTest, EndpointObjectAndSecretMasking) {
+  Json created = CallJson(
+      "POST", "endpoints/", 201,
+      "{\"url\":" + Q(rx_->Url("/hook")) +
+          R"(,"description":"caf\u00e9 \"quoted\"","event_types":["order.*","invoice.paid"],)"
+          R"("metadata":{"team":"billing","env":"prod"},"signature_scheme":"closient",)"
+          R"("headers":{"X-Tenant":"t1"},"rate_limit_per_s":2.5,"max_in_flight":4,"fifo":true})");
+  const std::string id = created.Str("id");
+  EXPECT_TRUE(std::regex_match(id, kIdRe)) << id;
+  EXPECT_EQ(created.Str("url"), rx_->Url("/hook"));
+  const std::string secret = created.Str("signing_secret");
+  EXPECT_TRUE(
+      std::regex_match(secret, std::regex("^whsec_[A-Za-z0-9+/]{43}=$")))
+      << secret;
+  EXPECT_TRUE(hooklog::ValidateSigningSecret(secret).ok());
+  EXPECT_TRUE(created.Bool("is_active"));
+  EXPECT_EQ(created.Str("description"), "caf\xC3\xA9 \"quoted\"");
+  EXPECT_EQ(simdjson::minify(created["event_types"]),
+            R"(["order.*","invoice.paid"])");
+  EXPECT_EQ(simdjson::minify(created["metadata"]),
+            R"({"env":"prod","team":"billing"})");
+  EXPECT_TRUE(
+      std::regex_match(created.Str("created_at"),
+                       std::regex(R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$)")));
+  EXPECT_EQ(created.Str("created_at"), created.Str("updated_at"));
+  EXPECT_EQ(created.Str("signature_scheme"), "closient");
+  EXPECT_EQ(simdjson::minify(created["headers"]), R"({"X-Tenant":"t1"})");
+  double rate = 0;
+  EXPECT_FALSE(created["rate_limit_per_s"].get_double().get(rate));
+  EXPECT_EQ(rate, 2.5);
+  EXPECT_EQ(created.Int("max_in_flight"), 4);
+  EXPECT_TRUE(created.Bool("fifo"));
+  EXPECT_TRUE(created.IsNull("disabled_reason"));
+
+  // Masked everywhere else: "whsec_…" + the last 4 characters.
+  const std::string masked =
+      "whsec_\xE2\x80\xA6" + secret.substr(secret.size() - 4);
+  Json got = CallJson("GET", "endpoints/" + id + "/", 200);
+  EXPECT_EQ(got.Str("signing_secret"), masked);
+  Json list = CallJson("GET", "endpoints/", 200);
+  EXPECT_EQ(list.Str("data/0/signing_secret"), masked);
+  Json patched =
+      CallJson("PATCH", "endpoints/" + id + "/", 200, R"({"description":"x"})");
+  EXPECT_EQ(patched.Str("signing_secret"), masked);
+
+  // Rotation shows the new secret in full, once.
+  Json rotated = CallJson("POST", "endpoints/" + id + "/rotate-secret/", 200);
+  const std::string secret2 = rotated.Str("signing_secret");
+  EXPECT_NE(secret2, secret);
+  EXPECT_TRUE(hooklog::ValidateSigningSecret(secret2).ok());
+  EXPECT_EQ(CallJson("GET", "endpoints/" + id, 200).Str("signing_secret"),
+            "whsec_\xE2\x80\xA6" + secret2.substr(secret2.size() - 4));
+
+  // Defaults.
+  Json plain = CallJson("POST", "endpoints/", 201,
+                        "{\"url\":" + Q(rx_->Url("/p")) + "}");
+  EXPECT_EQ(plain.Str("description"), "");
+  EXPECT_EQ(simdjson::minify(plain["event_types"]), R"(["*"])");
+  EXPECT_EQ(simdjson::minify(plain["metadata"]), "{}");
+  EXPECT_EQ(plain.Str("signature_scheme"), "standard");
+  EXPECT_TRUE(plain.IsNull("rate_limit_per_s"));
+  EXPECT_FALSE(plain.Bool("fifo"));
+}
+
+TEST_F(WebhookdTest, EndpointCreateValidation) {
+  struct Case {
+    std::string body, field;
+  };
+  const std::string url = Q(rx_->Url("/v"));
+  for (const Case& c : std::vector<Case>{
+           {"{}", "url"},
+           {R"({"url":null})", "url"},
+           {R"({"url":5})", "url"},
+           {R"({"url":"ftp://example.com/x"})", "url"},
+           {R"({"url":"not a url"})", "url"},
+           {"{\"url\":\"https://example.com/" + std::string(2100, 'a') + "\"}",
+            "url"},
+           {"{\"url\":" + url + ",\"signing_secret\":\"whsec_abc\"}",
+            "signing_secret"},
+           {"{\"url\":" + url + ",\"event_types\":\"x\"}", "event_types"},
+           {"{\"url\":" + url + ",\"event_types\":[1]}", "event_types"},
+           {"{\"url\":" + url + ",\"event_types\":[\"bad type\"]}", ""},
+           {"{\"url\":" + url + ",\"metadata\":{\"k\":1}}", "metadata"},
+           {"{\"url\":" + url + ",\"metadata\":[]}", "metadata"},
+           {"{\"url\":" + url + ",\"description\":\"" + std::string(300, 'd') +
+                "\"}",
+            "description"},
+           {"{\"url\":" + url + ",\"signature_scheme\":\"hmac\"}",
+            "signature_scheme"},
+           {"{\"url\":" + url + ",\"headers\":{\"Content-Type\":\"x\"}}", ""},
+           {"{\"url\":" + url + ",\"rate_limit_per_s\":-1}",
+            "rate_limit_per_s"},
+           {"{\"url\":" + url + ",\"max_in_flight\":1.5}", "max_in_flight"},
+           {"{\"url\":" + url + ",\"fifo\":\"yes\"}", "fifo"},
+           {"{\"url\":" + url + ",\"is_active\":1}", "is_active"},
+       }) {
+    ExpectError(Call("POST", "endpoints/", c.body), 422, "VALIDATION_ERROR",
+                c.field);
+  }
+  // Several problems are reported together.
+  HttpResult r = Call("POST", "endpoints/", R"({"fifo":1,"is_active":"x"})");
+  Json j(r.body);
+  simdjson::dom::array details;
+  ASSERT_FALSE(j["error/details"].get(details));
+  EXPECT_EQ(details.size(), 3u) << r.body;
+  // Nothing was created.
+  EXPECT_EQ(CallJson("GET", "endpoints/", 200).Int("pagination/total_count"),
+            0);
+}
+
+TEST_F(WebhookdTest, PatchSemantics) {
+  const std::string id = CreateEndpoint(
+      "/a",
+      R"("description":"d","metadata":{"a":"1","b":"2"},"event_types":["x.*"])");
+  auto patch = [&](const std::string& body) {
+    return CallJson("PATCH", "endpoints/" + id + "/", 200, body);
+  };
+  // null leaves a field unchanged; omitted keys are kept.
+  Json j = patch(
+      R"({"description":null,"url":null,"event_types":null,"fifo":null})");
+  EXPECT_EQ(j.Str("description"), "d");
+  EXPECT_EQ(j.Str("url"), rx_->Url("/a"));
+  EXPECT_EQ(simdjson::minify(j["event_types"]), R"(["x.*"])");
+  EXPECT_EQ(simdjson::minify(j["metadata"]), R"({"a":"1","b":"2"})");
+  // metadata merge: set, "" removes, others kept.
+  j = patch(R"({"metadata":{"b":"","c":"3"}})");
+  EXPECT_EQ(simdjson::minify(j["metadata"]), R"({"a":"1","c":"3"})");
+  // {} clears, and null clears.
+  EXPECT_EQ(simdjson::minify(patch(R"({"metadata":{}})")["metadata"]), "{}");
+  patch(R"({"metadata":{"z":"1"}})");
+  EXPECT_EQ(simdjson::minify(patch(R"({"metadata":null})")["metadata"]), "{}");
+  // Other fields.
+  j = patch(
+      "{\"url\":" + Q(rx_->Url("/b")) +
+      R"(,"description":"new","event_types":["*"],"headers":{"X-A":"1"},)"
+      R"("rate_limit_per_s":10,"max_in_flight":3,"fifo":true,"signature_scheme":"closient"})");
+  EXPECT_EQ(j.Str("url"), rx_->Url("/b"));
+  EXPECT_EQ(j.Str("description"), "new");
+  EXPECT_EQ(j.Str("signature_scheme"), "closient");
+  EXPECT_EQ(j.Int("max_in_flight"), 3);
+  // Deactivation shows a reason; reactivation clears it.
+  j = patch(R"({"is_active":false})");
+  EXPECT_FALSE(j.Bool("is_active"));
+  EXPECT_EQ(j.Str("disabled_reason"), "manual");
+  j = patch(R"({"is_active":true})");
+  EXPECT_TRUE(j.IsNull("disabled_reason"));
+  // The secret is not updatable.
+  ExpectError(
+      Call("PATCH", "endpoints/" + id + "/", R"({"signing_secret":"whsec_x"})"),
+      422, "VALIDATION_ERROR", "signing_secret");
+  ExpectError(Call("PATCH", "endpoints/" + id + "/", R"({"url":"gopher://x"})"),
+              422, "VALIDATION_ERROR", "url");
+  ExpectError(Call("PATCH", "endpoints/" + id + "/", R"({"description":7})"),
+              422, "VALIDATION_ERROR", "description");
+  ExpectError(Call("PATCH", "endpoints/" + id + "/", "nope"), 400,
+              "BAD_REQUEST");
+}
+
+TEST_F(WebhookdTest, ListEndpointsNewestFirstWithMetadataFilters) {
+  std::vector<std::string> ids;
+  ids.push_back(
+      CreateEndpoint("/1", R"("metadata":{"team":"a","env":"prod"})"));
+  ids.push_back(CreateEndpoint("/2", R"("metadata":{"team":"a","env":"dev"})"));
+  ids.push_back(
+      CreateEndpoint("/3", R"("metadata":{"team":"b","env":"prod"})"));
+  Json all = CallJson("GET", "endpoints/", 200);
+  EXPECT_EQ(all.Int("pagination/total_count"), 3);
+  EXPECT_EQ(all.Str("data/0/id"), ids[2]);
+  EXPECT_EQ(all.Str("data/2/id"), ids[0]);
+  Json a = CallJson("GET", "endpoints/?metadata[team]=a", 200);
+  EXPECT_EQ(a.Int("pagination/total_count"), 2);
+  Json ap = CallJson("GET",
+                     "endpoints/?metadata%5Bteam%5D=a&metadata[env]=prod", 200);
+  EXPECT_EQ(ap.Int("pagination/total_count"), 1);
+  EXPECT_EQ(ap.Str("data/0/id"), ids[0]);
+  EXPECT_EQ(CallJson("GET", "endpoints/?metadata[team]=zzz", 200)
+                .Int("pagination/total_count"),
+            0);
+  Json p = CallJson("GET", "endpoints/?page_size=2&page=2", 200);
+  EXPECT_EQ(p.Int("pagination/total_pages"), 2);
+  EXPECT_FALSE(p.Bool("pagination/has_next"));
+  EXPECT_TRUE(p.Bool("pagination/has_previous"));
+  EXPECT_EQ(p.Str("data/0/id"), ids[0]);
+  ExpectError(Call("GET", "endpoints/?page_size=51"), 422, "VALIDATION_ERROR",
+              "page_size");
+  ExpectError(Call("GET", "endpoints/?page=0"), 422, "VALIDATION_ERROR",
+              "page");
+  ExpectError(Call("GET", "endpoints/?metadata[]=x"), 422, "VALIDATION_ERROR");
+}
+
+TEST_F(WebhookdTest, DeleteStopsAttemptsAndDeadLettersPending) {
+  auto c = BaseConfig();
+  c.retry_schedule = {0s, 1h};  // the retry never comes during the test
+  Start(c);
+  rx_->SetReply("/fail", Reply{.status = 500});
+  const std::string id = CreateEndpoint("/fail");
+  const std::string d = Publish("x.y")[0];
+  WaitForStatus(d, "failed");
+  HttpResult del = Call("DELETE", "endpoints/" + id + "/");
+  EXPECT_EQ(del.status, 204);
+  EXPECT_TRUE(del.body.empty());
+  Json dl = WaitForStatus(d, "dead_letter");
+  EXPECT_EQ(dl.Str("dead_letter_reason"), "endpoint_deleted");
+  EXPECT_TRUE(dl.IsNull("next_attempt_at"));
+  ExpectError(Call("GET", "endpoints/" + id + "/"), 404, "NOT_FOUND");
+  ExpectError(Call("PATCH", "endpoints/" + id + "/", "{}"), 404, "NOT_FOUND");
+  ExpectError(Call("DELETE", "endpoints/" + id + "/"), 404, "NOT_FOUND");
+  ExpectError(Call("POST", "endpoints/" + id + "/test/"), 404, "NOT_FOUND");
+  ExpectError(Call("POST", "endpoints/" + id + "/rotate-secret/"), 404,
+              "NOT_FOUND");
+  EXPECT_EQ(CallJson("GET", "endpoints/", 200).Int("pagination/total_count"),
+            0);
+  // History is kept; a dead letter of a deleted endpoint cannot be replayed.
+  EXPECT_EQ(CallJson("GET", "deliveries/?endpoint_id=" + id, 200)
+                .Int("pagination/total_count"),
+            1);
+  ExpectError(Call("POST", "deliveries/" + d + "/replay/"), 422,
+              "VALIDATION_ERROR", "delivery_id");
+}
+
+// --- the seed: send test event
+// --------------------------------------------------
+
+TEST_F(WebhookdTest, SendTestEventContractFieldByField) {
+  auto check_shape = [&](const Json& j) {
+    simdjson::dom::object o;
+    ASSERT_FALSE(j.root().get(o));
+    EXPECT_EQ(o.size(), 4u) << "exactly the seed's four fields";
+    EXPECT_TRUE(std::regex_match(j.Str("delivery_id"), kIdRe));
+    EXPECT_TRUE(kStatuses.count(j.Str("status")));
+  };
+  // A 2xx with a long body: integer code, body cut to 256 characters.
+  rx_->SetReply("/long", Reply{.status = 200, .body_size = 300});
+  const std::string ep = CreateEndpoint("/long");
+  Json ok = CallJson("POST", "endpoints/" + ep + "/test/", 200);
+  check_shape(ok);
+  EXPECT_EQ(ok.Str("status"), "delivered");
+  EXPECT_EQ(ok.Int("http_status_code"), 200);
+  EXPECT_EQ(ok.Str("response_body"), std::string(256, 'x'));
+
+  // Non-ASCII and quotes in the customer's answer survive as UTF-8 JSON.
+  rx_->SetReply("/utf8",
+                Reply{.status = 201, .body = "h\xC3\xA9llo \"q\"\n\x01"});
+  Json u =
+      CallJson("POST", "endpoints/" + CreateEndpoint("/utf8") + "/test/", 200);
+  EXPECT_EQ(u.Str("response_body"), "h\xC3\xA9llo \"q\"\n\x01");
+  EXPECT_EQ(u.Int("http_status_code"), 201);
+
+  // A non-2xx answer: failed (retries remain), integer code, its body.
+  rx_->SetReply("/down", Reply{.status = 503, .body = "down"});
+  Json down =
+      CallJson("POST", "endpoints/" + CreateEndpoint("/down") + "/test/", 200);
+  check_shape(down);
+  EXPECT_EQ(down.Str("status"), "failed");
+  EXPECT_EQ(down.Int("http_status_code"), 503);
+  EXPECT_EQ(down.Str("response_body"), "down");
+
+  // No response at all (connection refused): both null.
+  Json refused_ep = CallJson("POST", "endpoints/", 201,
+                             R"({"url":"http://127.0.0.1:1/nothing"})");
+  Json refused =
+      CallJson("POST", "endpoints/" + refused_ep.Str("id") + "/test/", 200);
+  check_shape(refused);
+  EXPECT_EQ(refused.Str("status"), "failed");
+  EXPECT_TRUE(refused.IsNull("http_status_code"));
+  EXPECT_TRUE(refused.IsNull("response_body"));
+  Json refused_row =
+      CallJson("GET", "deliveries/" + refused.Str("delivery_id") + "/", 200);
+  EXPECT_EQ(refused_row.Str("error"), "connect");
+  EXPECT_EQ(refused_row.Str("attempts_log/0/error"), "connect");
+
+  // The receiver got a ping: type ping, data {}, webhook-id = event id.
+  auto reqs = rx_->RequestsFor("/long");
+  ASSERT_EQ(reqs.size(), 1u);
+  Json body(reqs[0].body);
+  EXPECT_EQ(body.Str("type"), "ping");
+  EXPECT_EQ(simdjson::minify(body["data"]), "{}");
+  Json row = CallJson("GET", "deliveries/" + ok.Str("delivery_id") + "/", 200);
+  EXPECT_EQ(row.Str("event_type"), "ping");
+  EXPECT_EQ(row.Str("event_id"), body.Str("id"));
+  EXPECT_EQ(reqs[0].webhook_id, body.Str("id"));
+  EXPECT_EQ(reqs[0].Header("content-type"), "application/json");
+  EXPECT_TRUE(reqs[0].Header("user-agent").starts_with("hooklog/"));
+
+  // Works on an inactive endpoint, and ignores event_types.
+  const std::string off =
+      CreateEndpoint("/long", R"("is_active":false,"event_types":[])");
+  EXPECT_EQ(CallJson("POST", "endpoints/" + off + "/test/", 200).Str("status"),
+            "delivered");
+}
+
+TEST_F(WebhookdTest, BothSignatureSchemesVerifyAtTheReceiver) {
+  Json std_ep = CallJson("POST", "endpoints/", 201,
+                         "{\"url\":" + Q(rx_->Url("/std")) + "}");
+  Json cl_ep = CallJson(
+      "POST", "endpoints/", 201,
+      "{\"url\":" + Q(rx_->Url("/cl")) +
+          R"(,"signature_scheme":"closient","headers":{"X-Tenant":"t9"}})");
+  rx_->SetSecrets("/std", {std_ep.Str("signing_secret")},
+                  hooklog::SignatureScheme::kStandard);
+  rx_->SetSecrets("/cl", {cl_ep.Str("signing_secret")},
+                  hooklog::SignatureScheme::kClosient);
+  Json a = CallJson("POST", "endpoints/" + std_ep.Str("id") + "/test/", 200);
+  Json b = CallJson("POST", "endpoints/" + cl_ep.Str("id") + "/test/", 200);
+  EXPECT_EQ(a.Str("status"), "delivered");
+  EXPECT_EQ(b.Str("status"), "delivered");
+  auto s = rx_->RequestsFor("/std");
+  auto c = rx_->RequestsFor("/cl");
+  ASSERT_EQ(s.size(), 1u);
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(s[0].signature_ok, true);
+  EXPECT_TRUE(s[0].Header("webhook-signature").starts_with("v1,"));
+  EXPECT_EQ(c[0].signature_ok, true);
+  EXPECT_TRUE(c[0].Header("x-closient-signature").starts_with("t="));
+  EXPECT_EQ(c[0].Header("x-closient-event-type"), "ping");
+  EXPECT_EQ(c[0].Header("x-closient-delivery-id"), b.Str("delivery_id"));
+  EXPECT_EQ(c[0].Header("x-tenant"), "t9");
+
+  // After a rotation both secrets sign: a receiver knowing either verifies.
+  Json rotated = CallJson(
+      "POST", "endpoints/" + std_ep.Str("id") + "/rotate-secret/", 200);
+  rx_->SetSecrets("/std", {rotated.Str("signing_secret")});
+  CallJson("POST", "endpoints/" + std_ep.Str("id") + "/test/", 200);
+  rx_->SetSecrets("/std", {std_ep.Str("signing_secret")});
+  CallJson("POST", "endpoints/" + std_ep.Str("id") + "/test/", 200);
+  s = rx_->RequestsFor("/std");
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(s[1].signature_ok, true);
+  EXPECT_EQ(s[2].signature_ok, true);
+  EXPECT_EQ(rx_->signature_failures(), 0u);
+}
+
+// --- events, replay
+// ---------------------------------------------------------------
+
+TEST_F(WebhookdTest, PublishFansOutAndIsIdempotent) {
+  const std::string orders =
+      CreateEndpoint("/orders", R"("event_types":["order.*"])");
+  const std::string invoices =
+      CreateEndpoint("/inv", R"("event_types":["invoice.paid"])");
+  const std::string all = CreateEndpoint("/all");
+  CreateEndpoint("/off", R"("is_active":false)");
+  CreateEndpoint("/none", R"("event_types":[])");
+
+  HttpResult r = Call("POST", "events/",
+                      R"({"type":"order.paid","data":{"n":1,"s":"\u00e9\n"}})");
+  ASSERT_EQ(r.status, 202) << r.body;
+  Json j(r.body);
+  EXPECT_TRUE(std::regex_match(
+      j.Str("id"),
+      std::regex(
+          "^evt_[23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]{22}"
+          "$")));
+  simdjson::dom::array ds;
+  ASSERT_FALSE(j["deliveries"].get(ds));
+  EXPECT_EQ(ds.size(), 2u);  // orders + all
+  std::set<std::string> endpoints;
+  for (auto d : ds) {
+    Json row = CallJson(
+        "GET", "deliveries/" + std::string(d.get_string().value()), 200);
+    endpoints.insert(row.Str("endpoint_id"));
+    EXPECT_EQ(row.Str("event_id"), j.Str("id"));
+    EXPECT_EQ(row.Str("event_type"), "order.paid");
+  }
+  EXPECT_EQ(endpoints, (std::set<std::string>{orders, all}));
+  EXPECT_EQ(Publish("invoice.paid").size(), 2u);
+  ASSERT_TRUE(rx_->WaitForRequests(4, 10s));
+  auto got = rx_->RequestsFor("/orders");
+  ASSERT_EQ(got.size(), 1u);
+  Json envelope(got[0].body);
+  EXPECT_EQ(envelope.Str("id"), j.Str("id"));
+  EXPECT_EQ(envelope.Str("type"), "order.paid");
+  EXPECT_EQ(envelope.Int("data/n"), 1);
+  EXPECT_EQ(envelope.Str("data/s"), "\xC3\xA9\n");
+  (void)invoices;
+
+  // The same idempotency key: the same answer, no new deliveries.
+  HttpResult first =
+      Call("POST", "events/",
+           R"({"type":"order.new","data":{},"idempotency_key":"k-1"})");
+  HttpResult again = Call(
+      "POST", "events/",
+      R"({"type":"order.new","data":{"other":true},"idempotency_key":"k-1"})");
+  EXPECT_EQ(first.status, 202);
+  EXPECT_EQ(again.status, 202);
+  EXPECT_EQ(first.body, again.body);
+  HttpResult other =
+      Call("POST", "events/",
+           R"({"type":"order.new","data":{},"idempotency_key":"k-2"})");
+  EXPECT_NE(Json(other.body).Str("id"), Json(first.body).Str("id"));
+  EXPECT_EQ(CallJson("GET", "deliveries/?event_type=order.new", 200)
+                .Int("pagination/total_count"),
+            4);
+
+  struct Case {
+    std::string body, field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {R"({"data":{}})", "type"},
+           {R"({"type":"a"})", "data"},
+           {R"({"type":"a","data":[1]})", "data"},
+           {R"({"type":"a","data":"x"})", "data"},
+           {R"({"type":"a b","data":{}})", "type"},
+           {R"({"type":"","data":{}})", "type"},
+           {R"({"type":5,"data":{}})", "type"},
+           {R"({"type":"a","data":{},"idempotency_key":5})", "idempotency_key"},
+       }) {
+    ExpectError(Call("POST", "events/", c.body), 422, "VALIDATION_ERROR",
+                c.field);
+  }
+}
+
+TEST_F(WebhookdTest, ReplayOfADeadLetterAnd422Otherwise) {
+  rx_->SetReply("/flaky", Reply{.status = 500, .body = "no"});
+  const std::string ep = CreateEndpoint("/flaky");
+  const std::string d = Publish("order.paid", R"({"k":"v"})")[0];
+  // 0s, 200ms, 200ms: three attempts, then dead_letter.
+  Json dead = WaitForStatus(d, "dead_letter");
+  EXPECT_EQ(dead.Int("attempts"), 3);
+  EXPECT_EQ(dead.Int("http_status_code"), 500);
+  EXPECT_EQ(dead.Str("response_body"), "no");
+  EXPECT_TRUE(dead.IsNull("next_attempt_at"));
+  EXPECT_FALSE(dead.IsNull("last_attempted_at"));
+  EXPECT_EQ(dead.Str("dead_letter_reason"), "attempts_exhausted");
+  simdjson::dom::array log;
+  ASSERT_FALSE(dead["attempts_log"].get(log));
+  EXPECT_EQ(log.size(), 3u);
+  for (auto a : log) {
+    EXPECT_EQ(a["http_status_code"].get_int64().value(), 500);
+    EXPECT_TRUE(a["error"].is_null());
+  }
+
+  rx_->SetReply("/flaky", Reply{.status = 200, .body = "fine"});
+  Json replay = CallJson("POST", "deliveries/" + d + "/replay/", 200);
+  const std::string nd = replay.Str("delivery_id");
+  EXPECT_TRUE(std::regex_match(nd, kIdRe));
+  EXPECT_NE(nd, d);
+  EXPECT_EQ(replay.Str("status"), "delivered");
+  EXPECT_EQ(replay.Int("http_status_code"), 200);
+  EXPECT_EQ(replay.Str("response_body"), "fine");
+  // The original is unchanged; the new record points at it.
+  Json orig = CallJson("GET", "deliveries/" + d + "/", 200);
+  EXPECT_EQ(orig.Str("status"), "dead_letter");
+  EXPECT_EQ(orig.Int("attempts"), 3);
+  Json fresh = CallJson("GET", "deliveries/" + nd + "/", 200);
+  EXPECT_EQ(fresh.Str("replay_of"), d);
+  EXPECT_EQ(fresh.Str("event_id"), orig.Str("event_id"));
+  EXPECT_EQ(fresh.Str("endpoint_id"), ep);
+  // The same event (same webhook-id) reached the receiver again.
+  auto reqs = rx_->RequestsFor("/flaky");
+  ASSERT_EQ(reqs.size(), 4u);
+  EXPECT_EQ(reqs[3].webhook_id, reqs[0].webhook_id);
+  EXPECT_EQ(reqs[3].body, reqs[0].body);
+
+  // Anything but dead_letter: 422.
+  ExpectError(Call("POST", "deliveries/" + nd + "/replay/"), 422,
+              "VALIDATION_ERROR", "delivery_id");
+  Json filtered = CallJson("GET", "deliveries/?status=dead_letter", 200);
+  EXPECT_EQ(filtered.Int("pagination/total_count"), 1);
+}
+
+// --- deliveries list
+// ----------------------------------------------------------
+
+TEST_F(WebhookdTest, DeliveryFiltersAndBadValues) {
+  const std::string a = CreateEndpoint("/a", R"("event_types":["a.*"])");
+  const std::string b = CreateEndpoint("/b", R"("event_types":["b.*"])");
+  std::string d1 = Publish("a.one")[0];
+  std::string d2 = Publish("a.two")[0];
+  std::string d3 = Publish("b.one")[0];
+  for (const auto& d : {d1, d2, d3}) WaitForStatus(d, "delivered");
+  auto count = [&](const std::string& q) {
+    return CallJson("GET", "deliveries/?" + q, 200)
+        .Int("pagination/total_count");
+  };
+  EXPECT_EQ(count(""), 3);
+  EXPECT_EQ(count("endpoint_id=" + a), 2);
+  EXPECT_EQ(count("endpoint_id=" + b), 1);
+  EXPECT_EQ(count("event_type=a.one"), 1);
+  EXPECT_EQ(count("event_type=a"), 0);  // exact match
+  EXPECT_EQ(count("status=delivered"), 3);
+  EXPECT_EQ(count("status=pending"), 0);
+  EXPECT_EQ(count("endpoint_id=" + a + "&event_type=b.one"), 0);
+  Json newest = CallJson("GET", "deliveries/?page_size=1", 200);
+  EXPECT_EQ(newest.Str("data/0/id"), d3);
+  const std::string t = newest.Str("data/0/created_at");
+  EXPECT_EQ(count("created_after=2000-01-01T00:00:00Z"), 3);
+  EXPECT_EQ(count("created_after=2999-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(count("created_before=2000-01-01"), 0);
+  // Inclusive bounds, at the second shown in the rows.
+  EXPECT_EQ(count("created_before=" + t), 3);
+  EXPECT_GE(count("created_after=" + t), 1);
+  EXPECT_EQ(count("created_after=" + t + "&created_before=" + t),
+            count("created_after=" + t));
+  struct Case {
+    std::string query, field;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"status=bogus", "status"},
+           {"endpoint_id=short", "endpoint_id"},
+           {"event_type=a%20b", "event_type"},
+           {"created_after=yesterday", "created_after"},
+           {"created_before=2026-13-01T00:00:00Z", "created_before"},
+           {"page=0", "page"},
+           {"page=abc", "page"},
+           {"page_size=51", "page_size"},
+           {"page_size=0", "page_size"},
+           {"cursor=garbage", "cursor"},
+       }) {
+    ExpectError(Call("GET", "deliveries/?" + c.query), 422, "VALIDATION_ERROR",
+                c.field);
+  }
+}
+
+TEST_F(WebhookdTest, PaginationOver500Deliveries) {
+  for (int e = 0; e < 5; ++e) CreateEndpoint("/bulk" + std::to_string(e));
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(
+        Publish("bulk.created", "{\"i\":" + std::to_string(i) + "}").size(),
+        5u);
+  }
+  // Page numbers.
+  std::vector<std::string> by_page;
+  for (int page = 1; page <= 10; ++page) {
+    Json j = CallJson(
+        "GET", "deliveries/?page_size=50&page=" + std::to_string(page), 200);
+    EXPECT_EQ(j.Int("pagination/page"), page);
+    EXPECT_EQ(j.Int("pagination/page_size"), 50);
+    EXPECT_EQ(j.Int("pagination/total_count"), 500);
+    EXPECT_EQ(j.Int("pagination/total_pages"), 10);
+    EXPECT_EQ(j.Bool("pagination/has_next"), page < 10);
+    EXPECT_EQ(j.Bool("pagination/has_previous"), page > 1);
+    EXPECT_EQ(j.IsNull("next_cursor"), page == 10);
+    simdjson::dom::array data;
+    ASSERT_FALSE(j["data"].get(data));
+    EXPECT_EQ(data.size(), 50u);
+    for (auto d : data) by_page.emplace_back(d["id"].get_string().value());
+  }
+  Json beyond = CallJson("GET", "deliveries/?page=11", 200);
+  EXPECT_EQ(simdjson::minify(beyond["data"]), "[]");
+  EXPECT_FALSE(beyond.Bool("pagination/has_next"));
+  Json odd = CallJson("GET", "deliveries/?page_size=7&page=72", 200);
+  EXPECT_EQ(odd.Int("pagination/total_pages"), 72);
+  simdjson::dom::array tail;
+  ASSERT_FALSE(odd["data"].get(tail));
+  EXPECT_EQ(tail.size(), 3u);
+  // The default page size is 50.
+  EXPECT_EQ(CallJson("GET", "deliveries/", 200).Int("pagination/page_size"),
+            50);
+
+  // Cursors walk the same order, newest first, without repeats.
+  std::vector<std::string> by_cursor;
+  std::string cursor;
+  std::string last_created = "9999";
+  for (int i = 0; i < 20; ++i) {
+    Json j = CallJson("GET",
+                      "deliveries/?page_size=50" +
+                          (cursor.empty() ? "" : "&cursor=" + cursor),
+                      200);
+    EXPECT_EQ(j.Int("pagination/total_count"), 500);
+    simdjson::dom::array data;
+    ASSERT_FALSE(j["data"].get(data));
+    for (auto d : data) {
+      by_cursor.emplace_back(d["id"].get_string().value());
+      std::string created(d["created_at"].get_string().value());
+      EXPECT_LE(created, last_created);
+      last_created = created;
+    }
+    if (j.IsNull("next_cursor")) {
+      EXPECT_FALSE(j.Bool("pagination/has_next"));
+      break;
+    }
+    EXPECT_TRUE(j.Bool("pagination/has_next"));
+    cursor = j.Str("next_cursor");
+  }
+  EXPECT_EQ(by_cursor.size(), 500u);
+  EXPECT_EQ(std::set<std::string>(by_cursor.begin(), by_cursor.end()).size(),
+            500u);
+  EXPECT_EQ(by_cursor, by_page);
+}
+
+// --- metrics
+// --------------------------------------------------------------------
+
+TEST_F(WebhookdTest, MetricsIsValidPrometheusText) {
+  const std::string ep = CreateEndpoint("/m");
+  for (int i = 0; i < 5; ++i) Publish("m.x");
+  ASSERT_TRUE(rx_->WaitForRequests(5, 10s));
+  CallJson("POST", "endpoints/" + ep + "/test/", 200);
+  HttpResult r = Call("GET", "/metrics");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_TRUE(
+      r.Header("content-type").starts_with("text/plain; version=0.0.4"));
+  std::map<std::string, std::string> types;
+  std::map<std::string, double> samples;
+  const std::regex sample_re(
+      R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*")*)?\})? (-?[0-9.eE+-]+|\+Inf|NaN)$)");
+  std::istringstream in(r.body);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("# HELP ")) continue;
+    if (line.starts_with("# TYPE ")) {
+      std::istringstream t(line.substr(7));
+      std::string name, type;
+      t >> name >> type;
+      EXPECT_TRUE(type == "gauge" || type == "counter" || type == "histogram" ||
+                  type == "summary")
+          << line;
+      EXPECT_FALSE(types.count(name)) << "duplicate TYPE " << name;
+      types[name] = type;
+      continue;
+    }
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(line, m, sample_re)) << "bad line: " << line;
+    std::string name = m[1];
+    bool declared = types.count(name);
+    for (const std::string& suffix :
+         std::vector<std::string>{"_bucket", "_sum", "_count"}) {
+      if (name.ends_with(suffix)) {
+        declared = declared ||
+                   types.count(name.substr(0, name.size() - suffix.size()));
+      }
+    }
+    EXPECT_TRUE(declared) << "sample before its TYPE: " << line;
+    samples[line.substr(0, line.rfind(' '))] =
+        std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  for (const std::string& f :
+       std::vector<std::string>{"hooklog_deliveries", "hooklog_attempts_total",
+                                "hooklog_attempt_latency_seconds",
+                                "hooklog_in_flight", "hooklog_due_queue_depth",
+                                "hooklog_storage_append_latency_seconds"}) {
+    EXPECT_TRUE(types.count(f)) << f;
+  }
+  EXPECT_EQ(types["hooklog_attempt_latency_seconds"], "histogram");
+  EXPECT_GE(samples["hooklog_deliveries{status=\"delivered\"}"], 1);
+  EXPECT_GE(samples["hooklog_attempts_total{outcome=\"ok\"}"], 6);
+  // Histogram buckets are cumulative and end at the count.
+  double prev = 0;
+  for (const auto& [k, v] : samples) {
+    (void)k;
+    (void)v;
+  }
+  for (const std::string& le :
+       std::vector<std::string>{"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+                                "0.5", "1", "5", "15", "+Inf"}) {
+    std::string key =
+        "hooklog_attempt_latency_seconds_bucket{le=\"" + le + "\"}";
+    ASSERT_TRUE(samples.count(key)) << key;
+    EXPECT_GE(samples[key], prev);
+    prev = samples[key];
+  }
+  EXPECT_EQ(prev, samples["hooklog_attempt_latency_seconds_count"]);
+  EXPECT_GE(prev, 6);
+  EXPECT_GT(samples["hooklog_storage_append_latency_seconds_count"], 0);
+}
+
+// --- SSRF
+// -------------------------------------------------------------------------
+
+TEST_F(WebhookdTest, PrivateTargetsRefusedWithoutTheFlag) {
+  // Created while allowed, so that the attempt-time guard can be seen below.
+  const std::string loop = CreateEndpoint("/ssrf");
+  auto c = BaseConfig();
+  c.allow_private_targets = false;
+  Start(c);
+  for (const std::string& url : std::vector<std::string>{
+           "http://127.0.0.1:8080/x", "http://localhost/x",
+           "http://LOCALHOST./x", "http://api.localhost/x", "http://[::1]:80/x",
+           "http://10.1.2.3/x", "http://192.168.0.1/x",
+           "http://169.254.169.254/latest", "http://[::ffff:127.0.0.1]/x",
+           "http://0.0.0.0/x"}) {
+    ExpectError(Call("POST", "endpoints/", "{\"url\":" + Q(url) + "}"), 422,
+                "VALIDATION_ERROR", "url");
+  }
+  Json pub = CallJson("POST", "endpoints/", 201,
+                      R"({"url":"https://hooks.example.com/x"})");
+  ExpectError(Call("PATCH", "endpoints/" + pub.Str("id") + "/",
+                   R"({"url":"http://127.0.0.1/x"})"),
+              422, "VALIDATION_ERROR", "url");
+  // An endpoint that already points at loopback is blocked when connecting:
+  // no response, error class "blocked", nothing reaches the receiver.
+  Json blocked = CallJson("POST", "endpoints/" + loop + "/test/", 200);
+  EXPECT_EQ(blocked.Str("status"), "failed");
+  EXPECT_TRUE(blocked.IsNull("http_status_code"));
+  EXPECT_TRUE(blocked.IsNull("response_body"));
+  Json row =
+      CallJson("GET", "deliveries/" + blocked.Str("delivery_id") + "/", 200);
+  EXPECT_EQ(row.Str("error"), "blocked");
+  EXPECT_EQ(rx_->RequestsFor("/ssrf").size(), 0u);
+}
+
+// --- the OpenAPI document itself
+// ---------------------------------------------------
+
+TEST(OpenApiDocTest, ParsesAndDescribesEveryRoute) {
+  const OpenApi& api = OpenApi::Get();
+  // 11 API operations + healthz + metrics.
+  EXPECT_EQ(api.OperationCount(), 13u);
+}
+
+}  // namespace
+}  // namespace webhookd_test

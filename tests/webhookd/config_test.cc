@@ -1,0 +1,128 @@
+// Command line, environment and API keys.
+#include "examples/webhookd/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace webhookd {
+namespace {
+
+constexpr char kKey[] = "test-key-0123456789abcdef";
+
+ParsedArgs Parse(std::vector<std::string> args,
+                 std::map<std::string, std::string> env = {}) {
+  std::vector<const char*> argv = {"webhookd"};
+  for (const auto& a : args) argv.push_back(a.c_str());
+  return ParseArgs(static_cast<int>(argv.size()), argv.data(),
+                   [&](const char* name) -> const char* {
+                     auto it = env.find(name);
+                     return it == env.end() ? nullptr : it->second.c_str();
+                   });
+}
+
+TEST(ConfigTest, Crc32MatchesTheIeeeCheckValue) {
+  EXPECT_EQ(Crc32("123456789"), 0xCBF43926u);
+  EXPECT_EQ(Crc32(""), 0u);
+}
+
+TEST(ConfigTest, KeygenMakesClosientShapedKeysWithAValidChecksum) {
+  std::regex shape("^csb_[A-Za-z0-9]{32}_[0-9a-f]{8}$");
+  std::string a = NewApiKey(), b = NewApiKey();
+  EXPECT_TRUE(std::regex_match(a, shape)) << a;
+  EXPECT_NE(a, b);
+  EXPECT_TRUE(ClosientKeyChecksumOk(a));
+  std::string typo = a;
+  typo[10] = typo[10] == 'a' ? 'b' : 'a';
+  EXPECT_TRUE(IsClosientKeyShape(typo));
+  EXPECT_FALSE(ClosientKeyChecksumOk(typo));
+}
+
+TEST(ConfigTest, DefaultsAndFlags) {
+  auto p = Parse({"--api-key", kKey});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.listen_host, "127.0.0.1");
+  EXPECT_EQ(p.config.listen_port, 8080);
+  EXPECT_EQ(p.config.data_dir, "./data");
+  EXPECT_FALSE(p.config.allow_private_targets);
+  EXPECT_TRUE(p.config.retry_schedule.empty());
+
+  p = Parse({"--listen", "0.0.0.0:0", "--data-dir", "/x", "--api-key", kKey,
+             "--api-key=second-key-0123456789", "--allow-private-targets",
+             "--retry-schedule", "0s,250ms,2m", "--attempt-timeout", "3s",
+             "--log-level", "debug"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.listen_host, "0.0.0.0");
+  EXPECT_EQ(p.config.listen_port, 0);
+  EXPECT_EQ(p.config.data_dir, "/x");
+  EXPECT_EQ(p.config.api_keys.size(), 2u);
+  EXPECT_TRUE(p.config.allow_private_targets);
+  ASSERT_EQ(p.config.retry_schedule.size(), 3u);
+  EXPECT_EQ(p.config.retry_schedule[1], std::chrono::milliseconds(250));
+  EXPECT_EQ(p.config.attempt_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(p.config.log_level, LogLevel::kDebug);
+}
+
+TEST(ConfigTest, EnvironmentAndFlagPrecedence) {
+  auto p = Parse(
+      {}, {{"HOOKLOG_API_KEYS", std::string(kKey) + ",other-key-0123456789"},
+           {"HOOKLOG_LISTEN", "[::1]:9000"},
+           {"HOOKLOG_DATA_DIR", "/env"},
+           {"HOOKLOG_ALLOW_PRIVATE_TARGETS", "true"},
+           {"HOOKLOG_RETRY_SCHEDULE", "1s"},
+           {"HOOKLOG_ATTEMPT_TIMEOUT", "500ms"},
+           {"HOOKLOG_LOG_LEVEL", "warn"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.api_keys.size(), 2u);
+  EXPECT_EQ(p.config.listen_host, "::1");
+  EXPECT_EQ(p.config.listen_port, 9000);
+  EXPECT_EQ(p.config.data_dir, "/env");
+  EXPECT_TRUE(p.config.allow_private_targets);
+  EXPECT_EQ(p.config.retry_schedule.size(), 1u);
+  EXPECT_EQ(p.config.log_level, LogLevel::kWarn);
+  // A flag wins over its variable.
+  p = Parse({"--data-dir", "/flag", "--api-key", kKey},
+            {{"HOOKLOG_DATA_DIR", "/env"},
+             {"HOOKLOG_API_KEYS", "env-key-0123456789abc"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.data_dir, "/flag");
+  EXPECT_EQ(p.config.api_keys, std::vector<std::string>{kKey});
+}
+
+TEST(ConfigTest, BadValuesAreClearErrors) {
+  EXPECT_NE(
+      Parse({"--api-key", kKey, "--bogus"}).error.find("unknown argument"),
+      std::string::npos);
+  EXPECT_NE(Parse({}).error.find("no API key"), std::string::npos);
+  EXPECT_NE(Parse({"--api-key", "short"}).error.find("16 characters"),
+            std::string::npos);
+  EXPECT_NE(Parse({"--api-key", kKey, "--listen", "nope"}).error, "");
+  EXPECT_NE(Parse({"--api-key", kKey, "--listen", "h:70000"}).error, "");
+  EXPECT_NE(Parse({"--api-key", kKey, "--retry-schedule", "1s,x"}).error, "");
+  EXPECT_NE(Parse({"--api-key", kKey, "--retry-schedule", ""}).error, "");
+  EXPECT_NE(Parse({"--api-key", kKey, "--attempt-timeout", "0"}).error, "");
+  EXPECT_NE(Parse({"--api-key", kKey, "--log-level", "loud"}).error, "");
+  EXPECT_NE(Parse({"--api-key"}).error.find("needs a value"),
+            std::string::npos);
+  EXPECT_NE(
+      Parse({"--api-key", kKey}, {{"HOOKLOG_ALLOW_PRIVATE_TARGETS", "maybe"}})
+          .error,
+      "");
+  std::string bad = NewApiKey();
+  bad.back() = bad.back() == '0' ? '1' : '0';
+  EXPECT_NE(Parse({"--api-key", bad}).error.find("checksum"),
+            std::string::npos);
+  // Errors never echo a key.
+  EXPECT_EQ(Parse({"--api-key", bad}).error.find(bad), std::string::npos);
+}
+
+TEST(ConfigTest, Keygen) {
+  EXPECT_EQ(Parse({"keygen"}).command, Command::kKeygen);
+  EXPECT_NE(Parse({"keygen", "x"}).error, "");
+}
+
+}  // namespace
+}  // namespace webhookd
