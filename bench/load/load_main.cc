@@ -10,7 +10,8 @@
 //       [--endpoints K] [--concurrency C] [--payload-bytes B] [--rate R]
 //       [--ceiling-seconds S] [--receiver child|inproc] [--receiver-threads T]
 //       [--engine-threads T] [--timeout S] [--restart-events N]
-//       [--restart-active N] [--dir D] [--smoke] [--json]
+//       [--restart-active N] [--max-connections N] [--dir D] [--smoke]
+//       [--json]
 //
 // Traffic goes to 127.0.0.1 only. Every phase has a time limit. See
 // bench/RESULTS.md for the figures and how they were produced.
@@ -73,6 +74,7 @@ struct Flags {
   bool smoke = false;
   bool json = false;
   bool no_ceilings = false;
+  long max_connections = 0;  // TransportOptions::max_connections; 0: default
 };
 
 [[noreturn]] void Usage(const char* why) {
@@ -82,7 +84,8 @@ struct Flags {
       "usage: hooklog-load --scenario throughput|slow|faulty|restart\n"
       "  [--events N] [--endpoints K] [--concurrency C] [--payload-bytes B]\n"
       "  [--rate EVENTS_PER_S] [--fanout-all] [--ceiling-seconds S]\n"
-      "  [--no-ceilings] [--receiver child|inproc] [--receiver-bin PATH]\n"
+      "  [--no-ceilings] [--max-connections N] [--receiver child|inproc]\n"
+      "  [--receiver-bin PATH]\n"
       "  [--receiver-threads T] [--engine-threads T] [--timeout S]\n"
       "  [--restart-events N] [--restart-active N] [--dir D] [--smoke]\n"
       "  [--json]\n",
@@ -135,6 +138,8 @@ Flags ParseFlags(int argc, char** argv) {
       f.smoke = true;
     } else if (a == "--json") {
       f.json = true;
+    } else if (a == "--max-connections") {
+      f.max_connections = long(num());
     } else if (a == "--no-ceilings") {
       f.no_ceilings = true;
     } else {
@@ -331,6 +336,8 @@ void PrintReport(const Report& r, bool json) {
     row("fill time (s, sync off)", f(r.fill_s, 2));
     row("restart: open→publish acked (s)", f(r.restart_s, 3));
     row("second restart (s)", f(r.restart_again_s, 3));
+    row("fill rate (events/s)",
+        f(r.fill_s > 0 ? double(r.restart_events) / r.fill_s : 0, 0));
     row("peak RSS (MiB, this process)", f(r.peak_rss_mb));
   } else {
     row("events published", u(uint64_t(r.events)));
@@ -451,6 +458,7 @@ EngineOptions EngineOptionsFor(const Flags& flags) {
   EngineOptions o;
   o.threads = flags.engine_threads;
   o.transport.allow_private_targets = true;
+  o.transport.max_connections = flags.max_connections;
   o.global_max_in_flight = uint32_t(flags.concurrency);
   o.default_max_in_flight =
       uint32_t((flags.concurrency + flags.endpoints - 1) / flags.endpoints);
@@ -797,15 +805,21 @@ int FillStore(const std::string& dir, int64_t events, int64_t active,
 
 // One restart: open the store (sync on) and the engine, publish one event
 // and wait for its acknowledgement. Returns seconds, or -1.
-double TimeRestart(const std::string& dir, const Flags& flags) {
+double TimeRestart(const std::string& dir, const Flags& flags,
+                   std::string* breakdown) {
   const auto t0 = SteadyClock::now();
+  auto since = [&t0] {
+    return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  };
   auto s = OpenRocksDbStorage(dir, RocksDbOptions{.sync = true});
   if (!s.ok()) {
     std::fprintf(stderr, "restart: %s\n", s.status().ToString().c_str());
     return -1;
   }
+  const double t_storage = since();
   EngineOptions o = EngineOptionsFor(flags);
   auto e = OpenEngine(std::move(*s), o);
+  const double t_engine = since();
   if (!e.ok()) {
     std::fprintf(stderr, "restart: %s\n", e.status().ToString().c_str());
     return -1;
@@ -822,6 +836,12 @@ double TimeRestart(const std::string& dir, const Flags& flags) {
                  r.status().ToString().c_str());
     return -1;
   }
+  char b[160];
+  std::snprintf(b, sizeof b,
+                "open storage %.3f s + OpenEngine %.3f s + first publish "
+                "%.3f s",
+                t_storage, t_engine - t_storage, secs - t_engine);
+  *breakdown = b;
   (*e)->Shutdown(std::chrono::milliseconds(2000));
   return secs;
 }
@@ -864,8 +884,10 @@ int RunRestart(const Flags& flags) {
   rep.store_mb = DirSizeMb(dir);
   std::fprintf(stderr, "[restart] filled in %.1fs (%.0f MiB); restarting\n",
                rep.fill_s, rep.store_mb);
-  rep.restart_s = TimeRestart(dir, flags);
-  rep.restart_again_s = TimeRestart(dir, flags);
+  std::string first, again;
+  rep.restart_s = TimeRestart(dir, flags, &first);
+  rep.restart_again_s = TimeRestart(dir, flags, &again);
+  rep.note = "first: " + first + "; again: " + again;
   rep.peak_rss_mb = PeakRssMb();
   if (rx) rep.receiver_counters = rx->Stop();
   std::error_code ec;
