@@ -1031,5 +1031,59 @@ TEST(OpenApiDocTest, ParsesAndDescribesEveryRoute) {
   EXPECT_EQ(api.OperationCount(), 13u);
 }
 
+TEST(OpenApiDocTest, TheCheckerCatchesDeviations) {
+  const OpenApi& api = OpenApi::Get();
+  const std::string d = kBase + "deliveries/2222222222222222222222/";
+  auto json = [](int status, std::string body) {
+    HttpResult r;
+    r.status = status;
+    r.body = std::move(body);
+    r.headers["content-type"] = "application/json";
+    return r;
+  };
+  const std::string ok_result =
+      R"({"delivery_id":"2222222222222222222222","status":"pending",)"
+      R"("http_status_code":null,"response_body":null})";
+  EXPECT_EQ(api.Check("POST", d + "replay/", json(200, ok_result)), "");
+  // A missing required member, an extra member, a wrong enum value, a
+  // too-long body, an undocumented status, an undocumented route.
+  EXPECT_NE(
+      api.Check("POST", d + "replay/", json(200, R"({"status":"pending"})")),
+      "");
+  EXPECT_NE(api.Check("POST", d + "replay/",
+                      json(200, ok_result.substr(0, ok_result.size() - 1) +
+                                    R"(,"extra":1})")),
+            "");
+  EXPECT_NE(
+      api.Check("POST", d + "replay/",
+                json(200, std::regex_replace(ok_result, std::regex("pending"),
+                                             "queued"))),
+      "");
+  EXPECT_NE(
+      api.Check("POST", d + "replay/",
+                json(200, std::regex_replace(
+                              ok_result, std::regex("\"response_body\":null"),
+                              "\"response_body\":\"" + std::string(257, 'x') +
+                                  "\""))),
+      "");
+  EXPECT_NE(api.Check("POST", d + "replay/", json(418, "{}")), "");
+  EXPECT_NE(api.Check("GET", kBase + "unknown/", json(200, "{}")), "");
+  EXPECT_NE(api.Check("GET", d, json(404, R"({"error":{}})")), "");
+}
+
+TEST(LogTest, LinesAreLogfmtAndCannotBeSplit) {
+  std::string line =
+      webhookd::FormatLogLine(webhookd::LogLevel::kWarn, "two\nlines",
+                              {{"k", "a b"}, {"n", "x\ny\"z"}});
+  EXPECT_TRUE(std::regex_search(
+      line, std::regex(
+                R"(^time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z level=warn )")))
+      << line;
+  EXPECT_NE(line.find(R"(msg="two\nlines" k="a b" n="x\ny\"z")"),
+            std::string::npos)
+      << line;
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace webhookd_test
