@@ -555,6 +555,21 @@ HttpResponse StatusResponse(const Status& st, std::string_view default_field) {
   }
 }
 
+// Engine callbacks run on engine threads, outside any session's try/catch:
+// an exception thrown while building a response (e.g. bad_alloc) must not
+// escape into the engine, so each callback answers 500 instead.
+template <typename F>
+auto Safe(Done done, F f) {
+  return [done = std::move(done), f = std::move(f)](auto result) mutable {
+    try {
+      f(std::move(result));
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, "response failed", {{"what", e.what()}});
+      done(ErrorResponse(500, "internal error"));
+    }
+  };
+}
+
 // --- the handlers ------------------------------------------------------------
 
 struct Api::Impl {
@@ -609,16 +624,16 @@ struct Api::Impl {
     }
     if (!errors.empty()) return done(Validation(std::move(errors)));
     uint32_t dflt = api->options_.default_max_in_flight;
-    engine->CreateEndpoint(std::move(spec),
-                           [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
-                             if (!r.ok())
-                               return done(StatusResponse(r.status()));
-                             Log(LogLevel::kInfo, "endpoint created",
-                                 {{"endpoint_id", r->id.ToString()}});
-                             JsonWriter w;
-                             WriteEndpoint(w, *r, /*full=*/true, dflt);
-                             done(JsonResponse(201, std::move(w).Take()));
-                           });
+    engine->CreateEndpoint(
+        std::move(spec),
+        Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          Log(LogLevel::kInfo, "endpoint created",
+              {{"endpoint_id", r->id.ToString()}});
+          JsonWriter w;
+          WriteEndpoint(w, *r, /*full=*/true, dflt);
+          done(JsonResponse(201, std::move(w).Take()));
+        }));
   }
 
   void ListEndpoints(const QueryParams& q, const Done& done) {
@@ -643,8 +658,9 @@ struct Api::Impl {
     query.cursor = paging.cursor;
     uint32_t dflt = api->options_.default_max_in_flight;
     engine->ListEndpoints(
-        query, [done, paging,
-                dflt](hooklog::Result<hooklog::Page<hooklog::Endpoint>> r) {
+        query,
+        Safe(done, [done, paging,
+                    dflt](hooklog::Result<hooklog::Page<hooklog::Endpoint>> r) {
           if (!r.ok()) return done(StatusResponse(r.status()));
           JsonWriter w;
           w.BeginObject().Key("data").BeginArray();
@@ -654,17 +670,18 @@ struct Api::Impl {
                           !paging.cursor.empty(), r->next_cursor);
           w.EndObject();
           done(JsonResponse(200, std::move(w).Take()));
-        });
+        }));
   }
 
   void GetEndpoint(hooklog::EndpointId id, const Done& done) {
     uint32_t dflt = api->options_.default_max_in_flight;
-    engine->GetEndpoint(id, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
-      if (!r.ok()) return done(StatusResponse(r.status()));
-      JsonWriter w;
-      WriteEndpoint(w, *r, false, dflt);
-      done(JsonResponse(200, std::move(w).Take()));
-    });
+    engine->GetEndpoint(
+        id, Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          JsonWriter w;
+          WriteEndpoint(w, *r, false, dflt);
+          done(JsonResponse(200, std::move(w).Take()));
+        }));
   }
 
   void UpdateEndpoint(hooklog::EndpointId id, const HttpRequest& req,
@@ -703,44 +720,45 @@ struct Api::Impl {
     }
     if (!errors.empty()) return done(Validation(std::move(errors)));
     uint32_t dflt = api->options_.default_max_in_flight;
-    engine->UpdateEndpoint(id, std::move(u),
-                           [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
-                             if (!r.ok())
-                               return done(StatusResponse(r.status()));
-                             JsonWriter w;
-                             WriteEndpoint(w, *r, false, dflt);
-                             done(JsonResponse(200, std::move(w).Take()));
-                           });
+    engine->UpdateEndpoint(
+        id, std::move(u),
+        Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          JsonWriter w;
+          WriteEndpoint(w, *r, false, dflt);
+          done(JsonResponse(200, std::move(w).Take()));
+        }));
   }
 
   void DeleteEndpoint(hooklog::EndpointId id, const Done& done) {
-    engine->DeleteEndpoint(id, [done, id](Status st) {
-      if (!st.ok()) return done(StatusResponse(st));
-      Log(LogLevel::kInfo, "endpoint deleted",
-          {{"endpoint_id", id.ToString()}});
-      HttpResponse res{http::status::no_content, 11};
-      done(std::move(res));
-    });
+    engine->DeleteEndpoint(id, Safe(done, [done, id](Status st) {
+                             if (!st.ok()) return done(StatusResponse(st));
+                             Log(LogLevel::kInfo, "endpoint deleted",
+                                 {{"endpoint_id", id.ToString()}});
+                             HttpResponse res{http::status::no_content, 11};
+                             done(std::move(res));
+                           }));
   }
 
   void RotateSecret(hooklog::EndpointId id, const Done& done) {
     uint32_t dflt = api->options_.default_max_in_flight;
-    engine->RotateSecret(id,
-                         [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
-                           if (!r.ok()) return done(StatusResponse(r.status()));
-                           Log(LogLevel::kInfo, "secret rotated",
-                               {{"endpoint_id", r->id.ToString()}});
-                           JsonWriter w;
-                           WriteEndpoint(w, *r, /*full=*/true, dflt);
-                           done(JsonResponse(200, std::move(w).Take()));
-                         });
+    engine->RotateSecret(
+        id, Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          Log(LogLevel::kInfo, "secret rotated",
+              {{"endpoint_id", r->id.ToString()}});
+          JsonWriter w;
+          WriteEndpoint(w, *r, /*full=*/true, dflt);
+          done(JsonResponse(200, std::move(w).Take()));
+        }));
   }
 
   void SendTest(hooklog::EndpointId id, const Done& done) {
-    engine->SendTest(id, [done](hooklog::Result<hooklog::DeliveryResult> r) {
-      if (!r.ok()) return done(StatusResponse(r.status()));
-      done(JsonResponse(200, DeliveryResultJson(*r)));
-    });
+    engine->SendTest(
+        id, Safe(done, [done](hooklog::Result<hooklog::DeliveryResult> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          done(JsonResponse(200, DeliveryResultJson(*r)));
+        }));
   }
 
   // --- deliveries ---
@@ -810,7 +828,8 @@ struct Api::Impl {
     query.cursor = paging.cursor;
     engine->ListDeliveries(
         query,
-        [done, paging](hooklog::Result<hooklog::Page<hooklog::Delivery>> r) {
+        Safe(done, [done, paging](
+                       hooklog::Result<hooklog::Page<hooklog::Delivery>> r) {
           if (!r.ok()) return done(StatusResponse(r.status(), "query"));
           JsonWriter w;
           w.BeginObject().Key("data").BeginArray();
@@ -820,26 +839,28 @@ struct Api::Impl {
                           !paging.cursor.empty(), r->next_cursor);
           w.EndObject();
           done(JsonResponse(200, std::move(w).Take()));
-        });
+        }));
   }
 
   void GetDelivery(hooklog::DeliveryId id, const Done& done) {
-    engine->GetDelivery(id, [done](hooklog::Result<hooklog::Delivery> r) {
-      if (!r.ok()) return done(StatusResponse(r.status()));
-      JsonWriter w;
-      WriteDelivery(w, *r, true);
-      done(JsonResponse(200, std::move(w).Take()));
-    });
+    engine->GetDelivery(
+        id, Safe(done, [done](hooklog::Result<hooklog::Delivery> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          JsonWriter w;
+          WriteDelivery(w, *r, true);
+          done(JsonResponse(200, std::move(w).Take()));
+        }));
   }
 
   void Replay(hooklog::DeliveryId id, const Done& done) {
-    engine->Replay(id, [done, id](hooklog::Result<hooklog::DeliveryResult> r) {
-      if (!r.ok()) return done(StatusResponse(r.status(), "delivery_id"));
-      Log(LogLevel::kInfo, "delivery replayed",
-          {{"delivery_id", id.ToString()},
-           {"new_delivery_id", r->delivery_id.ToString()}});
-      done(JsonResponse(200, DeliveryResultJson(*r)));
-    });
+    engine->Replay(
+        id, Safe(done, [done, id](hooklog::Result<hooklog::DeliveryResult> r) {
+          if (!r.ok()) return done(StatusResponse(r.status(), "delivery_id"));
+          Log(LogLevel::kInfo, "delivery replayed",
+              {{"delivery_id", id.ToString()},
+               {"new_delivery_id", r->delivery_id.ToString()}});
+          done(JsonResponse(200, DeliveryResultJson(*r)));
+        }));
   }
 
   // --- events ---
@@ -869,19 +890,19 @@ struct Api::Impl {
       pr.idempotency_key = *k;
     }
     if (!errors.empty()) return done(Validation(std::move(errors)));
-    engine->Publish(std::move(pr),
-                    [done](hooklog::Result<hooklog::PublishResult> r) {
-                      if (!r.ok()) return done(StatusResponse(r.status()));
-                      JsonWriter w;
-                      w.BeginObject();
-                      w.Key("id").String(hooklog::EventIdString(r->message_id));
-                      w.Key("deliveries").BeginArray();
-                      for (const auto& d : r->deliveries)
-                        w.String(d.ToString());
-                      w.EndArray();
-                      w.EndObject();
-                      done(JsonResponse(202, std::move(w).Take()));
-                    });
+    engine->Publish(
+        std::move(pr),
+        Safe(done, [done](hooklog::Result<hooklog::PublishResult> r) {
+          if (!r.ok()) return done(StatusResponse(r.status()));
+          JsonWriter w;
+          w.BeginObject();
+          w.Key("id").String(hooklog::EventIdString(r->message_id));
+          w.Key("deliveries").BeginArray();
+          for (const auto& d : r->deliveries) w.String(d.ToString());
+          w.EndArray();
+          w.EndObject();
+          done(JsonResponse(202, std::move(w).Take()));
+        }));
   }
 
   // --- routing ---
