@@ -506,5 +506,28 @@ TEST_F(CurlTransportTest, EarlierDeadlineWhileLaterOneArmed) {
   EXPECT_LT(all[0]->latency, milliseconds(8000));
 }
 
+// Regression: with the default max_connections, curl sized its connection
+// cache as 4 x the handles added when a connection came back; the last
+// completions of a burst saw one or two handles and curl closed almost every
+// idle keep-alive connection, so each burst reconnected. The cache now
+// follows the high-water mark of attempts in flight.
+TEST_F(CurlTransportTest, BurstsReuseTheirConnectionsWithDefaultOptions) {
+  constexpr size_t kBurst = 16;
+  rx_->SetDefaultReply(Reply{.delay = milliseconds(50)});
+  for (int round = 0; round < 4; ++round) {
+    Results results;
+    for (size_t i = 0; i < kBurst; ++i) {
+      transport_->Send(MakeRequest(rx_->Url("/burst")), results.Callback(i));
+    }
+    ASSERT_TRUE(results.WaitFor(kBurst, seconds(30)));
+    for (const auto& r : results.Take()) {
+      ASSERT_TRUE(r.has_value());
+      EXPECT_EQ(r->http_status_code, 200) << r->error_detail;
+    }
+  }
+  EXPECT_EQ(rx_->total(), 4 * kBurst);
+  EXPECT_EQ(rx_->connections_accepted(), kBurst);
+}
+
 }  // namespace
 }  // namespace hooklog::testing
