@@ -13,14 +13,20 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "hooklog/signing.h"
 #include "hooklog/transport.h"
 #include "tests/support/receiver/test_receiver.h"
+
+#ifndef HOOKLOG_VERSION
+#define HOOKLOG_VERSION "0.0.0"
+#endif
 
 namespace {
 
@@ -50,6 +56,7 @@ void BM_Transport(benchmark::State& state) {
   boost::asio::io_context io;
   auto guard = boost::asio::make_work_guard(io);
   std::thread runner([&io] { io.run(); });
+  // Default options (no max_connections), as the engine uses them.
   auto transport =
       hooklog::NewCurlTransport(io, {.allow_private_targets = true});
 
@@ -87,15 +94,30 @@ void BM_Transport(benchmark::State& state) {
 }
 
 // The ceiling: the same requests from a plain curl_multi_perform/poll loop
-// with reused easy handles and no signing, on one thread.
+// with reused easy handles, on one thread. Like with like: the same header
+// lines and sizes as the transport sends (a signature computed once - the
+// transport signs every attempt, which is part of what it is measured for)
+// and the same curl options (proxy environment ignored, TCP_NODELAY,
+// buffer sizes, timeouts, low-speed limit, protocols).
 void BM_BareCurlMulti(benchmark::State& state) {
   const int concurrency = static_cast<int>(state.range(0));
   const std::string url = TargetUrl();
   curl_global_init(CURL_GLOBAL_DEFAULT);
   CURLM* multi = curl_multi_init();
+  const char* kWebhookId = "evt_23456789ABCDEFGHJKLMNP";
+  const int64_t ts = std::time(nullptr);
+  const std::string lines[] = {
+      "Content-Type: application/json",
+      std::string("User-Agent: hooklog/") + HOOKLOG_VERSION,
+      "Expect:",
+      std::string("webhook-id: ") + kWebhookId,
+      "webhook-timestamp: " + std::to_string(ts),
+      "webhook-signature: " +
+          *hooklog::StandardWebhooksSignature({kSecret}, kWebhookId, ts, kBody),
+  };
   curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Content-Type: application/json");
-  headers = curl_slist_append(headers, "Expect:");
+  for (const std::string& l : lines)
+    headers = curl_slist_append(headers, l.c_str());
   auto discard = +[](char*, size_t s, size_t n, void*) { return s * n; };
   std::vector<CURL*> easies;
   for (int i = 0; i < concurrency; ++i) {
@@ -107,6 +129,16 @@ void BM_BareCurlMulti(benchmark::State& state) {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      static_cast<long>(CURL_HTTP_VERSION_1_1));
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_PROXY, "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 15000L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, 10L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     easies.push_back(e);
   }
