@@ -6,9 +6,11 @@
 // decodes "almost" right must be refused, not silently mis-keyed.
 #include "hooklog/signing.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <array>
@@ -96,8 +98,64 @@ std::optional<std::string> Base64Decode(std::string_view in) {
   return out;
 }
 
+namespace {
+
+// One HMAC-SHA256 EVP_MAC_CTX per thread, fetched and configured once.
+// HMAC() (one-shot) re-fetches the "HMAC" and "SHA256" implementations
+// from the provider and builds a fresh context on every call (EVP_Q_mac),
+// which cost about as much as the hash itself for a webhook-sized message;
+// EVP_MAC_init() with a new key reuses the context.
+class ThreadHmac {
+ public:
+  ThreadHmac() {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) return;
+    ctx_ = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    if (ctx_ == nullptr) return;
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end()};
+    if (EVP_MAC_CTX_set_params(ctx_, params) != 1) {
+      EVP_MAC_CTX_free(ctx_);
+      ctx_ = nullptr;
+    }
+  }
+  ~ThreadHmac() { EVP_MAC_CTX_free(ctx_); }
+  ThreadHmac(const ThreadHmac&) = delete;
+  ThreadHmac& operator=(const ThreadHmac&) = delete;
+
+  // False when the cached context is unusable (the caller falls back).
+  bool Mac(std::string_view key, std::string_view data, unsigned char* out,
+           size_t* out_len, size_t out_size) {
+    if (ctx_ == nullptr) return false;
+    // An empty key is legal for HMAC but EVP_MAC_init(ctx, NULL, 0) keeps
+    // the previous key: use a non-null pointer.
+    static const unsigned char kEmpty = 0;
+    const auto* k = key.empty()
+                        ? &kEmpty
+                        : reinterpret_cast<const unsigned char*>(key.data());
+    return EVP_MAC_init(ctx_, k, key.size(), nullptr) == 1 &&
+           EVP_MAC_update(ctx_,
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          data.size()) == 1 &&
+           EVP_MAC_final(ctx_, out, out_len, out_size) == 1;
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+};
+
+}  // namespace
+
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+  thread_local ThreadHmac cached;
+  size_t mac_len = 0;
+  if (cached.Mac(key, data, md.data(), &mac_len, md.size())) {
+    return std::string(reinterpret_cast<const char*>(md.data()), mac_len);
+  }
   unsigned int len = 0;
   // HMAC() (one-shot) is not deprecated in OpenSSL 3, unlike HMAC_CTX.
   if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
