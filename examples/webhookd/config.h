@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@
 
 #include "examples/webhookd/log.h"
 #include "hooklog/clock.h"
+#include "hooklog/storage.h"
 
 namespace webhookd {
 
@@ -42,6 +44,10 @@ struct Config {
   std::chrono::milliseconds read_timeout{30000};
   // How long SIGTERM waits for in-flight attempts.
   std::chrono::milliseconds drain{10000};
+  // Wraps the opened storage (fault injection in tests); null: none.
+  std::function<std::unique_ptr<hooklog::Storage>(
+      std::unique_ptr<hooklog::Storage>)>
+      wrap_storage;
 };
 
 enum class Command { kServe, kKeygen, kHelp, kVersion };

@@ -18,13 +18,15 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   ropts.sync = c.fsync;
   auto storage = hooklog::OpenRocksDbStorage(c.data_dir, ropts);
   if (!storage.ok()) return storage.status();
+  std::unique_ptr<hooklog::Storage> store = std::move(*storage);
+  if (c.wrap_storage) store = c.wrap_storage(std::move(store));
 
   hooklog::EngineOptions eopts;
   if (!c.retry_schedule.empty()) eopts.retry.schedule = c.retry_schedule;
   if (c.attempt_timeout) eopts.attempt_timeout = *c.attempt_timeout;
   eopts.transport.allow_private_targets = c.allow_private_targets;
   eopts.threads = c.engine_threads;
-  auto engine = hooklog::OpenEngine(std::move(*storage), eopts);
+  auto engine = hooklog::OpenEngine(std::move(store), eopts);
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);
 

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <regex>
@@ -313,6 +314,51 @@ TEST_F(WebhookdTest, BodyAndHeaderLimitsAndMalformedRequests) {
     ExpectError(Call("POST", "events/", body), 400, "BAD_REQUEST");
     ExpectError(Call("POST", "endpoints/", body), 400, "BAD_REQUEST");
   }
+}
+
+// Appends fail while `fail` is set, as a full disk would.
+class FailingStorage : public hooklog::ForwardingStorage {
+ public:
+  FailingStorage(std::unique_ptr<hooklog::Storage> s, std::atomic<bool>* fail)
+      : ForwardingStorage(std::move(s)), fail_(fail) {}
+  hooklog::Result<uint64_t> Append(hooklog::WriteBatch* batch) override {
+    if (*fail_) return hooklog::Status::Unavailable("injected: disk full");
+    return ForwardingStorage::Append(batch);
+  }
+
+ private:
+  std::atomic<bool>* fail_;
+};
+
+TEST_F(WebhookdTest, StorageFailingIs503AndChangesNothing) {
+  static std::atomic<bool> fail{false};
+  auto c = BaseConfig();
+  c.wrap_storage = [](std::unique_ptr<hooklog::Storage> s) {
+    return std::unique_ptr<hooklog::Storage>(
+        std::make_unique<FailingStorage>(std::move(s), &fail));
+  };
+  Start(c);
+  const std::string id = CreateEndpoint("/s", R"("description":"before")");
+  fail = true;
+  ExpectError(Call("POST", "endpoints/", "{\"url\":" + Q(rx_->Url("/t")) + "}"),
+              503, "UNAVAILABLE");
+  ExpectError(
+      Call("PATCH", "endpoints/" + id + "/", R"({"description":"after"})"), 503,
+      "UNAVAILABLE");
+  ExpectError(Call("POST", "events/", R"({"type":"a","data":{}})"), 503,
+              "UNAVAILABLE");
+  ExpectError(Call("DELETE", "endpoints/" + id + "/"), 503, "UNAVAILABLE");
+  // Reads still work, and show nothing changed.
+  Json list = CallJson("GET", "endpoints/", 200);
+  EXPECT_EQ(list.Int("pagination/total_count"), 1);
+  EXPECT_EQ(list.Str("data/0/description"), "before");
+  EXPECT_EQ(CallJson("GET", "deliveries/", 200).Int("pagination/total_count"),
+            0);
+  fail = false;
+  EXPECT_EQ(CallJson("PATCH", "endpoints/" + id + "/", 200,
+                     R"({"description":"after"})")
+                .Str("description"),
+            "after");
 }
 
 TEST_F(WebhookdTest, StatusMappingCoversUnavailable) {
