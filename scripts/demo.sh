@@ -44,11 +44,14 @@ done
 command -v python3 >/dev/null || { echo "python3 is required" >&2; exit 1; }
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 
-# A previous demo's processes (recorded by PID, never matched by name).
+# A previous demo's processes: recorded by PID, and only stopped when that PID
+# still runs the same program (never matched by name alone).
 for f in "$logs"/webhookd.pid "$logs"/receiver.pid; do
   if [ -f "$f" ]; then
-    kill "$(cat "$f")" 2>/dev/null || true
-    sleep 0.5
+    old=$(cat "$f")
+    case "$(ps -p "$old" -o comm= 2>/dev/null || true)" in
+      webhookd | hooklog-test-re*) kill "$old" 2>/dev/null || true; sleep 0.5 ;;
+    esac
   fi
 done
 rm -rf "$data" "$logs"

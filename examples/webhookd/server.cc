@@ -191,15 +191,19 @@ class Session : public std::enable_shared_from_this<Session> {
   // discard what the client is still sending (e.g. the rest of a refused
   // body) for a moment, so that closing does not reset the connection before
   // the client has read the response.
-  void Linger() {
-    error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::chrono::seconds(2));
+  void Linger(bool first = true) {
+    if (first) {
+      error_code ignored;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      // One deadline for the whole drain: a client that keeps sending cannot
+      // hold the connection open.
+      stream_.expires_after(std::chrono::seconds(2));
+    }
     auto buf = std::make_shared<std::array<char, 16384>>();
     stream_.async_read_some(net::buffer(*buf), [self = shared_from_this(), buf](
                                                    error_code ec, size_t) {
       if (ec) return self->Close();
-      self->Linger();
+      self->Linger(false);
     });
   }
 

@@ -1015,10 +1015,6 @@ TEST_F(WebhookdTest, MetricsIsValidPrometheusText) {
   EXPECT_GE(samples["hooklog_attempts_total{outcome=\"ok\"}"], 6);
   // Histogram buckets are cumulative and end at the count.
   double prev = 0;
-  for (const auto& [k, v] : samples) {
-    (void)k;
-    (void)v;
-  }
   for (const std::string& le :
        std::vector<std::string>{"0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
                                 "0.5", "1", "5", "15", "+Inf"}) {

@@ -100,14 +100,14 @@ TEST(WebhookdProcessTest, ServesStopsOnSigtermAndContinuesAfterRestart) {
   TempDir dir;
   auto rx = TestReceiver::Start();
   ASSERT_NE(rx, nullptr);
-  // The first attempt fails; the retry (2 s later) succeeds — after the
+  // The first attempt fails; the retry (4 s ± 20 % later) succeeds — after the
   // restart.
   rx->SetScript("/resume", hooklog::testing::Sequence(
                                {Reply{.status = 500}, Reply{.status = 200}}));
   std::string endpoint_id, delivery_id;
   {
     Running d = StartDaemon(dir.path(), {"--api-key", kKey, "--retry-schedule",
-                                         "0s,2s", "--log-level", "info"});
+                                         "0s,4s", "--log-level", "info"});
     ASSERT_NE(d.port, 0);
     HttpClient client("127.0.0.1", d.port);
     HttpResult r = client.Request("GET", "/healthz");
@@ -147,7 +147,7 @@ TEST(WebhookdProcessTest, ServesStopsOnSigtermAndContinuesAfterRestart) {
   EXPECT_EQ(rx->RequestsFor("/resume").size(), 1u);
   {
     // Restart on the same directory, the key now from the environment.
-    Running d = StartDaemon(dir.path(), {"--retry-schedule", "0s,2s"},
+    Running d = StartDaemon(dir.path(), {"--retry-schedule", "0s,4s"},
                             {std::string("HOOKLOG_API_KEYS=") + kKey});
     ASSERT_NE(d.port, 0);
     HttpClient client("127.0.0.1", d.port);
