@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole benchmark suite, one command (about 10 minutes on 2 cores):
+# The whole benchmark suite, one command (about 12 minutes on 2 busy cores):
 #   1. installs what is missing (scripts/setup.sh: wrk, libbenchmark, ...);
 #   2. builds the optimized tree (scripts/build.sh release → ./build);
 #   3. runs the micro benchmarks (Google Benchmark, short but meaningful
@@ -14,7 +14,7 @@
 #   scripts/bench.sh load [SCENARIO] # only the load scenarios (or one)
 #
 # Environment: HOOKLOG_BENCH_OUT (results directory, default
-# build/bench-results/<timestamp>), HOOKLOG_RESTART_EVENTS (default 1000000; the
+# build/bench-results/<timestamp>), HOOKLOG_RESTART_EVENTS (default 500000; the
 # DESIGN target is 10000000, which takes several minutes more to fill).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 what=${1:-all}
 only=${2:-}
 out=${HOOKLOG_BENCH_OUT:-build/bench-results/$(date +%Y%m%d-%H%M%S)}
-restart_events=${HOOKLOG_RESTART_EVENTS:-1000000}
+restart_events=${HOOKLOG_RESTART_EVENTS:-500000}
 mkdir -p "$out"
 
 scripts/setup.sh
@@ -59,7 +59,7 @@ load() {  # scenario, extra flags...
 if [[ $what == all || $what == load ]]; then
   load throughput --events 100000
   load slow --events 60000
-  load faulty --events 20000
+  load faulty --events 10000
   load restart --restart-events "$restart_events"
 fi
 

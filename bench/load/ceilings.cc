@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 extern char** environ;
@@ -181,7 +182,8 @@ CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
   // so that 10,000 connections do not cost a poll() over all of them.
   struct Loop {
     int ep = epoll_create1(EPOLL_CLOEXEC);
-    long timeout_ms = 0;
+    // When curl's timer expires; nullopt when it has none.
+    std::optional<Clock::time_point> timer;
   } loop;
   auto on_socket =
       +[](CURL*, curl_socket_t fd, int what, void* user, void* sockp) -> int {
@@ -200,7 +202,12 @@ CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
     return 0;
   };
   auto on_timer = +[](CURLM*, long ms, void* user) -> int {
-    static_cast<Loop*>(user)->timeout_ms = ms;
+    auto* l = static_cast<Loop*>(user);
+    if (ms < 0) {
+      l->timer.reset();
+    } else {
+      l->timer = Clock::now() + std::chrono::milliseconds(ms);
+    }
     return 0;
   };
   curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -212,12 +219,14 @@ CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
   curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
   std::vector<epoll_event> events(1024);
   while (Clock::now() < end) {
-    int wait =
-        loop.timeout_ms < 0 ? 20 : int(std::min<long>(loop.timeout_ms, 20));
-    int n = epoll_wait(loop.ep, events.data(), int(events.size()), wait);
-    if (n <= 0) {
-      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    int wait = 20;
+    if (loop.timer) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      *loop.timer - Clock::now())
+                      .count();
+      wait = int(std::clamp<int64_t>(left, 0, 20));
     }
+    int n = epoll_wait(loop.ep, events.data(), int(events.size()), wait);
     for (int i = 0; i < n; ++i) {
       int flags =
           (events[size_t(i)].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
@@ -226,6 +235,12 @@ CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
                                                             : 0);
       curl_multi_socket_action(multi, events[size_t(i)].data.fd, flags,
                                &running);
+    }
+    // Expired timers run even while sockets keep the loop busy (curl
+    // starts newly added transfers from its timer).
+    if (loop.timer && Clock::now() >= *loop.timer) {
+      loop.timer.reset();
+      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
     int left = 0;
     while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
