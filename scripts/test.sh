@@ -27,11 +27,13 @@ scripts/build.sh tsan $tsan_targets
 ctest --test-dir build-tsan --output-on-failure -j2 --timeout 600 \
   -L "^($(echo $tsan_targets | tr ' ' '|'))$"
 
-echo "== Benchmark smoke run"
+echo "== Benchmark smoke run (seconds each: they must not rot, not measure)"
 scripts/build.sh release
-for b in build/bench/bench_*; do
+export HOOKLOG_FAIRNESS_N=300
+for b in build/bench/bench_* build/bench/transport/bench_*; do
   [ -x "$b" ] || continue
   echo "-- $b"
   "$b" --benchmark_min_time=0.01 >/dev/null
 done
+build/bench/load/hooklog-load --scenario throughput --events 2000 --smoke --json | tail -n 1
 echo "== all tests passed"

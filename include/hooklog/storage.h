@@ -68,7 +68,8 @@ class Storage {
   // The highest sequence stored (0 for an empty log).
   virtual uint64_t LastSequence() const = 0;
 
-  // Up to `max_events` events with seq >= from_seq, in order.
+  // Appends to *out up to `max_events` events with seq >= from_seq, in
+  // order (existing elements are kept).
   virtual Status ReadLog(uint64_t from_seq, size_t max_events,
                          std::vector<Event>* out) = 0;
 
