@@ -6,6 +6,11 @@
 //   BM_RawRocksDbWrite/threads:N  the ceiling: raw RocksDB synced writes of
 //                                 the same 200-byte values from N threads
 //                                 (RocksDB's own write-group batching)
+//   BM_RocksDbAppendDeliveries    the engine's write pattern: each
+//                                 iteration appends K new deliveries
+//                                 (message + enqueued + rows), then their
+//                                 K attempts (attempted + updated rows);
+//                                 args: K, sync; items = events
 //   BM_MemoryAppend               the in-memory store
 //   BM_GetDelivery                delivery-by-id lookup; p50/p99 counters (ns)
 //   BM_ListNewest50               50 newest deliveries of one endpoint among
@@ -162,6 +167,84 @@ BENCHMARK(BM_RawRocksDbWrite)
     ->Threads(4)
     ->Threads(16)
     ->Threads(64)
+    ->UseRealTime();
+
+// The engine's pattern: new deliveries (whose previous row cannot exist)
+// then an update of each (previous row needed for index maintenance).
+void BM_RocksDbAppendDeliveries(benchmark::State& state) {
+  const int64_t k = state.range(0);
+  const std::string dir = NewDir("append-deliveries");
+  RocksDbOptions o;
+  o.sync = state.range(1) != 0;
+  o.retention = Duration(0);
+  auto s = OpenRocksDbStorage(dir, o);
+  if (!s.ok()) {
+    state.SkipWithError(s.status().ToString().c_str());
+    return;
+  }
+  Storage& store = **s;
+  std::mt19937_64 rng(7);
+  const std::string payload = "{\"n\":" + std::string(108, 'x') + "}";
+  std::vector<Delivery> rows(static_cast<size_t>(k));
+  uint64_t events = 0;
+  for (auto _ : state) {
+    WriteBatch create;
+    for (Delivery& d : rows) {
+      Message m;
+      m.id = MessageId(Uuid128{rng(), rng()});
+      m.event_type = "invoice.paid";
+      m.payload = payload;
+      m.created_at = kT0;
+      d = Delivery{};
+      d.id = DeliveryId(Uuid128{rng(), rng()});
+      d.message_id = m.id;
+      d.endpoint_id = EndpointId(Uuid128{1, rng() % 16});
+      d.event_type = m.event_type;
+      d.status = DeliveryStatus::kPending;
+      d.created_at = kT0;
+      d.next_attempt_at = kT0;
+      create.events.push_back(Event{0, kT0, EventType::kMessageAccepted,
+                                    m.id.raw(), MessageAccepted{m}});
+      create.events.push_back(
+          Event{0, kT0, EventType::kEnqueued, d.id.raw(),
+                DeliveryCreated{m.id, d.endpoint_id, m.event_type, kT0,
+                                std::nullopt, false}});
+      create.messages.push_back(std::move(m));
+      create.deliveries.push_back(d);
+    }
+    WriteBatch attempt;
+    for (Delivery& d : rows) {
+      Attempted a;
+      a.record.at = kT0;
+      a.record.http_status_code = 200;
+      a.record.response_body = "ok";
+      a.status_after = DeliveryStatus::kDelivered;
+      attempt.events.push_back(
+          Event{0, kT0, EventType::kAttempted, d.id.raw(), a});
+      d.status = DeliveryStatus::kDelivered;
+      d.attempts = 1;
+      d.last_attempted_at = kT0;
+      d.next_attempt_at = 0;
+      d.http_status_code = 200;
+      d.response_body = "ok";
+      d.attempts_log = {a.record};
+      attempt.deliveries.push_back(d);
+    }
+    events += create.events.size() + attempt.events.size();
+    if (!store.Append(&create).ok() || !store.Append(&attempt).ok()) {
+      state.SkipWithError("append failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(events));
+  s->reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_RocksDbAppendDeliveries)
+    ->ArgNames({"deliveries", "sync"})
+    ->Args({100, 1})
+    ->Args({1000, 0})
+    ->Args({10000, 0})
     ->UseRealTime();
 
 void BM_MemoryAppend(benchmark::State& state) {

@@ -62,12 +62,19 @@ struct VerifyReport {
   uint64_t endpoints = 0;
   uint64_t deliveries = 0;
   uint64_t messages = 0;
+  // Terminal deliveries (and then messages) absent from the store because
+  // they were created before Storage::PrunedBefore(): retention, not damage.
+  uint64_t pruned_deliveries = 0;
+  uint64_t pruned_messages = 0;
   std::vector<std::string> mismatches;  // human-readable, first 100
   bool gapless = true;
   bool ok() const { return mismatches.empty() && gapless; }
 };
 // Replays storage's whole log into a fresh Projection and compares every row
-// (and counters) with what `storage` answers, both ways.
+// (and counters) with what `storage` answers, both ways. Tolerates exactly
+// what retention may remove (Storage::PrunedBefore()): a missing terminal
+// delivery created before the watermark, minus its counter contribution,
+// and a message all of whose deliveries were so removed.
 Result<VerifyReport> VerifyStorage(Storage* storage);
 
 }  // namespace hooklog

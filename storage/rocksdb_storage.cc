@@ -29,8 +29,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -60,6 +62,7 @@ constexpr char kMetaFormatVersion[] = "format_version";
 constexpr char kMetaLastSeq[] = "last_seq";
 constexpr char kMetaTotals[] = "totals";
 constexpr char kMetaPruned[] = "pruned";
+constexpr char kMetaPrunedBefore[] = "pruned_before";
 
 // Row key prefixes (rows column family).
 constexpr char kRowEndpoint = 'e';
@@ -176,6 +179,36 @@ uint64_t ParseFixed64Value(std::string_view s) {
   return v;
 }
 
+// One pending write to a sorted column family (rows, index, due) of a group.
+struct KeyOp {
+  std::string key;
+  std::string value;
+  bool put;
+};
+
+// Emits `ops` into `wb` in key order, keeping only the last op per key (the
+// result is what applying them in order would give). Why sorted: RocksDB's
+// skiplist memtable reuses its insert "splice" between consecutive inserts,
+// so keys that arrive in order are inserted near each other instead of
+// searching the whole memtable from the top for every random key (which
+// was 2/3 of the commit path's CPU; docs/storage.md, "Write path").
+void EmitSorted(std::vector<KeyOp>* ops, rocksdb::ColumnFamilyHandle* cf,
+                rocksdb::WriteBatch* wb) {
+  std::stable_sort(
+      ops->begin(), ops->end(),
+      [](const KeyOp& a, const KeyOp& b) { return a.key < b.key; });
+  for (size_t i = 0; i < ops->size(); ++i) {
+    if (i + 1 < ops->size() && (*ops)[i + 1].key == (*ops)[i].key) continue;
+    const KeyOp& op = (*ops)[i];
+    if (op.put) {
+      wb->Put(cf, op.key, op.value);
+    } else {
+      wb->Delete(cf, op.key);
+    }
+  }
+  ops->clear();
+}
+
 void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
   c->by_status[static_cast<int>(d.status)] += static_cast<uint64_t>(sign);
   c->attempts += static_cast<uint64_t>(sign) * d.attempts;
@@ -209,7 +242,16 @@ class RocksDbStorage : public Storage {
     if (db_ == nullptr) return;
     // DB::Close does not sync the WAL: with sync=false the last writes would
     // only be in the OS page cache. Sync them so a clean shutdown is durable.
-    if (!options_.read_only) (void)db_->SyncWAL();
+    if (!options_.read_only) {
+      (void)db_->SyncWAL();
+      // Then flush the memtables, so that the next open has no WAL to
+      // replay (it would otherwise replay everything written since the
+      // last flush: ~10 s after 1 M events). A failure only costs replay.
+      rocksdb::FlushOptions fo;
+      fo.wait = true;
+      fo.allow_write_stall = true;
+      (void)db_->Flush(fo, handles_);
+    }
     for (auto* h : handles_) (void)db_->DestroyColumnFamilyHandle(h);
     handles_.clear();
     (void)db_->Close();
@@ -235,6 +277,8 @@ class RocksDbStorage : public Storage {
       const std::function<void(const Endpoint&)>& on_endpoint,
       const std::function<void(const Delivery&)>& on_delivery) override;
 
+  Timestamp PrunedBefore() const override { return pruned_before_.load(); }
+
   Result<uint64_t> PruneOnce();
   Result<RocksDbStats> Stats();
 
@@ -248,17 +292,51 @@ class RocksDbStorage : public Storage {
     std::condition_variable cv;
   };
 
+  // What the write path needs of a non-terminal delivery's current row to
+  // replace it: the fields its index, due and counter keys derive from.
+  struct ActiveRow {
+    MessageId message_id;
+    EndpointId endpoint_id;
+    std::string event_type;
+    DeliveryStatus status = DeliveryStatus::kPending;
+    uint32_t attempts = 0;
+    Timestamp created_at = 0;
+    Timestamp next_attempt_at = 0;
+  };
+  static ActiveRow ToActiveRow(const Delivery& d) {
+    return ActiveRow{d.message_id, d.endpoint_id, d.event_type,     d.status,
+                     d.attempts,   d.created_at,  d.next_attempt_at};
+  }
+  // A Delivery holding only ActiveRow's fields (enough for PutDelivery).
+  static Delivery FromActiveRow(const DeliveryId& id, const ActiveRow& r) {
+    Delivery d;
+    d.id = id;
+    d.message_id = r.message_id;
+    d.endpoint_id = r.endpoint_id;
+    d.event_type = r.event_type;
+    d.status = r.status;
+    d.attempts = r.attempts;
+    d.created_at = r.created_at;
+    d.next_attempt_at = r.next_attempt_at;
+    return d;
+  }
+
   // The rows of one group commit as they will be after it, and the counters
   // it touched. Committed into the caches only when the write succeeded.
   struct GroupState {
-    rocksdb::WriteBatch wb;
+    rocksdb::WriteBatch wb;  // log and meta families
+    // Writes to the sorted families, emitted in key order by CommitGroup.
+    std::vector<KeyOp> row_ops, index_ops, due_ops;
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> deliveries;
+    // Previous rows read ahead with one MultiGet (ids not in the cache).
+    std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> prefetched;
     std::unordered_map<EndpointId, std::optional<Endpoint>, IdHash> endpoints;
     std::unordered_map<EndpointId, EndpointCounters, IdHash> counters;
     std::unordered_map<MessageId, uint64_t, IdHash> message_refs;
     EndpointCounters totals;
     uint64_t seq = 0;
     uint64_t pruned = 0;
+    Timestamp pruned_before = 0;
   };
 
   rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[0]; }
@@ -272,7 +350,10 @@ class RocksDbStorage : public Storage {
 
   // Leader-only (REQUIRES: write_mu_ held).
   Status BuildGroup(const std::vector<PendingWrite*>& group, GroupState* g);
-  Status LoadDelivery(GroupState* g, const DeliveryId& id,
+  Status Prefetch(const std::vector<PendingWrite*>& group, GroupState* g);
+  // The delivery's current row as of this group. With `use_cache` a
+  // non-terminal row may come back reduced to ActiveRow's fields.
+  Status LoadDelivery(GroupState* g, const DeliveryId& id, bool use_cache,
                       std::optional<Delivery>* out);
   Status LoadEndpoint(GroupState* g, const EndpointId& id,
                       std::optional<Endpoint>* out);
@@ -282,6 +363,7 @@ class RocksDbStorage : public Storage {
   Status PutDelivery(GroupState* g, const Delivery* old_row,
                      const Delivery* new_row);
   Status CommitGroup(GroupState* g);
+  void CacheActive(const DeliveryId& id, const Delivery* row);
 
   template <typename T>
   Result<T> GetRow(const std::string& key, const char* what,
@@ -308,6 +390,13 @@ class RocksDbStorage : public Storage {
   EndpointCounters totals_;
   uint64_t pruned_total_ = 0;
   std::unordered_map<EndpointId, EndpointCounters, IdHash> counters_cache_;
+  // Non-terminal deliveries' ActiveRow (bounded by
+  // RocksDbOptions::active_row_cache_entries), so that updating them needs
+  // no read. Invariant: an entry equals the committed row's fields; a
+  // missing entry says nothing (read the row).
+  std::unordered_map<DeliveryId, ActiveRow, IdHash> active_cache_;
+  uint64_t commit_generation_ = 0;  // bumped by every successful commit
+  std::atomic<Timestamp> pruned_before_{0};
 
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;
@@ -353,6 +442,11 @@ Status RocksDbStorage::Open() {
   db_options.track_and_verify_wals_in_manifest = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 4;
+  // Bounds the WAL that a crash leaves to replay: past this size RocksDB
+  // flushes the families still holding the oldest WAL file (the small
+  // `meta` and `due` families would otherwise pin every WAL file until
+  // their 64 MiB memtables fill, i.e. forever). docs/storage.md, "Restart".
+  db_options.max_total_wal_size = options_.max_total_wal_bytes;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
@@ -361,8 +455,15 @@ Status RocksDbStorage::Open() {
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache;
     if (bloom) {
-      // Point lookups by id dominate the rows family.
+      // Point lookups by id dominate the rows family, and the write path
+      // looks up ids that mostly do not exist yet (new deliveries): Bloom
+      // filters in the SST files and in the memtable answer those without
+      // searching. A hash index inside data blocks shortens hits.
       table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      table.data_block_index_type =
+          rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+      cf.memtable_prefix_bloom_size_ratio = 0.02;
+      cf.memtable_whole_key_filtering = true;
     }
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     cf.compression = rocksdb::kNoCompression;
@@ -480,6 +581,14 @@ Status RocksDbStorage::CheckMeta() {
   }
   s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPruned, &value);
   if (s.ok()) pruned_total_ = ParseFixed64Value(value);
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPrunedBefore, &value);
+  if (s.ok()) {
+    pruned_before_ = UnbiasTimestamp(ParseFixed64Value(value));
+  } else if (pruned_total_ > 0) {
+    // Pruned by a build that did not record the watermark: any terminal
+    // delivery may be gone.
+    pruned_before_ = std::numeric_limits<Timestamp>::max();
+  }
   return Status::Ok();
 }
 
@@ -542,10 +651,21 @@ Result<uint64_t> RocksDbStorage::Append(WriteBatch* batch) {
 }
 
 Status RocksDbStorage::LoadDelivery(GroupState* g, const DeliveryId& id,
+                                    bool use_cache,
                                     std::optional<Delivery>* out) {
   if (auto it = g->deliveries.find(id); it != g->deliveries.end()) {
     *out = it->second;
     return Status::Ok();
+  }
+  if (use_cache) {
+    if (auto it = active_cache_.find(id); it != active_cache_.end()) {
+      *out = FromActiveRow(id, it->second);
+      return Status::Ok();
+    }
+    if (auto it = g->prefetched.find(id); it != g->prefetched.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
   }
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
@@ -574,6 +694,94 @@ Status RocksDbStorage::LoadEndpoint(GroupState* g, const EndpointId& id,
   Endpoint e;
   HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeEndpointRow(value, &e));
   *out = std::move(e);
+  return Status::Ok();
+}
+
+// Reads ahead, with one MultiGet each, the previous rows of the group's
+// deliveries that the cache does not hold, then the reference counts of the
+// messages those deliveries start referring to. New deliveries are misses
+// answered by the Bloom filters. (The adapter does not interpret events, so
+// "new" is found out by looking, not by the event type.)
+Status RocksDbStorage::Prefetch(const std::vector<PendingWrite*>& group,
+                                GroupState* g) {
+  std::vector<DeliveryId> ids;
+  for (const PendingWrite* p : group) {
+    for (const Delivery& d : p->batch->deliveries) {
+      if (active_cache_.count(d.id) || g->prefetched.count(d.id)) continue;
+      g->prefetched.emplace(d.id, std::nullopt);
+      ids.push_back(d.id);
+    }
+  }
+  auto multi_get = [this](const std::vector<std::string>& keys,
+                          std::vector<rocksdb::PinnableSlice>* values,
+                          std::vector<rocksdb::Status>* statuses) {
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    values->resize(keys.size());
+    statuses->resize(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), rows_cf(), keys.size(), slices.data(),
+                  values->data(), statuses->data(),
+                  /*sorted_input=*/true);
+  };
+  // MultiGet wants its keys sorted; ids and keys sort alike.
+  std::sort(ids.begin(), ids.end(),
+            [](const DeliveryId& a, const DeliveryId& b) {
+              return a.raw().hi != b.raw().hi ? a.raw().hi < b.raw().hi
+                                              : a.raw().lo < b.raw().lo;
+            });
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  if (!ids.empty()) {
+    std::vector<std::string> keys;
+    keys.reserve(ids.size());
+    for (const DeliveryId& id : ids)
+      keys.push_back(RowKey(kRowDelivery, id.raw()));
+    multi_get(keys, &values, &statuses);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) {
+        return FromRocks(statuses[i], "reading delivery " + ids[i].ToString());
+      }
+      Delivery d;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
+      g->prefetched[ids[i]] = std::move(d);
+    }
+  }
+  std::vector<std::string> ref_keys;
+  std::vector<MessageId> msgs;
+  std::unordered_set<MessageId, IdHash> seen;
+  for (const PendingWrite* p : group) {
+    for (const Delivery& d : p->batch->deliveries) {
+      const MessageId* old_msg = nullptr;
+      if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
+        old_msg = &it->second.message_id;
+      } else if (auto pf = g->prefetched.find(d.id);
+                 pf != g->prefetched.end() && pf->second) {
+        old_msg = &pf->second->message_id;
+      }
+      if (old_msg != nullptr && *old_msg == d.message_id) continue;
+      if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
+    }
+  }
+  if (msgs.empty()) return Status::Ok();
+  std::sort(msgs.begin(), msgs.end(),
+            [](const MessageId& a, const MessageId& b) {
+              return a.raw().hi != b.raw().hi ? a.raw().hi < b.raw().hi
+                                              : a.raw().lo < b.raw().lo;
+            });
+  ref_keys.reserve(msgs.size());
+  for (const MessageId& m : msgs)
+    ref_keys.push_back(RowKey(kRowMessageRefs, m.raw()));
+  multi_get(ref_keys, &values, &statuses);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    uint64_t refs = 0;
+    if (statuses[i].ok()) {
+      refs = ParseFixed64Value(values[i].ToStringView());
+    } else if (!statuses[i].IsNotFound()) {
+      return FromRocks(statuses[i], "reading message " + msgs[i].ToString());
+    }
+    g->message_refs.emplace(msgs[i], refs);
+  }
   return Status::Ok();
 }
 
@@ -628,14 +836,14 @@ Status RocksDbStorage::PutDelivery(GroupState* g, const Delivery* old_row,
   if (old_row != nullptr) old_keys = DeliveryIndexKeys(*old_row);
   if (new_row != nullptr) new_keys = DeliveryIndexKeys(*new_row);
   // Keys that did not change (same endpoint/type/created_at) stay put.
-  for (const auto& k : old_keys) {
+  for (auto& k : old_keys) {
     if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
-      g->wb.Delete(index_cf(), k);
+      g->index_ops.push_back({std::move(k), {}, false});
     }
   }
-  for (const auto& k : new_keys) {
+  for (auto& k : new_keys) {
     if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
-      g->wb.Put(index_cf(), k, rocksdb::Slice());
+      g->index_ops.push_back({std::move(k), {}, true});
     }
   }
   std::string old_due, new_due;
@@ -646,8 +854,8 @@ Status RocksDbStorage::PutDelivery(GroupState* g, const Delivery* old_row,
     new_due = DueKey(*new_row);
   }
   if (old_due != new_due) {
-    if (!old_due.empty()) g->wb.Delete(due_cf(), old_due);
-    if (!new_due.empty()) g->wb.Put(due_cf(), new_due, rocksdb::Slice());
+    if (!old_due.empty()) g->due_ops.push_back({std::move(old_due), {}, false});
+    if (!new_due.empty()) g->due_ops.push_back({std::move(new_due), {}, true});
   }
   EndpointCounters* c = nullptr;
   if (old_row != nullptr) {
@@ -676,11 +884,11 @@ Status RocksDbStorage::PutDelivery(GroupState* g, const Delivery* old_row,
     }
   }
   if (new_row != nullptr) {
-    g->wb.Put(rows_cf(), RowKey(kRowDelivery, new_row->id.raw()),
-              storage_internal::EncodeDeliveryRow(*new_row));
+    g->row_ops.push_back({RowKey(kRowDelivery, new_row->id.raw()),
+                          storage_internal::EncodeDeliveryRow(*new_row), true});
     g->deliveries[new_row->id] = *new_row;
   } else if (old_row != nullptr) {
-    g->wb.Delete(rows_cf(), RowKey(kRowDelivery, old_row->id.raw()));
+    g->row_ops.push_back({RowKey(kRowDelivery, old_row->id.raw()), {}, false});
     g->deliveries[old_row->id] = std::nullopt;
   }
   return Status::Ok();
@@ -688,6 +896,7 @@ Status RocksDbStorage::PutDelivery(GroupState* g, const Delivery* old_row,
 
 Status RocksDbStorage::BuildGroup(const std::vector<PendingWrite*>& group,
                                   GroupState* g) {
+  HOOKLOG_RETURN_IF_ERROR(Prefetch(group, g));
   for (PendingWrite* p : group) {
     WriteBatch* b = p->batch;
     for (Event& e : b->events) {
@@ -700,25 +909,25 @@ Status RocksDbStorage::BuildGroup(const std::vector<PendingWrite*>& group,
       const std::string new_key = EndpointIndexKey(e);
       if (old) {
         const std::string old_key = EndpointIndexKey(*old);
-        if (old_key != new_key) g->wb.Delete(index_cf(), old_key);
+        if (old_key != new_key) g->index_ops.push_back({old_key, {}, false});
       }
-      g->wb.Put(index_cf(), new_key, rocksdb::Slice());
-      g->wb.Put(rows_cf(), RowKey(kRowEndpoint, e.id.raw()),
-                storage_internal::EncodeEndpointRow(e));
+      g->index_ops.push_back({new_key, {}, true});
+      g->row_ops.push_back({RowKey(kRowEndpoint, e.id.raw()),
+                            storage_internal::EncodeEndpointRow(e), true});
       g->endpoints[e.id] = e;
     }
     for (const Message& m : b->messages) {
-      g->wb.Put(rows_cf(), RowKey(kRowMessage, m.id.raw()),
-                storage_internal::EncodeMessageRow(m));
+      g->row_ops.push_back({RowKey(kRowMessage, m.id.raw()),
+                            storage_internal::EncodeMessageRow(m), true});
     }
     for (const Delivery& d : b->deliveries) {
       std::optional<Delivery> old;
-      HOOKLOG_RETURN_IF_ERROR(LoadDelivery(g, d.id, &old));
+      HOOKLOG_RETURN_IF_ERROR(LoadDelivery(g, d.id, /*use_cache=*/true, &old));
       HOOKLOG_RETURN_IF_ERROR(PutDelivery(g, old ? &*old : nullptr, &d));
     }
     for (const IdempotencyRecord& rec : b->idempotency) {
-      g->wb.Put(rows_cf(), IdempotencyKey(rec.key),
-                storage_internal::EncodeIdempotencyRow(rec));
+      g->row_ops.push_back({IdempotencyKey(rec.key),
+                            storage_internal::EncodeIdempotencyRow(rec), true});
     }
   }
   return Status::Ok();
@@ -726,17 +935,20 @@ Status RocksDbStorage::BuildGroup(const std::vector<PendingWrite*>& group,
 
 Status RocksDbStorage::CommitGroup(GroupState* g) {
   for (const auto& [id, c] : g->counters) {
-    g->wb.Put(rows_cf(), RowKey(kRowCounters, id.raw()),
-              storage_internal::EncodeCounters(c));
+    g->row_ops.push_back({RowKey(kRowCounters, id.raw()),
+                          storage_internal::EncodeCounters(c), true});
   }
   for (const auto& [id, refs] : g->message_refs) {
     if (refs == 0) {
-      g->wb.Delete(rows_cf(), RowKey(kRowMessageRefs, id.raw()));
+      g->row_ops.push_back({RowKey(kRowMessageRefs, id.raw()), {}, false});
     } else {
-      g->wb.Put(rows_cf(), RowKey(kRowMessageRefs, id.raw()),
-                Fixed64Value(refs));
+      g->row_ops.push_back(
+          {RowKey(kRowMessageRefs, id.raw()), Fixed64Value(refs), true});
     }
   }
+  EmitSorted(&g->row_ops, rows_cf(), &g->wb);
+  EmitSorted(&g->index_ops, index_cf(), &g->wb);
+  EmitSorted(&g->due_ops, due_cf(), &g->wb);
   g->wb.Put(meta_cf(), kMetaTotals,
             storage_internal::EncodeCounters(g->totals));
   if (g->seq != committed_seq_) {
@@ -745,15 +957,38 @@ Status RocksDbStorage::CommitGroup(GroupState* g) {
   if (g->pruned > 0) {
     g->wb.Put(meta_cf(), kMetaPruned, Fixed64Value(pruned_total_ + g->pruned));
   }
+  const Timestamp pruned_before = std::max(g->pruned_before, PrunedBefore());
+  if (pruned_before != PrunedBefore()) {
+    g->wb.Put(meta_cf(), kMetaPrunedBefore,
+              Fixed64Value(BiasTimestamp(pruned_before)));
+  }
   rocksdb::Status s = db_->Write(write_options_, &g->wb);
   if (!s.ok()) return FromRocks(s, "appending to " + path_);
   // Durable: publish the new state.
+  ++commit_generation_;
   for (auto& [id, c] : g->counters) counters_cache_[id] = c;
+  for (const auto& [id, row] : g->deliveries) {
+    CacheActive(id, row ? &*row : nullptr);
+  }
+  pruned_before_ = pruned_before;
   totals_ = g->totals;
   pruned_total_ += g->pruned;
   committed_seq_ = g->seq;
   last_seq_.store(g->seq);
   return Status::Ok();
+}
+
+// REQUIRES: write_mu_ held; `row` is committed (null: no row any more).
+void RocksDbStorage::CacheActive(const DeliveryId& id, const Delivery* row) {
+  if (row == nullptr || IsTerminal(row->status)) {
+    active_cache_.erase(id);
+    return;
+  }
+  if (auto it = active_cache_.find(id); it != active_cache_.end()) {
+    it->second = ToActiveRow(*row);
+  } else if (active_cache_.size() < options_.active_row_cache_entries) {
+    active_cache_.emplace(id, ToActiveRow(*row));
+  }
 }
 
 // ----------------------------------------------------------------- reads
@@ -775,11 +1010,13 @@ Result<T> RocksDbStorage::GetRow(const std::string& key, const char* what,
 
 Status RocksDbStorage::ReadLog(uint64_t from_seq, size_t max_events,
                                std::vector<Event>* out) {
-  out->clear();
+  // Appends (storage.h): existing elements of *out are kept.
   if (from_seq == 0) from_seq = 1;
+  const size_t limit =
+      out->size() + std::min(max_events, SIZE_MAX - out->size());
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
-  for (it->Seek(SeqKey(from_seq)); it->Valid() && out->size() < max_events;
+  for (it->Seek(SeqKey(from_seq)); it->Valid() && out->size() < limit;
        it->Next()) {
     const uint64_t seq =
         it->key().size() == 8 ? GetBigEndian64(it->key().data()) : 0;
@@ -1090,7 +1327,18 @@ Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
 Status RocksDbStorage::LoadActive(
     const std::function<void(const Endpoint&)>& on_endpoint,
     const std::function<void(const Delivery&)>& on_delivery) {
-  ScopedSnapshot snap(db_);
+  // The rows loaded here are exactly the ones the write path's cache wants:
+  // warm it, but only while no commit has happened since the snapshot (a
+  // row of the snapshot could be stale then). At start-up nothing else
+  // writes, so the whole cache gets warm.
+  uint64_t generation = 0;
+  std::optional<ScopedSnapshot> snap_holder;
+  {
+    std::lock_guard<std::mutex> wl(write_mu_);
+    generation = commit_generation_;
+    snap_holder.emplace(db_);
+  }
+  const ScopedSnapshot& snap = *snap_holder;
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.get();
   {
@@ -1119,16 +1367,22 @@ Status RocksDbStorage::LoadActive(
     std::vector<rocksdb::Status> statuses(keys.size());
     db_->MultiGet(ro, rows_cf(), keys.size(), slices.data(), values.data(),
                   statuses.data());
+    std::vector<Delivery> rows(keys.size());
     for (size_t i = 0; i < keys.size(); ++i) {
       if (!statuses[i].ok()) {
         return Status::Corruption("due index of " + path_ +
                                   " names a missing delivery");
       }
-      Delivery d;
-      HOOKLOG_RETURN_IF_ERROR(
-          storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
-      on_delivery(d);
+      HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeDeliveryRow(
+          values[i].ToStringView(), &rows[i]));
     }
+    if (!options_.read_only) {
+      std::lock_guard<std::mutex> wl(write_mu_);
+      if (commit_generation_ == generation) {
+        for (const Delivery& d : rows) CacheActive(d.id, &d);
+      }
+    }
+    for (const Delivery& d : rows) on_delivery(d);
     keys.clear();
     return Status::Ok();
   };
@@ -1191,7 +1445,8 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
       g.totals = totals_;
       for (const DeliveryId& id : candidates) {
         std::optional<Delivery> old;
-        HOOKLOG_RETURN_IF_ERROR(LoadDelivery(&g, id, &old));
+        HOOKLOG_RETURN_IF_ERROR(
+            LoadDelivery(&g, id, /*use_cache=*/false, &old));
         if (!old || !IsTerminal(old->status)) continue;
         const Timestamp last_activity =
             std::max(old->created_at, old->last_attempted_at);
@@ -1202,9 +1457,12 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
         HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(&g, old->message_id, &refs));
         if (*refs == 0) {
           // The message's payload goes with its last delivery row.
-          g.wb.Delete(rows_cf(), RowKey(kRowMessage, old->message_id.raw()));
+          g.row_ops.push_back(
+              {RowKey(kRowMessage, old->message_id.raw()), {}, false});
         }
       }
+      // Pruned rows were created before `cutoff` (their last activity is).
+      g.pruned_before = cutoff;
       if (g.pruned > 0) {
         HOOKLOG_RETURN_IF_ERROR(CommitGroup(&g));
         pruned += g.pruned;

@@ -31,6 +31,14 @@ struct RocksDbOptions {
   // (rows and payloads); 0 disables pruning.
   Duration retention = std::chrono::hours(24 * 30);
   size_t block_cache_bytes = 64 << 20;
+  // Non-terminal deliveries whose index-relevant fields (~150 bytes each)
+  // are kept in memory so that updating them needs no read; beyond this
+  // many, updates read the previous row (correct, slower).
+  size_t active_row_cache_entries = 256 * 1024;
+  // Bound on the WAL that an open after a crash has to replay (RocksDB's
+  // max_total_wal_size): larger means fewer, bigger flushes; smaller means
+  // faster recovery. A clean close flushes, leaving nothing to replay.
+  uint64_t max_total_wal_bytes = 64 << 20;
   // Opens without the directory lock (e.g. hooklog-admin verify next to a
   // running daemon): reads see the data as of opening; Append fails with
   // FailedPrecondition.

@@ -96,6 +96,12 @@ class Storage {
       const std::function<void(const Endpoint&)>& on_endpoint,
       const std::function<void(const Delivery&)>& on_delivery) = 0;
 
+  // Retention watermark: terminal deliveries created before this time may
+  // have been removed (with their contributions to the counters and, once
+  // no delivery row refers to it, their message). 0 (the default) means
+  // nothing was ever removed. Lets VerifyStorage tell pruning from damage.
+  virtual Timestamp PrunedBefore() const { return 0; }
+
   // Scale-out hook (planned PostgreSQL adapter with leased partitions): an
   // adapter that owns only some endpoints answers false for the others, and
   // calls the listener when ownership changes (lease lost or gained). The
@@ -153,6 +159,7 @@ class ForwardingStorage : public Storage {
       const std::function<void(const Delivery&)>& on_delivery) override {
     return target_->LoadActive(on_endpoint, on_delivery);
   }
+  Timestamp PrunedBefore() const override { return target_->PrunedBefore(); }
   bool OwnsEndpoint(const EndpointId& id) const override {
     return target_->OwnsEndpoint(id);
   }

@@ -289,6 +289,89 @@ TEST_F(RetentionTest, BackgroundPrunerRunsWhileAppendsContinue) {
   EXPECT_TRUE(s->GetMessage(msg.id).ok());
 }
 
+// Retention vs VerifyStorage: a pruned store verifies clean (the watermark
+// tells pruning from damage), and damage is still reported.
+TEST(RetentionVerifyTest, PrunedStoreVerifiesCleanAndDamageIsReported) {
+  TempDir dir;
+  const std::string path = dir.Sub("db");
+  auto clock = std::make_shared<FakeClock>(kStart);
+  RocksDbOptions options;
+  options.clock = clock;
+  options.retention = std::chrono::hours(1);
+  options.prune_interval = Duration(0);
+  uint64_t pruned = 0;
+  MessageId active_msg;
+  {
+    auto s = MustOpen(path, options);
+    WriteStream(s.get(), 400);
+    EXPECT_EQ(s->PrunedBefore(), 0);
+    // The stream's clock advances a few milliseconds per batch: a cutoff
+    // in its middle prunes only part of the terminal deliveries.
+    clock->Advance(std::chrono::hours(1) + std::chrono::milliseconds(700));
+    auto r = PruneRocksDbStorage(s.get());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    pruned = *r;
+    ASSERT_GT(pruned, 0u);
+    EXPECT_EQ(s->PrunedBefore(), clock->Now() - options.retention.count());
+    auto report = VerifyStorage(s.get());
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_TRUE(report->ok())
+        << report->mismatches.size() << " mismatches, first: "
+        << (report->mismatches.empty() ? "" : report->mismatches.front());
+    EXPECT_EQ(report->pruned_deliveries, pruned);
+    EXPECT_LT(report->pruned_deliveries, report->deliveries) << "partial";
+    ASSERT_TRUE(
+        s->LoadActive([](const Endpoint&) {},
+                      [&](const Delivery& d) { active_msg = d.message_id; })
+            .ok());
+    ASSERT_FALSE(active_msg.raw() == Uuid128{});
+  }
+  {
+    // The watermark survives reopening.
+    auto s = MustOpen(path, options);
+    EXPECT_EQ(s->PrunedBefore(), clock->Now() - options.retention.count());
+    auto report = VerifyStorage(s.get());
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->ok());
+  }
+  {
+    // Damage retention cannot explain: the message of a non-terminal
+    // delivery gone.
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (const char* name : {"log", "rows", "index", "due", "meta",
+                             rocksdb::kDefaultColumnFamilyName.c_str()}) {
+      cfs.push_back({name, rocksdb::ColumnFamilyOptions()});
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(rocksdb::DBOptions(), path, cfs, &handles, &raw)
+            .ok());
+    std::string key(1, 'm');
+    for (uint64_t half : {active_msg.raw().hi, active_msg.raw().lo}) {
+      for (int i = 7; i >= 0; --i) key.push_back(char(half >> (8 * i)));
+    }
+    ASSERT_TRUE(raw->Delete(rocksdb::WriteOptions(), handles[1], key).ok());
+    for (auto* h : handles) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(h).ok());
+    delete raw;
+  }
+  auto s = MustOpen(path, options);
+  auto report = VerifyStorage(s.get());
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->ok());
+  bool named = false;
+  for (const auto& m : report->mismatches) {
+    named |= m.find(active_msg.ToString()) != std::string::npos;
+  }
+  EXPECT_TRUE(named) << "the missing message is reported";
+  EXPECT_EQ(report->pruned_deliveries, pruned);
+}
+
+// The memory store never prunes: its watermark is 0.
+TEST(RetentionVerifyTest, MemoryStoreHasNoWatermark) {
+  EXPECT_EQ(NewMemoryStorage()->PrunedBefore(), 0);
+}
+
 // Fault injection: a wrapper whose Append fails with Unavailable.
 class FailingStorage : public ForwardingStorage {
  public:
