@@ -150,6 +150,7 @@ std::string UsageText() {
          "[--api-key KEY]...\n"
          "                [--allow-private-targets] [--retry-schedule LIST]\n"
          "                [--attempt-timeout DUR] [--log-level LEVEL]\n"
+         "                [--operator-url URL]\n"
          "       webhookd keygen\n"
          "\n"
          "  --listen HOST:PORT       address to serve on (default "
@@ -166,6 +167,9 @@ std::string UsageText() {
          "[HOOKLOG_ATTEMPT_TIMEOUT]\n"
          "  --log-level LEVEL        debug|info|warn|error (default info)   "
          "[HOOKLOG_LOG_LEVEL]\n"
+         "  --operator-url URL       POST operational events (endpoint "
+         "disabled, circuit opened/closed, dead letters) there as signed "
+         "webhooks   [HOOKLOG_OPERATOR_URL]\n"
          "  keygen                   print a new API key "
          "(csb_<32 alphanumerics>_<crc32 hex>)\n";
 }
@@ -268,6 +272,9 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
   if (const char* v = getenv("HOOKLOG_LOG_LEVEL"); err.empty() && v && *v) {
     err = set_level(v, "HOOKLOG_LOG_LEVEL");
   }
+  if (const char* v = getenv("HOOKLOG_OPERATOR_URL"); v && *v) {
+    c.operator_url = v;
+  }
   if (!err.empty()) return fail(err);
 
   bool keys_from_flags = false;
@@ -319,7 +326,7 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       continue;
     } else if (arg == "--listen" || arg == "--data-dir" || arg == "--api-key" ||
                arg == "--retry-schedule" || arg == "--attempt-timeout" ||
-               arg == "--log-level") {
+               arg == "--log-level" || arg == "--operator-url") {
       if (!take(&v)) return fail(std::string(arg) + " needs a value");
     } else {
       return fail("unknown argument '" + std::string(arg) + "'");
@@ -340,6 +347,8 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err = set_timeout(v, "--attempt-timeout");
     } else if (arg == "--log-level") {
       err = set_level(v, "--log-level");
+    } else if (arg == "--operator-url") {
+      c.operator_url = v;
     }
     if (!err.empty()) return fail(err);
   }

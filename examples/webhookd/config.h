@@ -33,6 +33,9 @@ struct Config {
   std::vector<hooklog::Duration> retry_schedule;
   std::optional<std::chrono::milliseconds> attempt_timeout;
   LogLevel log_level = LogLevel::kInfo;
+  // Operational events (endpoint disabled, circuit opened/closed, delivery
+  // dead-lettered or recovered) are POSTed here as signed webhooks; "" none.
+  std::string operator_url;
 
   // Not flags: knobs for in-process tests.
   bool fsync = true;  // RocksDbOptions::sync

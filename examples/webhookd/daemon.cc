@@ -4,6 +4,7 @@
 
 #include "examples/webhookd/api.h"
 #include "examples/webhookd/log.h"
+#include "examples/webhookd/operator_notifier.h"
 #include "examples/webhookd/server.h"
 #include "hooklog/rocksdb_storage.h"
 
@@ -26,6 +27,17 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   if (c.attempt_timeout) eopts.attempt_timeout = *c.attempt_timeout;
   eopts.transport.allow_private_targets = c.allow_private_targets;
   eopts.threads = c.engine_threads;
+  if (!c.operator_url.empty()) {
+    hooklog::EngineOptions nopts = eopts;
+    nopts.threads = 1;
+    auto notifier = OperatorNotifier::Start(c.data_dir, c.operator_url, nopts);
+    if (!notifier.ok()) return notifier.status();
+    d->notifier_ = std::move(*notifier);
+    eopts.on_operational_event =
+        [n = d->notifier_.get()](const hooklog::OperationalEvent& e) {
+          n->Notify(e);
+        };
+  }
   auto engine = hooklog::OpenEngine(std::move(store), eopts);
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);
@@ -72,9 +84,12 @@ void Daemon::Stop() {
   // the server runs on; only then may the server be destroyed.
   if (server_) server_->Stop();
   if (engine_) engine_->Shutdown(config_.drain);
+  // The main engine may notify until its Shutdown returns.
+  if (notifier_) notifier_->Stop(config_.drain);
   server_.reset();
   engine_.reset();
   api_.reset();
+  notifier_.reset();
 }
 
 }  // namespace webhookd

@@ -17,6 +17,8 @@
 
 namespace webhookd {
 
+class OperatorNotifier;
+
 class Api;
 class Server;
 
@@ -43,6 +45,7 @@ class Daemon {
   Daemon() = default;
 
   Config config_;
+  std::unique_ptr<OperatorNotifier> notifier_;  // outlives engine_
   std::unique_ptr<hooklog::Engine> engine_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Server> server_;

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -1111,6 +1112,41 @@ TEST(OpenApiDocTest, TheCheckerCatchesDeviations) {
   EXPECT_NE(api.Check("POST", d + "replay/", json(418, "{}")), "");
   EXPECT_NE(api.Check("GET", kBase + "unknown/", json(200, "{}")), "");
   EXPECT_NE(api.Check("GET", d, json(404, R"({"error":{}})")), "");
+}
+
+// --operator-url: operational events arrive as signed webhooks, verified
+// with the secret the daemon writes to <data-dir>/operator/SIGNING_SECRET.
+TEST_F(WebhookdTest, OperatorUrlReceivesOperationalEventsSigned) {
+  webhookd::Config c = BaseConfig();
+  c.operator_url = rx_->Url("/ops");
+  Start(c);
+  rx_->SetReply("/gone", Reply{.status = 410, .body = "gone"});
+  const std::string ep = CreateEndpoint("/gone");
+  const std::string d = Publish("x.y")[0];
+  WaitForStatus(d, "dead_letter");
+  std::ifstream f(dir_.path() + "/operator/SIGNING_SECRET");
+  std::string secret;
+  std::getline(f, secret);
+  ASSERT_TRUE(secret.starts_with("whsec_")) << secret;
+  ASSERT_TRUE(rx_->WaitForRequests(3, 10s));  // the 410 + two notifications
+  for (int i = 0; i < 200 && rx_->RequestsFor("/ops").size() < 2; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  auto ops = rx_->RequestsFor("/ops");
+  ASSERT_EQ(ops.size(), 2u);
+  std::set<std::string> kinds;
+  for (const auto& r : ops) {
+    Json body(r.body);
+    ASSERT_TRUE(body.ok()) << r.body;
+    EXPECT_EQ(body.Str("type").rfind("hooklog.", 0), 0u) << r.body;
+    kinds.insert(std::string(body["data"]["kind"].get_string().value()));
+    EXPECT_TRUE(hooklog::VerifyStandardWebhooks(
+        {secret}, r.webhook_id, std::stoll(r.Header("webhook-timestamp")),
+        r.body, r.Header("webhook-signature")));
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"endpoint.disabled",
+                                          "delivery.dead_lettered"}));
+  (void)ep;
 }
 
 TEST(LogTest, LinesAreLogfmtAndCannotBeSplit) {

@@ -92,6 +92,17 @@ TEST(ConfigTest, EnvironmentAndFlagPrecedence) {
   EXPECT_EQ(p.config.api_keys, std::vector<std::string>{kKey});
 }
 
+TEST(ConfigTest, OperatorUrlFromFlagOrEnvironment) {
+  EXPECT_EQ(Parse({"--api-key", kKey}).config.operator_url, "");
+  EXPECT_EQ(Parse({"--api-key", kKey, "--operator-url", "https://ops/x"})
+                .config.operator_url,
+            "https://ops/x");
+  EXPECT_EQ(Parse({"--api-key", kKey}, {{"HOOKLOG_OPERATOR_URL", "https://e/"}})
+                .config.operator_url,
+            "https://e/");
+  EXPECT_NE(Parse({"--api-key", kKey, "--operator-url"}).error, "");
+}
+
 TEST(ConfigTest, BadValuesAreClearErrors) {
   EXPECT_NE(
       Parse({"--api-key", kKey, "--bogus"}).error.find("unknown argument"),
