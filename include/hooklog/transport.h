@@ -86,7 +86,9 @@ struct TransportOptions {
   std::chrono::seconds low_speed_time{10};
   // Extra CA bundle (PEM) trusted in addition to the system store; "" none.
   std::string ca_file;
-  // Connections kept open in total (CURLMOPT_MAXCONNECTS); 0 = curl default.
+  // Idle connections kept open in total (CURLMOPT_MAXCONNECTS). 0: four per
+  // attempt at the highest concurrency seen so far (curl's own rule, applied
+  // to peak rather than current in-flight so bursts keep their connections).
   long max_connections = 0;
   // "hooklog/<version>" when empty.
   std::string user_agent;

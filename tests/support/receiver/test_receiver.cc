@@ -559,11 +559,25 @@ void Session<Stream>::OnRead(beast::error_code ec) {
   if (reply_.delay.count() > 0) {
     timer_.expires_after(reply_.delay);
     timer_.async_wait([self = this->shared_from_this()](beast::error_code wec) {
-      if (!wec) self->Respond();
+      if (!wec) self->HoldOrRespond();
     });
     return;
   }
-  Respond();
+  HoldOrRespond();
+}
+
+// A held reply waits for ReleaseHeld(); the gate's wait ends with
+// operation_aborted when released, which is the signal, not an error.
+template <class Stream>
+void Session<Stream>::HoldOrRespond() {
+  if (!reply_.hold) {
+    Respond();
+    return;
+  }
+  rx_->WaitGate(stream_.get_executor(),
+                [self = this->shared_from_this()](beast::error_code) {
+                  self->Respond();
+                });
 }
 
 template <class Stream>
