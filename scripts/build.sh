@@ -17,6 +17,10 @@ case "$kind" in
 esac
 
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Let clones in other folders (CI) share the cache.
+  export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+fi
 cmake -S . -B "$dir" -G Ninja -DHOOKLOG_WERROR=ON "${launcher[@]}" "${flags[@]}" >/dev/null
 ninja -C "$dir" -j "${HOOKLOG_JOBS:-$(nproc)}" "$@"
