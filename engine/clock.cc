@@ -3,6 +3,8 @@
 #include <charconv>
 #include <ctime>
 
+#include "engine/civil_time.h"
+
 namespace hooklog {
 namespace {
 
@@ -33,17 +35,6 @@ bool Expect(std::string_view s, size_t* pos, char c) {
   if (*pos >= s.size() || s[*pos] != c) return false;
   ++*pos;
   return true;
-}
-
-// Days since 1970-01-01 of a civil date (proleptic Gregorian); avoids
-// timegm's dependence on the TZ environment.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 Status BadTime(std::string_view text) {

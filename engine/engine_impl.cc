@@ -179,12 +179,9 @@ class EngineImpl final : public Engine {
     asio::post(strand_,
                [this, id, u = std::move(u), done = std::move(done)]() mutable {
                  if (stopping_) return done(ShuttingDown());
-                 auto it = endpoints_.find(id);
-                 if (it == endpoints_.end() || it->second.ep.deleted) {
-                   return done(Status::NotFound("endpoint " + id.ToString() +
-                                                " not found"));
-                 }
-                 const Endpoint before = it->second.ep;
+                 EndpointState* live = LiveEndpoint(id);
+                 if (live == nullptr) return done(EndpointNotFound(id));
+                 const Endpoint before = live->ep;
                  Endpoint ep = before;
                  if (u.url) ep.url = *u.url;
                  if (u.description) ep.description = *u.description;
@@ -223,13 +220,10 @@ class EngineImpl final : public Engine {
     if (stopping_) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
-      auto it = endpoints_.find(id);
-      if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(
-            Status::NotFound("endpoint " + id.ToString() + " not found"));
-      }
+      EndpointState* live = LiveEndpoint(id);
+      if (live == nullptr) return done(EndpointNotFound(id));
       Timestamp now = clock_->Now();
-      const Endpoint before = it->second.ep;
+      const Endpoint before = live->ep;
       Endpoint ep = before;
       std::vector<SigningSecret> secrets = {{NewSigningSecret(), 0}};
       for (SigningSecret s : ep.secrets) {
@@ -249,13 +243,10 @@ class EngineImpl final : public Engine {
     if (stopping_) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
-      auto it = endpoints_.find(id);
-      if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(
-            Status::NotFound("endpoint " + id.ToString() + " not found"));
-      }
+      EndpointState* live = LiveEndpoint(id);
+      if (live == nullptr) return done(EndpointNotFound(id));
       Timestamp now = clock_->Now();
-      const Endpoint before = it->second.ep;
+      const Endpoint before = live->ep;
       Endpoint ep = before;
       ep.deleted = true;
       ep.updated_at = now;
@@ -276,7 +267,7 @@ class EngineImpl final : public Engine {
         Unschedule(&a);
         ended.push_back(did);
       }
-      it->second.ep = ep;
+      live->ep = ep;
       Commit(std::move(b), [this, id, before, ended = std::move(ended),
                             done = std::move(done)](Status st) mutable {
         if (!st.ok()) {
@@ -371,11 +362,8 @@ class EngineImpl final : public Engine {
     if (stopping_) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
-      auto it = endpoints_.find(id);
-      if (it == endpoints_.end() || it->second.ep.deleted) {
-        return done(
-            Status::NotFound("endpoint " + id.ToString() + " not found"));
-      }
+      EndpointState* live = LiveEndpoint(id);
+      if (live == nullptr) return done(EndpointNotFound(id));
       Timestamp now = NextCreationTime();
       Message m;
       m.id = MessageId::NewRandom();
@@ -612,6 +600,16 @@ class EngineImpl final : public Engine {
         Schedule(row.id, &a, row.next_attempt_at);
       }
     }
+  }
+
+  // The endpoint's state unless it is unknown or deleted.
+  EndpointState* LiveEndpoint(const EndpointId& id) {
+    auto it = endpoints_.find(id);
+    return it == endpoints_.end() || it->second.ep.deleted ? nullptr
+                                                           : &it->second;
+  }
+  static Status EndpointNotFound(const EndpointId& id) {
+    return Status::NotFound("endpoint " + id.ToString() + " not found");
   }
 
   // Creation times are strictly increasing, so that "newest first" and a

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/civil_time.h"
 #include "transport/signing_internal.h"
 
 namespace hooklog {
@@ -356,17 +357,6 @@ std::string_view TrimOws(std::string_view s) {
     s.remove_suffix(1);
   }
   return s;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
-// algorithm); avoids timegm(), which depends on the C library and TZ.
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
 // A small cursor over the date text: every accessor fails closed.
