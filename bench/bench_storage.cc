@@ -15,14 +15,18 @@
 //   BM_GetDelivery                delivery-by-id lookup; p50/p99 counters (ns)
 //   BM_ListNewest50               50 newest deliveries of one endpoint among
 //                                 HOOKLOG_BENCH_DELIVERIES (default 100000)
-//   BM_Restart                    open + LoadActive of a store whose log holds
-//                                 HOOKLOG_BENCH_RESTART_EVENTS (default 200000)
+//   BM_Restart/after_crash:C      open + LoadActive of a store whose log holds
+//                                 HOOKLOG_BENCH_RESTART_EVENTS (default
+//                                 200000), after a clean close (C=0) or a crash
+//                                 (C=1)
 //
 // Data sets are built once per process in $TMPDIR and removed at exit.
 
 #include <benchmark/benchmark.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -349,27 +353,43 @@ BENCHMARK(BM_ListNewest50)->Arg(0)->Arg(1)->ArgName("count_total");
 
 // --------------------------------------------------------------- restart
 
+// Fills `dir` with `events` log events: 1 delivery row per 5 events, 1 in 5
+// of them non-terminal. With `crash`, the filling process ends without
+// closing the store (like kill -9 after the last write(2)): no flush, so
+// the next open replays whatever WAL is left.
+bool FillRestartStore(const std::string& dir, uint64_t events, bool crash) {
+  const pid_t pid = crash ? fork() : 0;
+  if (pid < 0) return false;
+  if (pid > 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+  RocksDbOptions o;
+  o.sync = false;
+  o.retention = Duration(0);
+  auto s = OpenRocksDbStorage(dir, o);
+  if (!s.ok()) std::abort();
+  for (uint64_t i = 0; i < events;) {
+    WriteBatch b;
+    for (int k = 0; k < 5000 && i < events; ++k, ++i) {
+      b.events.push_back(MakeEvent(i));
+      if (i % 5 == 0) b.deliveries.push_back(MakeDelivery(i, 100));
+    }
+    if (!(*s)->Append(&b).ok()) std::abort();
+  }
+  if (crash) _exit(0);  // no close, no flush
+  return true;
+}
+
+// Arg 0: after a clean close (mean of 3 opens). Arg 1: after a crash (the
+// first open only: it replays the WAL left behind).
 void BM_Restart(benchmark::State& state) {
   const uint64_t events = EnvOr("HOOKLOG_BENCH_RESTART_EVENTS", 200'000);
   const std::string dir = NewDir("restart");
-  {
-    RocksDbOptions o;
-    o.sync = false;
-    o.retention = Duration(0);
-    auto s = OpenRocksDbStorage(dir, o);
-    if (!s.ok()) {
-      state.SkipWithError(s.status().ToString().c_str());
-      return;
-    }
-    // 1 delivery row per 5 events; 1 in 5 of them non-terminal.
-    for (uint64_t i = 0; i < events;) {
-      WriteBatch b;
-      for (int k = 0; k < 5000 && i < events; ++k, ++i) {
-        b.events.push_back(MakeEvent(i));
-        if (i % 5 == 0) b.deliveries.push_back(MakeDelivery(i, 100));
-      }
-      if (!(*s)->Append(&b).ok()) std::abort();
-    }
+  if (!FillRestartStore(dir, events, state.range(0) != 0)) {
+    state.SkipWithError("fill failed");
+    return;
   }
   uint64_t active = 0;
   for (auto _ : state) {
@@ -377,16 +397,31 @@ void BM_Restart(benchmark::State& state) {
     RocksDbOptions o;
     o.retention = Duration(0);
     auto s = OpenRocksDbStorage(dir, o);
-    if (!s.ok()) state.SkipWithError(s.status().ToString().c_str());
+    if (!s.ok()) {
+      state.SkipWithError(s.status().ToString().c_str());
+      break;
+    }
     Status st = (*s)->LoadActive([](const Endpoint&) {},
                                  [&](const Delivery&) { ++active; });
     if (!st.ok()) state.SkipWithError(st.ToString().c_str());
+    state.PauseTiming();  // closing (a flush) is not part of the restart
+    s->reset();
+    state.ResumeTiming();
   }
   state.counters["log_events"] = static_cast<double>(events);
   state.counters["active_loaded"] = static_cast<double>(active);
   std::filesystem::remove_all(dir);
 }
-BENCHMARK(BM_Restart)->Unit(benchmark::kMillisecond)->Iterations(3);
+BENCHMARK(BM_Restart)
+    ->ArgName("after_crash")
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+BENCHMARK(BM_Restart)
+    ->ArgName("after_crash")
+    ->Arg(1)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace hooklog

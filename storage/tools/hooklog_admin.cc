@@ -62,9 +62,12 @@ int Verify(const char* dir) {
   auto stats = hooklog::GetRocksDbStats(storage->get());
   if (stats.ok() && stats->pruned_deliveries > 0) {
     std::printf(
-        "pruned:         %llu deliveries removed by retention (their rows "
-        "are expected to be missing)\n",
-        static_cast<unsigned long long>(stats->pruned_deliveries));
+        "pruned:         %llu deliveries removed by retention (%llu "
+        "deliveries and %llu messages of the log tolerated as missing: "
+        "terminal and created before the retention watermark)\n",
+        static_cast<unsigned long long>(stats->pruned_deliveries),
+        static_cast<unsigned long long>(report->pruned_deliveries),
+        static_cast<unsigned long long>(report->pruned_messages));
   }
   if (report->ok()) {
     std::printf("result:         OK, projections match the log\n");
