@@ -134,7 +134,8 @@ TEST(EventCodecTest, CircuitEventsRoundTripWithV2Fields) {
 }
 
 TEST(EventCodecTest, HeaderLayoutIsAsDocumented) {
-  const Event& e = SampleEvents()[7].second;  // enqueued
+  const Event e = SampleEvents()[7].second;  // enqueued (a copy: the
+                                             // vector is a temporary)
   const std::string bytes = EncodeEvent(e);
   ASSERT_GE(bytes.size(), 39u);
   EXPECT_EQ(static_cast<uint8_t>(bytes[0]), kEventFormatVersion);
