@@ -7,13 +7,14 @@
 //
 // With a URL the engine uses its default libcurl transport; loopback
 // targets are allowed here because this is a local example.
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
-#include <unistd.h>
 
 #include "hooklog/engine.h"
 #include "hooklog/rocksdb_storage.h"
@@ -71,10 +72,10 @@ int main(int argc, char** argv) {
 
   auto endpoint = (*engine)->CreateEndpoint({.url = url}).get();
   if (!endpoint.ok()) return Fail(endpoint.status());
-  auto published =
-      (*engine)->Publish({.event_type = "order.paid",
-                          .payload = R"({"order":42,"amount":"9.99"})"})
-          .get();
+  auto published = (*engine)
+                       ->Publish({.event_type = "order.paid",
+                                  .payload = R"({"order":42,"amount":"9.99"})"})
+                       .get();
   if (!published.ok()) return Fail(published.status());
   std::printf("published %s -> delivery %s\n",
               hooklog::EventIdString(published->message_id).c_str(),
