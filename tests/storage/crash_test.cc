@@ -151,7 +151,9 @@ TEST(CrashTest, AcknowledgedAppendsSurviveSigkill) {
       "crash test: %d kill cycles, last acknowledged seq %llu, %.1f s\n",
       kCycles, static_cast<unsigned long long>(max_acked), secs);
   EXPECT_EQ(cycles_with_acks, kCycles);
-  EXPECT_LT(secs, 60.0);
+  // No assertion on `secs`: speed is the benchmarks' business, and
+  // sanitizer builds run this several times slower; ctest's timeout bounds
+  // it.
 }
 
 }  // namespace
