@@ -18,6 +18,8 @@
 #include <optional>
 #include <sstream>
 
+#include "bench/load/receiver_process.h"
+
 extern char** environ;
 
 namespace hooklog::load {
@@ -40,24 +42,10 @@ double ParseWrkDurationMs(const std::string& v) {
 // Runs argv, returns its stdout; kills it after `limit`.
 std::string RunCapture(const std::vector<std::string>& args,
                        std::chrono::seconds limit, int* exit_code) {
-  int fds[2];
   *exit_code = -1;
-  if (pipe2(fds, O_CLOEXEC) != 0) return "";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  std::vector<char*> argv;
-  for (const std::string& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    return "";
-  }
+  int fd = -1;
+  if (!SpawnWithStdoutPipe(args, /*search_path=*/true, &pid, &fd)) return "";
   std::string out;
   const auto deadline = Clock::now() + limit;
   char buf[4096];
@@ -69,14 +57,14 @@ std::string RunCapture(const std::vector<std::string>& args,
       kill(pid, SIGKILL);
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
+    pollfd p{fd, POLLIN, 0};
     int n = poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
     if (n <= 0) continue;
-    ssize_t r = read(fds[0], buf, sizeof buf);
+    ssize_t r = read(fd, buf, sizeof buf);
     if (r <= 0) break;
     out.append(buf, size_t(r));
   }
-  close(fds[0]);
+  close(fd);
   int status = 0;
   waitpid(pid, &status, 0);
   if (WIFEXITED(status)) *exit_code = WEXITSTATUS(status);

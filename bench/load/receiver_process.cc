@@ -93,27 +93,15 @@ std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
                                    std::to_string(c.fail_rate),
                                    "--rate-limit-rate",
                                    std::to_string(c.rate_limit_rate)};
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) return nullptr;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
-  std::vector<char*> argv;
-  for (const std::string& a : args)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
+  int out_fd = -1;
+  if (!SpawnWithStdoutPipe(args, /*search_path=*/false, &pid, &out_fd)) {
     std::fprintf(stderr, "hooklog-load: cannot start %s\n", c.binary.c_str());
     return nullptr;
   }
   r->pid_ = pid;
-  r->out_fd_ = fds[0];
-  std::string line = ReadSome(fds[0], 10000);
+  r->out_fd_ = out_fd;
+  std::string line = ReadSome(out_fd, 10000);
   const std::string marker = "listening on ";
   auto at = line.find(marker);
   if (at == std::string::npos) {
@@ -192,6 +180,31 @@ std::string Receiver::Stop() {
     while (!out.empty() && out.back() == '\n') out.pop_back();
   }
   return out;
+}
+
+bool SpawnWithStdoutPipe(const std::vector<std::string>& args, bool search_path,
+                         pid_t* pid, int* read_fd) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return false;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  std::vector<char*> argv;
+  for (const std::string& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  int rc = search_path
+               ? posix_spawnp(pid, argv[0], &fa, nullptr, argv.data(), environ)
+               : posix_spawn(pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    return false;
+  }
+  *read_fd = fds[0];
+  return true;
 }
 
 }  // namespace hooklog::load

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/support/receiver/test_receiver.h"
 
@@ -54,6 +55,11 @@ class Receiver {
 // Where hooklog-test-receiver is: next to this executable, in the build tree
 // (../../tests/support/receiver/), or on PATH. "" when not found.
 std::string FindReceiverBinary();
+
+// Starts args[0] (searched on PATH when `search_path`) with its stdout on a
+// pipe. On success sets *pid and *read_fd (close-on-exec) and returns true.
+bool SpawnWithStdoutPipe(const std::vector<std::string>& args, bool search_path,
+                         pid_t* pid, int* read_fd);
 
 }  // namespace hooklog::load
 
