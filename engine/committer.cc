@@ -3,6 +3,8 @@
 #include <chrono>
 #include <vector>
 
+#include "engine/kill_point.h"
+
 namespace hooklog {
 
 Committer::Committer(Storage* storage, size_t max_batch_events)
@@ -72,6 +74,8 @@ void Committer::Run() {
             std::chrono::steady_clock::now() - start)
             .count());
     appends_++;
+    // Durable but not yet acknowledged to anyone.
+    if (st.ok()) HOOKLOG_KILL_POINT("append_before_ack");
     for (Item& it : items) it.done(st);
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;

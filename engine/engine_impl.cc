@@ -22,6 +22,7 @@
 #include "engine/committer.h"
 #include "engine/delivery_machine.h"
 #include "engine/endpoint_guard.h"
+#include "engine/kill_point.h"
 #include "engine/projection.h"
 #include "engine/validation.h"
 #include "hooklog/engine.h"
@@ -401,9 +402,11 @@ class EngineImpl final : public Engine {
       b.deliveries.push_back(row);
       auto message = storage_->GetMessage(row.message_id);
       if (!message.ok()) return done(message.status());
+      HOOKLOG_KILL_POINT("replay_before_commit");
       Commit(std::move(b), [this, m = std::move(*message), row,
                             done = std::move(done)](Status st) mutable {
         if (!st.ok()) return done(st);
+        HOOKLOG_KILL_POINT("replay_after_commit");
         AdoptNewDeliveries(m, {row}, std::move(done));
       });
     });
@@ -884,6 +887,9 @@ class EngineImpl final : public Engine {
     if (es != nullptr && es->in_flight > 0) es->in_flight--;
     if (aborting_) return;  // stays as last recorded; resumes after restart
     RecordLatency(r);
+    if (r.http_status_code && *r.http_status_code / 100 == 2) {
+      HOOKLOG_KILL_POINT("attempt_2xx_before_record");
+    }
     const Timestamp now = clock_->Now();
     Decision d =
         DecideAttempt(a.row, r, started, now, options_.retry, &jitter_);
@@ -919,6 +925,9 @@ class EngineImpl final : public Engine {
                      row.endpoint_id, row.id, "", now});
     }
     b.deliveries.push_back(row);
+    if (row.status == DeliveryStatus::kDeadLetter) {
+      HOOKLOG_KILL_POINT("dead_letter_before_commit");
+    }
     Commit(
         std::move(b), [this, id, row, before, ops = std::move(ops)](Status st) {
           auto it = active_.find(id);
@@ -937,11 +946,16 @@ class EngineImpl final : public Engine {
             for (auto& w : a.waiters) w(ResultOf(row));
             a.waiters.clear();
             if (IsTerminal(row.status)) {
+              if (row.status == DeliveryStatus::kDeadLetter) {
+                HOOKLOG_KILL_POINT("dead_letter_after_commit");
+              }
               Finish(id);
             } else if (eit != endpoints_.end() && eit->second.ep.fifo &&
                        !row.is_test && !IsFifoHead(eit->second, id)) {
               // Not its turn (FIFO switched on while it was in flight).
             } else {
+              // The retry is durable; its timer is not armed yet.
+              HOOKLOG_KILL_POINT("reschedule_after_commit");
               Schedule(id, &a, row.next_attempt_at);
             }
             Emit(ops);

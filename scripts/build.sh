@@ -11,8 +11,8 @@ kind=${1:-release}
 [ $# -gt 0 ] && shift
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
-  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DHOOKLOG_SANITIZE=address -DCMAKE_CXX_FLAGS=-O1) ;;
-  tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=Debug -DHOOKLOG_SANITIZE=thread -DCMAKE_CXX_FLAGS=-O1 -DHOOKLOG_BUILD_BENCH=OFF) ;;
+  asan) dir=build-asan; flags=(-DCMAKE_BUILD_TYPE=Debug -DHOOKLOG_SANITIZE=address -DCMAKE_CXX_FLAGS=-O1 -DHOOKLOG_KILL_POINTS=ON) ;;
+  tsan) dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=Debug -DHOOKLOG_SANITIZE=thread -DCMAKE_CXX_FLAGS=-O1 -DHOOKLOG_BUILD_BENCH=OFF -DHOOKLOG_KILL_POINTS=ON) ;;
   *) echo "usage: $0 [release|asan|tsan] [ninja targets...]" >&2; exit 2 ;;
 esac
 
