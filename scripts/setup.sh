@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git python3 curl
-  clang clang-format
+  clang clang-format libclang-rt-14-dev
   libboost-dev libboost-system-dev
   librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libssl-dev openssl
   libsqlite3-dev
