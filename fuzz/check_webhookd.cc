@@ -1,10 +1,10 @@
 // Check of webhookd's JSON request bodies: the input is sent, in-process
 // through webhookd::Api::Handle, as the body of every route that reads one
-// (create endpoint, update endpoint, publish) and of the POST routes that
-// ignore theirs (send test, rotate secret, replay), over an engine on
-// memory storage whose transport answers every attempt at once (200, or 410
-// for the "gone" endpoint, which gives the harness a dead-lettered delivery
-// to replay).
+// (create endpoint, update endpoint, publish) and, for one input in eight,
+// of the POST routes that ignore theirs (send test, rotate secret, replay),
+// over an engine on memory storage whose transport answers every attempt at
+// once (200, or 410 for the "gone" endpoint, which gives the harness a
+// dead-lettered delivery to replay).
 //
 // Invariants for every answer: Handle completes exactly once and in time;
 // the status is 2xx or 4xx (a 5xx, even 503, cannot happen on memory
@@ -18,12 +18,15 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "examples/webhookd/api.h"
 #include "examples/webhookd/log.h"
@@ -58,6 +61,12 @@ struct Pending {
   int calls = 0;
   webhookd::HttpResponse response;
 };
+
+uint64_t Fnv1a(std::string_view s) {
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
 
 std::string EnvelopeProblem(int status, const std::string& body) {
   simdjson::dom::parser parser;
@@ -177,13 +186,19 @@ class Harness {
       return "could not create the harness endpoint: " + fresh.body;
     }
     const std::string ep = "endpoints/" + id;
-    for (auto [method, path] :
-         {std::pair{http::verb::patch, ep},
-          std::pair{http::verb::post, std::string("events")},
-          std::pair{http::verb::post, ep + "/test"},
-          std::pair{http::verb::post, ep + "/rotate-secret"},
-          std::pair{http::verb::post,
-                    "deliveries/" + dead_letter_ + "/replay"}}) {
+    std::vector<std::pair<http::verb, std::string>> routes = {
+        {http::verb::patch, ep}, {http::verb::post, "events"}};
+    // Send test, rotate secret and replay ignore their body: sending it to
+    // them every time would only halve the speed. One input in eight
+    // (chosen by its hash, so a finding still replays from its file) goes
+    // there too, after the endpoint was updated as the input says.
+    if (Fnv1a(input) % 8 == 0) {
+      routes.emplace_back(http::verb::post, ep + "/test");
+      routes.emplace_back(http::verb::post, ep + "/rotate-secret");
+      routes.emplace_back(http::verb::post,
+                          "deliveries/" + dead_letter_ + "/replay");
+    }
+    for (const auto& [method, path] : routes) {
       Answer a = Call(method, path, body);
       if (!a.problem.empty()) return a.problem;
     }
