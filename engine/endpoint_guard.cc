@@ -11,10 +11,12 @@ void EndpointGuard::Restore(Timestamp open_until, Timestamp failing_since) {
   if (open_until_ != 0) open_for_ = options_.open_for;
 }
 
-void EndpointGuard::SetRateLimit(double per_second) {
-  if (per_second != rate_) {
+void EndpointGuard::SetRateLimit(double per_second, uint32_t burst) {
+  const double new_burst = std::max(1.0, double(burst));
+  if (per_second != rate_ || new_burst != burst_) {
     rate_ = per_second;
-    tokens_ = std::max(1.0, rate_);  // start with a full bucket
+    burst_ = new_burst;
+    tokens_ = burst_;  // start with a full bucket
     tokens_at_ = 0;
   }
 }
@@ -27,7 +29,9 @@ EndpointGuard::Admission EndpointGuard::TryAcquire(Timestamp now,
     a.retry_at = paused_until_;
     return a;
   }
-  if (open_until_ != 0) {
+  // A breaker switched off while open lets everything through; the first
+  // success records that it closed.
+  if (open_until_ != 0 && options_.enabled) {
     if (now < open_until_) {
       a.retry_at = open_until_;
       return a;
@@ -37,10 +41,9 @@ EndpointGuard::Admission EndpointGuard::TryAcquire(Timestamp now,
   }
   if (in_flight >= cap) return a;
   if (rate_ > 0) {
-    const double burst = std::max(1.0, rate_);
     if (tokens_at_ != 0) {
       tokens_ = std::min(
-          burst, tokens_ + double(now - tokens_at_) * rate_ / double(kSecond));
+          burst_, tokens_ + double(now - tokens_at_) * rate_ / double(kSecond));
     }
     tokens_at_ = now;
     if (tokens_ < 1.0) {
@@ -51,7 +54,7 @@ EndpointGuard::Admission EndpointGuard::TryAcquire(Timestamp now,
     tokens_ -= 1.0;
   }
   a.allowed = true;
-  if (open_until_ != 0) {
+  if (open_until_ != 0 && options_.enabled) {
     a.probe = true;
     probe_in_flight_ = true;
   }

@@ -10,7 +10,7 @@
 //      probe's success closes it, its failure re-opens it for twice as long,
 //      up to a maximum);
 //   3. the in-flight cap (a slot must be free);
-//   4. the token-bucket rate limit (rate/s, burst = max(1, rate)).
+//   4. the token-bucket rate limit (rate/s, burst).
 // Waiting here is not an attempt and consumes no retry budget.
 //
 // Pure logic: time is passed in, so tests drive it directly.
@@ -34,7 +34,14 @@ class EndpointGuard {
 
   // Restores persisted breaker state (from the endpoint row).
   void Restore(Timestamp open_until, Timestamp failing_since);
-  void SetRateLimit(double per_second);
+  // Changes take effect at the next TryAcquire/OnResult; the current
+  // breaker state (open, failures counted so far) is kept.
+  void SetBreakerOptions(const CircuitBreakerOptions& options) {
+    options_ = options;
+  }
+  // per_second 0: no limit; otherwise at most `burst` (>= 1) at once. A
+  // change refills the bucket.
+  void SetRateLimit(double per_second, uint32_t burst);
   // Forgets the current run of failures (an operator re-enabled the
   // endpoint: auto-disable must not fire again on its first failure).
   void ClearFailures() {
@@ -82,6 +89,7 @@ class EndpointGuard {
   Timestamp paused_until_ = 0;
   // Token bucket.
   double rate_ = 0;
+  double burst_ = 1;
   double tokens_ = 0;
   Timestamp tokens_at_ = 0;
 };

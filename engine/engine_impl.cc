@@ -141,6 +141,7 @@ class EngineImpl final : public Engine {
       ep.fifo = spec.fifo;
       ep.http2 = spec.http2;
       ep.signature_scheme = spec.signature_scheme;
+      ep.protection = spec.protection;
       ep.created_at = ep.updated_at = now;
       WriteBatch b;
       b.events.push_back(EndpointEvent(EventType::kEndpointCreated, ep, now));
@@ -205,6 +206,12 @@ class EngineImpl final : public Engine {
                  if (u.http2) ep.http2 = *u.http2;
                  if (u.signature_scheme)
                    ep.signature_scheme = *u.signature_scheme;
+                 if (u.rate_limit_burst)
+                   ep.protection.rate_limit_burst = *u.rate_limit_burst;
+                 if (u.circuit_breaker)
+                   ep.protection.circuit_breaker = *u.circuit_breaker;
+                 if (u.auto_disable_after)
+                   ep.protection.auto_disable_after = *u.auto_disable_after;
                  EventType type = EventType::kEndpointUpdated;
                  if (u.enabled && *u.enabled != before.enabled) {
                    ep.enabled = *u.enabled;
@@ -698,7 +705,9 @@ class EngineImpl final : public Engine {
     auto [it, inserted] = endpoints_.try_emplace(ep.id, options_);
     EndpointState& es = it->second;
     es.ep = ep;
-    es.guard.SetRateLimit(ep.rate_limit_per_s);
+    es.guard.SetRateLimit(ep.rate_limit_per_s, EffectiveRateLimitBurst(ep));
+    es.guard.SetBreakerOptions(
+        ep.protection.circuit_breaker.value_or(options_.circuit_breaker));
     if (inserted) es.guard.Restore(ep.circuit_open_until, ep.failing_since);
     return es;
   }
@@ -1010,9 +1019,10 @@ class EngineImpl final : public Engine {
     std::string disable;
     if (d.disable_endpoint) {
       disable = "gone_410";
-    } else if (outcome == Outcome::kFailure &&
-               options_.auto_disable_after.count() > 0 && failing_since != 0 &&
-               now - failing_since >= options_.auto_disable_after.count()) {
+    } else if (const Duration after = ep.protection.auto_disable_after.value_or(
+                   options_.auto_disable_after);
+               outcome == Outcome::kFailure && after.count() > 0 &&
+               failing_since != 0 && now - failing_since >= after.count()) {
       disable = "failing";
     }
     if (!disable.empty() && ep.enabled) {
@@ -1198,6 +1208,11 @@ Result<std::unique_ptr<Engine>> OpenEngine(std::unique_ptr<Storage> storage,
       options.default_max_in_flight == 0) {
     return Status::InvalidArgument(
         "max_payload_bytes and in-flight limits must be positive");
+  }
+  HOOKLOG_RETURN_IF_ERROR(ValidateCircuitBreaker(options.circuit_breaker));
+  if (options.auto_disable_after.count() < 0) {
+    return Status::InvalidArgument("auto_disable_after must not be negative",
+                                   "auto_disable_after");
   }
   auto engine =
       std::make_unique<EngineImpl>(std::move(storage), std::move(options));

@@ -1,5 +1,8 @@
 #include "hooklog/types.h"
 
+#include <algorithm>
+#include <cmath>
+
 namespace hooklog {
 
 std::string_view DeliveryStatusName(DeliveryStatus s) {
@@ -78,6 +81,14 @@ std::string_view DeadLetterReasonName(DeadLetterReason r) {
       return "endpoint_disabled";
   }
   return "unknown";
+}
+
+uint32_t EffectiveRateLimitBurst(const Endpoint& ep) {
+  if (ep.rate_limit_per_s <= 0) return 0;
+  if (ep.protection.rate_limit_burst != 0)
+    return ep.protection.rate_limit_burst;
+  // Rates are at most 1e6 (validation), so the cast is exact.
+  return static_cast<uint32_t>(std::max(1.0, std::floor(ep.rate_limit_per_s)));
 }
 
 bool Endpoint::Matches(std::string_view event_type) const {

@@ -254,6 +254,23 @@ Status ValidateLimits(std::optional<double> rate, std::optional<uint32_t> cap) {
   return Status::Ok();
 }
 
+Status ValidateBurst(std::optional<uint32_t> burst) {
+  if (burst && *burst > kMaxRateLimitBurst) {
+    return Status::InvalidArgument("rate_limit_burst must be at most 1000000",
+                                   "rate_limit_burst");
+  }
+  return Status::Ok();
+}
+
+Status ValidateAutoDisableAfter(std::optional<Duration> after) {
+  if (after && after->count() < 0) {
+    return Status::InvalidArgument(
+        "auto_disable_after must be 0 (never) or a positive duration",
+        "auto_disable_after");
+  }
+  return Status::Ok();
+}
+
 Status ValidateDescription(const std::string& d) {
   if (d.size() > kMaxDescriptionLength ||
       !simdjson::validate_utf8(d.data(), d.size())) {
@@ -266,6 +283,29 @@ Status ValidateDescription(const std::string& d) {
 
 }  // namespace
 
+Status ValidateCircuitBreaker(const CircuitBreakerOptions& o) {
+  auto bad = [](std::string what, std::string_view field) {
+    return Status::InvalidArgument(
+        "circuit_breaker." + std::string(field) + " " + what,
+        "circuit_breaker." + std::string(field));
+  };
+  if (o.consecutive_failures == 0 || o.consecutive_failures > 1'000'000) {
+    return bad("must be between 1 and 1000000", "consecutive_failures");
+  }
+  if (o.window_attempts == 0 || o.window_attempts > 10'000) {
+    return bad("must be between 1 and 10000", "window_attempts");
+  }
+  if (!std::isfinite(o.failure_rate) || o.failure_rate <= 0 ||
+      o.failure_rate > 1) {
+    return bad("must be in (0, 1]", "failure_rate");
+  }
+  if (o.open_for.count() <= 0) return bad("must be positive", "open_for");
+  if (o.max_open_for < o.open_for) {
+    return bad("must be at least open_for", "max_open_for");
+  }
+  return Status::Ok();
+}
+
 Status ValidateEndpointSpec(const EndpointSpec& spec) {
   HOOKLOG_RETURN_IF_ERROR(ValidateUrl(spec.url));
   HOOKLOG_RETURN_IF_ERROR(ValidateDescription(spec.description));
@@ -274,7 +314,14 @@ Status ValidateEndpointSpec(const EndpointSpec& spec) {
   }
   HOOKLOG_RETURN_IF_ERROR(ValidateMetadata(spec.metadata));
   HOOKLOG_RETURN_IF_ERROR(ValidateHeaders(spec.headers));
-  return ValidateLimits(spec.rate_limit_per_s, spec.max_in_flight);
+  HOOKLOG_RETURN_IF_ERROR(
+      ValidateLimits(spec.rate_limit_per_s, spec.max_in_flight));
+  HOOKLOG_RETURN_IF_ERROR(ValidateBurst(spec.protection.rate_limit_burst));
+  if (spec.protection.circuit_breaker) {
+    HOOKLOG_RETURN_IF_ERROR(
+        ValidateCircuitBreaker(*spec.protection.circuit_breaker));
+  }
+  return ValidateAutoDisableAfter(spec.protection.auto_disable_after);
 }
 
 Status ValidateEndpointUpdate(const EndpointUpdate& u) {
@@ -293,7 +340,13 @@ Status ValidateEndpointUpdate(const EndpointUpdate& u) {
     }
   }
   if (u.headers) HOOKLOG_RETURN_IF_ERROR(ValidateHeaders(*u.headers));
-  return ValidateLimits(u.rate_limit_per_s, u.max_in_flight);
+  HOOKLOG_RETURN_IF_ERROR(ValidateLimits(u.rate_limit_per_s, u.max_in_flight));
+  HOOKLOG_RETURN_IF_ERROR(ValidateBurst(u.rate_limit_burst));
+  if (u.circuit_breaker && *u.circuit_breaker) {
+    HOOKLOG_RETURN_IF_ERROR(ValidateCircuitBreaker(**u.circuit_breaker));
+  }
+  return ValidateAutoDisableAfter(u.auto_disable_after ? *u.auto_disable_after
+                                                       : std::nullopt);
 }
 
 }  // namespace hooklog

@@ -24,6 +24,7 @@ inline constexpr size_t kMaxMetadataKeys = 50;
 inline constexpr size_t kMaxMetadataKeyLength = 128;
 inline constexpr size_t kMaxMetadataValueLength = 512;
 inline constexpr uint32_t kMaxInFlightLimit = 100000;
+inline constexpr uint32_t kMaxRateLimitBurst = 1000000;
 
 // http/https only, <= 2048 characters, a host, no userinfo, a numeric port in
 // 1..65535 if any, no IPv4 literal in octal/hex/decimal/short form, no
@@ -40,6 +41,9 @@ Status ValidateHeaders(const HeaderList& headers);
 Status ValidateMetadata(const Metadata& metadata);
 // Well-formed JSON in valid UTF-8, at most `max_bytes`.
 Status ValidatePayload(std::string_view json, size_t max_bytes);
+// Thresholds >= 1, window 1..10000, failure_rate in (0, 1], open_for > 0,
+// max_open_for >= open_for. Field names are "circuit_breaker.<member>".
+Status ValidateCircuitBreaker(const CircuitBreakerOptions& options);
 Status ValidateEndpointSpec(const EndpointSpec& spec);
 Status ValidateEndpointUpdate(const EndpointUpdate& update);
 

@@ -213,7 +213,51 @@ void WriteEndpointFields(Writer* w, const Endpoint& e) {
   // Format version 2.
   w->I64(e.circuit_open_until);
   w->I64(e.failing_since);
+  // Format version 3: the endpoint's own protection settings.
+  const EndpointProtection& p = e.protection;
+  w->Fixed32(p.rate_limit_burst);
+  w->Bool(p.circuit_breaker.has_value());
+  if (p.circuit_breaker) {
+    const CircuitBreakerOptions& cb = *p.circuit_breaker;
+    w->Bool(cb.enabled);
+    w->Fixed32(cb.consecutive_failures);
+    w->Fixed32(cb.window_attempts);
+    w->F64(cb.failure_rate);
+    w->I64(cb.open_for.count());
+    w->I64(cb.max_open_for.count());
+  }
+  w->Bool(p.auto_disable_after.has_value());
+  if (p.auto_disable_after) w->I64(p.auto_disable_after->count());
 }
+
+namespace {
+
+bool ReadDuration(Reader* r, Duration* d) {
+  int64_t v;
+  if (!r->I64(&v)) return false;
+  *d = Duration(v);
+  return true;
+}
+
+bool ReadProtection(Reader* r, EndpointProtection* p) {
+  *p = EndpointProtection{};
+  bool has_breaker, has_auto_disable;
+  if (!r->Fixed32(&p->rate_limit_burst) || !r->Bool(&has_breaker)) {
+    return false;
+  }
+  if (has_breaker) {
+    CircuitBreakerOptions& cb = p->circuit_breaker.emplace();
+    if (!r->Bool(&cb.enabled) || !r->Fixed32(&cb.consecutive_failures) ||
+        !r->Fixed32(&cb.window_attempts) || !r->F64(&cb.failure_rate) ||
+        !ReadDuration(r, &cb.open_for) || !ReadDuration(r, &cb.max_open_for)) {
+      return false;
+    }
+  }
+  if (!r->Bool(&has_auto_disable)) return false;
+  return !has_auto_disable || ReadDuration(r, &p->auto_disable_after.emplace());
+}
+
+}  // namespace
 
 bool ReadEndpointFields(Reader* r, Endpoint* e, uint8_t version) {
   if (!ReadId(r, &e->id) || !r->Str(&e->url)) return false;
@@ -256,7 +300,8 @@ bool ReadEndpointFields(Reader* r, Endpoint* e, uint8_t version) {
          r->Bool(&e->deleted) && r->I64(&e->created_at) &&
          r->I64(&e->updated_at) &&
          (version < 2 ||
-          (r->I64(&e->circuit_open_until) && r->I64(&e->failing_since)));
+          (r->I64(&e->circuit_open_until) && r->I64(&e->failing_since))) &&
+         (version < 3 || ReadProtection(r, &e->protection));
 }
 
 void WriteMessageFields(Writer* w, const Message& m) {

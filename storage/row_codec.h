@@ -19,7 +19,8 @@
 
 namespace hooklog::storage_internal {
 
-inline constexpr uint8_t kRowFormatVersion = 2;  // 2: endpoint circuit fields
+// 2: endpoint circuit fields; 3: endpoint protection settings.
+inline constexpr uint8_t kRowFormatVersion = 3;
 
 // Field-level codecs, shared with the event codec (an endpoint event carries
 // the full Endpoint).

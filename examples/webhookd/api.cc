@@ -123,7 +123,7 @@ void WriteTimeOrNull(JsonWriter& w, hooklog::Timestamp t) {
 }
 
 void WriteEndpoint(JsonWriter& w, const hooklog::Endpoint& ep, bool full,
-                   uint32_t default_max_in_flight) {
+                   const ApiOptions& defaults) {
   w.BeginObject();
   w.Key("id").String(ep.id.ToString());
   w.Key("url").String(ep.url);
@@ -150,9 +150,35 @@ void WriteEndpoint(JsonWriter& w, const hooklog::Endpoint& ep, bool full,
   } else {
     w.Null();
   }
+  w.Key("rate_limit_burst");
+  if (uint32_t burst = hooklog::EffectiveRateLimitBurst(ep)) {
+    w.Uint(burst);
+  } else {
+    w.Null();
+  }
   w.Key("max_in_flight")
-      .Uint(ep.max_in_flight ? ep.max_in_flight : default_max_in_flight);
+      .Uint(ep.max_in_flight ? ep.max_in_flight
+                             : defaults.default_max_in_flight);
   w.Key("fifo").Bool(ep.fifo);
+  // Protection settings as they apply: the endpoint's own, or the defaults.
+  const hooklog::CircuitBreakerOptions& cb =
+      ep.protection.circuit_breaker.value_or(defaults.circuit_breaker);
+  w.Key("circuit_breaker").BeginObject();
+  w.Key("enabled").Bool(cb.enabled);
+  w.Key("consecutive_failures").Uint(cb.consecutive_failures);
+  w.Key("window_attempts").Uint(cb.window_attempts);
+  w.Key("failure_rate").Double(cb.failure_rate);
+  w.Key("open_for").String(hooklog::FormatDuration(cb.open_for));
+  w.Key("max_open_for").String(hooklog::FormatDuration(cb.max_open_for));
+  w.EndObject();
+  w.Key("circuit_state").String(ep.circuit_open_until != 0 ? "open" : "closed");
+  w.Key("circuit_open_until");
+  WriteTimeOrNull(w, ep.circuit_open_until);
+  w.Key("failing_since");
+  WriteTimeOrNull(w, ep.failing_since);
+  w.Key("auto_disable_after")
+      .String(hooklog::FormatDuration(ep.protection.auto_disable_after.value_or(
+          defaults.auto_disable_after)));
   w.Key("disabled_reason");
   if (ep.enabled) {
     w.Null();
@@ -424,6 +450,74 @@ std::optional<hooklog::HeaderList> GetStringMap(
   return out;
 }
 
+std::optional<hooklog::Duration> GetDuration(simdjson::dom::object obj,
+                                             std::string_view key,
+                                             std::vector<FieldError>* errors) {
+  auto s = GetString(obj, key, errors);
+  if (!s) return std::nullopt;
+  auto d = hooklog::ParseDuration(*s);
+  if (!d.ok() || d->count() < 0) {
+    errors->push_back(
+        {std::string(key), std::string(key) +
+                               " must be a duration like \"30s\", \"10m\", "
+                               "\"5d\" or \"0\""});
+    return std::nullopt;
+  }
+  return *d;
+}
+
+// A circuit_breaker object: members left out take the defaults. Unknown
+// members are refused (a misspelt threshold must not pass silently).
+std::optional<hooklog::CircuitBreakerOptions> GetCircuitBreaker(
+    simdjson::dom::object obj, const hooklog::CircuitBreakerOptions& defaults,
+    std::vector<FieldError>* errors) {
+  auto e = Member(obj, "circuit_breaker");
+  if (!e) return std::nullopt;
+  simdjson::dom::object cb_obj;
+  if (e->get_object().get(cb_obj)) {
+    errors->push_back(
+        {"circuit_breaker", "circuit_breaker must be an object or null"});
+    return std::nullopt;
+  }
+  const size_t before = errors->size();
+  for (auto [k, v] : cb_obj) {
+    static constexpr std::string_view kKnown[] = {
+        "enabled",  "consecutive_failures", "window_attempts", "failure_rate",
+        "open_for", "max_open_for"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), k) ==
+        std::end(kKnown)) {
+      errors->push_back({"circuit_breaker." + std::string(k),
+                         "unknown circuit_breaker member"});
+    }
+  }
+  // Field names in errors carry the "circuit_breaker." prefix.
+  std::vector<FieldError> inner;
+  hooklog::CircuitBreakerOptions cb = defaults;
+  if (auto v = GetBool(cb_obj, "enabled", &inner)) cb.enabled = *v;
+  if (auto v = GetCount(cb_obj, "consecutive_failures", &inner)) {
+    cb.consecutive_failures = *v;
+  }
+  if (auto v = GetCount(cb_obj, "window_attempts", &inner)) {
+    cb.window_attempts = *v;
+  }
+  simdjson::dom::element rate;
+  if (!cb_obj.at_key("failure_rate").get(rate) && !rate.is_null()) {
+    if (rate.get_double().get(cb.failure_rate)) {
+      inner.push_back({"failure_rate", "failure_rate must be a number"});
+    }
+  }
+  if (auto v = GetDuration(cb_obj, "open_for", &inner)) cb.open_for = *v;
+  if (auto v = GetDuration(cb_obj, "max_open_for", &inner)) {
+    cb.max_open_for = *v;
+  }
+  for (FieldError& f : inner) {
+    errors->push_back(
+        {"circuit_breaker." + f.field, "circuit_breaker." + f.message});
+  }
+  if (errors->size() != before) return std::nullopt;
+  return cb;
+}
+
 std::optional<hooklog::SignatureScheme> GetScheme(
     simdjson::dom::object obj, std::vector<FieldError>* errors) {
   auto s = GetString(obj, "signature_scheme", errors);
@@ -619,11 +713,19 @@ struct Api::Impl {
     }
     if (auto v = GetBool(obj, "fifo", &errors)) spec.fifo = *v;
     if (auto v = GetBool(obj, "is_active", &errors)) spec.enabled = *v;
+    auto& protection = spec.protection;
+    if (auto v = GetCount(obj, "rate_limit_burst", &errors)) {
+      protection.rate_limit_burst = *v;
+    }
+    protection.circuit_breaker =
+        GetCircuitBreaker(obj, api->options_.circuit_breaker, &errors);
+    protection.auto_disable_after =
+        GetDuration(obj, "auto_disable_after", &errors);
     if (!api->options_.allow_private_targets && !spec.url.empty()) {
       if (auto p = PrivateTargetProblem(spec.url)) errors.push_back(*p);
     }
     if (!errors.empty()) return done(Validation(std::move(errors)));
-    uint32_t dflt = api->options_.default_max_in_flight;
+    const ApiOptions* dflt = &api->options_;
     engine->CreateEndpoint(
         std::move(spec),
         Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
@@ -631,7 +733,7 @@ struct Api::Impl {
           Log(LogLevel::kInfo, "endpoint created",
               {{"endpoint_id", r->id.ToString()}});
           JsonWriter w;
-          WriteEndpoint(w, *r, /*full=*/true, dflt);
+          WriteEndpoint(w, *r, /*full=*/true, *dflt);
           done(JsonResponse(201, std::move(w).Take()));
         }));
   }
@@ -656,7 +758,7 @@ struct Api::Impl {
     query.page = paging.page;
     query.page_size = paging.page_size;
     query.cursor = paging.cursor;
-    uint32_t dflt = api->options_.default_max_in_flight;
+    const ApiOptions* dflt = &api->options_;
     engine->ListEndpoints(
         query,
         Safe(done, [done, paging,
@@ -664,7 +766,7 @@ struct Api::Impl {
           if (!r.ok()) return done(StatusResponse(r.status()));
           JsonWriter w;
           w.BeginObject().Key("data").BeginArray();
-          for (const auto& ep : r->items) WriteEndpoint(w, ep, false, dflt);
+          for (const auto& ep : r->items) WriteEndpoint(w, ep, false, *dflt);
           w.EndArray();
           WritePagination(w, paging.page, paging.page_size, r->total_count,
                           !paging.cursor.empty(), r->next_cursor);
@@ -674,12 +776,12 @@ struct Api::Impl {
   }
 
   void GetEndpoint(hooklog::EndpointId id, const Done& done) {
-    uint32_t dflt = api->options_.default_max_in_flight;
+    const ApiOptions* dflt = &api->options_;
     engine->GetEndpoint(
         id, Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
           if (!r.ok()) return done(StatusResponse(r.status()));
           JsonWriter w;
-          WriteEndpoint(w, *r, false, dflt);
+          WriteEndpoint(w, *r, false, *dflt);
           done(JsonResponse(200, std::move(w).Take()));
         }));
   }
@@ -715,17 +817,28 @@ struct Api::Impl {
     u.fifo = GetBool(obj, "fifo", &errors);
     u.enabled = GetBool(obj, "is_active", &errors);
     u.signature_scheme = GetScheme(obj, &errors);
+    if (Present(obj, "rate_limit_burst")) {
+      u.rate_limit_burst =
+          GetCount(obj, "rate_limit_burst", &errors).value_or(0);
+    }
+    if (Present(obj, "circuit_breaker")) {
+      u.circuit_breaker =
+          GetCircuitBreaker(obj, api->options_.circuit_breaker, &errors);
+    }
+    if (Present(obj, "auto_disable_after")) {
+      u.auto_disable_after = GetDuration(obj, "auto_disable_after", &errors);
+    }
     if (!api->options_.allow_private_targets && u.url) {
       if (auto p = PrivateTargetProblem(*u.url)) errors.push_back(*p);
     }
     if (!errors.empty()) return done(Validation(std::move(errors)));
-    uint32_t dflt = api->options_.default_max_in_flight;
+    const ApiOptions* dflt = &api->options_;
     engine->UpdateEndpoint(
         id, std::move(u),
         Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
           if (!r.ok()) return done(StatusResponse(r.status()));
           JsonWriter w;
-          WriteEndpoint(w, *r, false, dflt);
+          WriteEndpoint(w, *r, false, *dflt);
           done(JsonResponse(200, std::move(w).Take()));
         }));
   }
@@ -741,14 +854,14 @@ struct Api::Impl {
   }
 
   void RotateSecret(hooklog::EndpointId id, const Done& done) {
-    uint32_t dflt = api->options_.default_max_in_flight;
+    const ApiOptions* dflt = &api->options_;
     engine->RotateSecret(
         id, Safe(done, [done, dflt](hooklog::Result<hooklog::Endpoint> r) {
           if (!r.ok()) return done(StatusResponse(r.status()));
           Log(LogLevel::kInfo, "secret rotated",
               {{"endpoint_id", r->id.ToString()}});
           JsonWriter w;
-          WriteEndpoint(w, *r, /*full=*/true, dflt);
+          WriteEndpoint(w, *r, /*full=*/true, *dflt);
           done(JsonResponse(200, std::move(w).Take()));
         }));
   }

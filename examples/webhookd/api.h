@@ -35,9 +35,11 @@ struct ApiOptions {
   // Refuse endpoint URLs whose host is literally loopback/private/"localhost"
   // (the transport also refuses such addresses when it connects).
   bool allow_private_targets = false;
-  // The engine's default per-endpoint in-flight cap, shown as the effective
-  // max_in_flight of endpoints that set none.
+  // The engine's defaults (EngineOptions), shown as the effective settings
+  // of endpoints that set none of their own.
   uint32_t default_max_in_flight = 32;
+  hooklog::CircuitBreakerOptions circuit_breaker;
+  hooklog::Duration auto_disable_after = std::chrono::hours(24 * 5);
 };
 
 // A response carrying API.md's error envelope.

@@ -46,6 +46,8 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   aopts.api_keys = c.api_keys;
   aopts.allow_private_targets = c.allow_private_targets;
   aopts.default_max_in_flight = eopts.default_max_in_flight;
+  aopts.circuit_breaker = eopts.circuit_breaker;
+  aopts.auto_disable_after = eopts.auto_disable_after;
   d->api_ = std::make_unique<Api>(d->engine_.get(), std::move(aopts));
 
   ServerOptions sopts;

@@ -98,8 +98,9 @@ struct Event {
 };
 
 // The current format version written by EncodeEvent. Version 2 added the
-// endpoint's circuit breaker fields (circuit_open_until, failing_since).
-inline constexpr uint8_t kEventFormatVersion = 2;
+// endpoint's circuit breaker fields (circuit_open_until, failing_since);
+// version 3 the endpoint's own protection settings (Endpoint::protection).
+inline constexpr uint8_t kEventFormatVersion = 3;
 
 // Binary encoding with a CRC32C checksum (docs/event_format.md).
 std::string EncodeEvent(const Event& event);

@@ -16,6 +16,7 @@
 #include "hooklog/clock.h"
 #include "hooklog/ids.h"
 #include "hooklog/transport.h"
+#include "hooklog/types.h"  // CircuitBreakerOptions
 
 namespace hooklog {
 
@@ -37,22 +38,6 @@ struct RetryPolicy {
   Duration rate_limit_budget = std::chrono::hours(24);
 
   static std::vector<Duration> DefaultSchedule();
-};
-
-// Per-endpoint circuit breaker (see engine/endpoint_guard.h). While open, an
-// endpoint's due deliveries wait without being attempted and without
-// spending attempts; then one probe decides.
-struct CircuitBreakerOptions {
-  bool enabled = true;
-  // Opens after this many failed attempts in a row...
-  uint32_t consecutive_failures = 10;
-  // ...or when at least `failure_rate` of the last `window_attempts`
-  // attempts failed (429s are not failures).
-  uint32_t window_attempts = 50;
-  double failure_rate = 0.8;
-  // First open period; doubles after each failed probe, up to the maximum.
-  Duration open_for = std::chrono::seconds(30);
-  Duration max_open_for = std::chrono::minutes(10);
 };
 
 // Something an operator should know about, reported once it is durable.
@@ -89,6 +74,8 @@ struct EngineOptions {
   uint32_t default_max_in_flight = 32;
   uint32_t global_max_in_flight = 10000;
 
+  // Defaults for endpoints that do not set their own
+  // (Endpoint::protection).
   CircuitBreakerOptions circuit_breaker;
   // An endpoint whose attempts have all failed for this long is disabled
   // (reason "failing"); 0 never disables. Re-enabling resumes it.

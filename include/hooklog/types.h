@@ -78,6 +78,40 @@ struct SigningSecret {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 using Metadata = std::map<std::string, std::string>;
 
+// Per-endpoint circuit breaker (see engine/endpoint_guard.h). While open, an
+// endpoint's due deliveries wait without being attempted and without
+// spending attempts; then one probe decides. EngineOptions::circuit_breaker
+// holds the defaults; an endpoint may carry its own (EndpointProtection).
+struct CircuitBreakerOptions {
+  bool enabled = true;
+  // Opens after this many failed attempts in a row...
+  uint32_t consecutive_failures = 10;
+  // ...or when at least `failure_rate` of the last `window_attempts`
+  // attempts failed (429s are not failures).
+  uint32_t window_attempts = 50;
+  double failure_rate = 0.8;
+  // First open period; doubles after each failed probe, up to the maximum.
+  Duration open_for = std::chrono::seconds(30);
+  Duration max_open_for = std::chrono::minutes(10);
+  friend bool operator==(const CircuitBreakerOptions&,
+                         const CircuitBreakerOptions&) = default;
+};
+
+// An endpoint's own protection settings; each one left unset follows the
+// engine's default (EngineOptions), so changing a default changes every
+// endpoint that did not choose otherwise.
+struct EndpointProtection {
+  // Token-bucket burst for rate_limit_per_s; 0: max(1, floor(rate)).
+  uint32_t rate_limit_burst = 0;
+  // nullopt: EngineOptions::circuit_breaker.
+  std::optional<CircuitBreakerOptions> circuit_breaker;
+  // Disable the endpoint after failing continuously this long; 0: never.
+  // nullopt: EngineOptions::auto_disable_after.
+  std::optional<Duration> auto_disable_after;
+  friend bool operator==(const EndpointProtection&,
+                         const EndpointProtection&) = default;
+};
+
 struct Endpoint {
   EndpointId id;
   std::string url;
@@ -95,6 +129,7 @@ struct Endpoint {
   bool fifo = false;
   bool http2 = false;  // opt-in (see DESIGN.md, curl 7.88 trap)
   SignatureScheme signature_scheme = SignatureScheme::kStandard;
+  EndpointProtection protection;
   bool deleted = false;
   Timestamp created_at = 0;
   Timestamp updated_at = 0;
@@ -109,6 +144,10 @@ struct Endpoint {
   friend bool operator==(const Endpoint&, const Endpoint&) = default;
 };
 
+// The token-bucket size the endpoint gets: protection.rate_limit_burst, or
+// by default the rate's integer part (at least 1); 0 when it has no limit.
+uint32_t EffectiveRateLimitBurst(const Endpoint& ep);
+
 // What a host supplies to create an endpoint. The secret is generated.
 struct EndpointSpec {
   std::string url;
@@ -122,6 +161,7 @@ struct EndpointSpec {
   bool http2 = false;
   bool enabled = true;
   SignatureScheme signature_scheme = SignatureScheme::kStandard;
+  EndpointProtection protection;
 };
 
 // A partial update: a field left empty (nullopt) is unchanged.
@@ -140,6 +180,11 @@ struct EndpointUpdate {
   std::optional<bool> http2;
   std::optional<bool> enabled;  // true re-enables and resumes deliveries
   std::optional<SignatureScheme> signature_scheme;
+  // Protection: nullopt leaves a setting unchanged; for the two nested
+  // optionals, an engaged nullopt returns the setting to the engine default.
+  std::optional<uint32_t> rate_limit_burst;
+  std::optional<std::optional<CircuitBreakerOptions>> circuit_breaker;
+  std::optional<std::optional<Duration>> auto_disable_after;
 };
 
 // A published event. The body sent to endpoints is the envelope

@@ -192,6 +192,13 @@ void ReadLogReturnsEventsInOrder(Storage* s) {
 void RowsAreReadableAfterAppend(Storage* s) {
   WriteBatch b;
   Endpoint e = MakeEndpoint(1, kT0);
+  // Every field a store must keep, including the optional ones.
+  e.circuit_open_until = kT0 + 30 * kSecond;
+  e.failing_since = kT0 - kSecond;
+  e.protection.rate_limit_burst = 9;
+  e.protection.circuit_breaker =
+      CircuitBreakerOptions{.consecutive_failures = 4};
+  e.protection.auto_disable_after = Duration(0);
   Message m = MakeMessage(1);
   m.idempotency_key = "k1";
   Delivery d = MakeDelivery(1, 1, DeliveryStatus::kFailed, "invoice.paid", kT0);

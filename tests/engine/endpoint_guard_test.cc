@@ -29,7 +29,7 @@ TEST(EndpointGuard, CapLimitsInFlight) {
 
 TEST(EndpointGuard, TokenBucketPacesToTheRate) {
   EndpointGuard g(Breaker());
-  g.SetRateLimit(10);  // 10/s, burst 10
+  g.SetRateLimit(10, 10);  // 10/s, burst 10
   int allowed = 0;
   Timestamp t = kT0;
   // Over 5 simulated seconds, asking every millisecond.
@@ -43,6 +43,34 @@ TEST(EndpointGuard, TokenBucketPacesToTheRate) {
     EXPECT_GT(wait.retry_at, t);
     EXPECT_LE(wait.retry_at, t + kSecond / 10);
   }
+}
+
+TEST(EndpointGuard, BurstSetsTheBucketSize) {
+  EndpointGuard g(Breaker());
+  g.SetRateLimit(10, 2);  // 10/s, but at most 2 at once
+  EXPECT_TRUE(g.TryAcquire(kT0, 0, 1000).allowed);
+  EXPECT_TRUE(g.TryAcquire(kT0, 0, 1000).allowed);
+  auto third = g.TryAcquire(kT0, 0, 1000);
+  EXPECT_FALSE(third.allowed);
+  EXPECT_EQ(third.retry_at, kT0 + kSecond / 10);
+  // A long idle period refills only up to the burst.
+  Timestamp later = kT0 + 60 * kSecond;
+  int allowed = 0;
+  while (g.TryAcquire(later, 0, 1000).allowed) ++allowed;
+  EXPECT_EQ(allowed, 2);
+  // A larger burst than the rate is allowed too.
+  g.SetRateLimit(1, 5);
+  allowed = 0;
+  while (g.TryAcquire(later, 0, 1000).allowed) ++allowed;
+  EXPECT_EQ(allowed, 5);
+}
+
+TEST(EndpointGuard, NewBreakerOptionsApplyToTheNextResult) {
+  EndpointGuard g(Breaker(5));
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0, {}, false), Transition::kNone);
+  g.SetBreakerOptions(Breaker(2));
+  EXPECT_EQ(g.OnResult(Outcome::kFailure, kT0 + 1, {}, false),
+            Transition::kOpened);
 }
 
 TEST(EndpointGuard, OpensAfterConsecutiveFailuresThenProbes) {

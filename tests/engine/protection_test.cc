@@ -7,7 +7,9 @@
 #include <thread>
 
 #include "hooklog/engine.h"
+#include "hooklog/rocksdb_storage.h"
 #include "hooklog/testing/fake_clock.h"
+#include "tests/storage/temp_dir.h"
 #include "tests/support/scripted_transport.h"
 
 namespace hooklog {
@@ -35,12 +37,19 @@ class ProtectionTest : public ::testing::Test {
     };
   }
 
+  // Opens (or reopens, after engine_.reset()) the engine on the same store:
+  // the memory store by default, RocksDB in rocksdb_dir_ when it is set.
   void Open() {
-    if (!memory_) memory_ = NewMemoryStorage();
     EngineOptions o = options_;
     o.transport_factory = ScriptedTransport::Factory(&transport_);
-    auto wrapped = std::make_unique<ForwardingStorage>(memory_.get());
-    engine_ = std::move(OpenEngine(std::move(wrapped), o).value());
+    std::unique_ptr<Storage> storage;
+    if (!rocksdb_dir_.empty()) {
+      storage = std::move(OpenRocksDbStorage(rocksdb_dir_, {}).value());
+    } else {
+      if (!memory_) memory_ = NewMemoryStorage();
+      storage = std::make_unique<ForwardingStorage>(memory_.get());
+    }
+    engine_ = std::move(OpenEngine(std::move(storage), o).value());
   }
 
   Endpoint MakeEndpoint(EndpointSpec spec) {
@@ -89,6 +98,7 @@ class ProtectionTest : public ::testing::Test {
   std::mutex mu_;
   std::vector<OperationalEvent> ops_;
   std::unique_ptr<Storage> memory_;
+  std::string rocksdb_dir_;
   ScriptedTransport* transport_ = nullptr;
   std::unique_ptr<Engine> engine_;
 };
@@ -331,6 +341,253 @@ TEST_F(ProtectionTest, FifoHeadDeadLetteredReleasesTheNext) {
   ASSERT_EQ(dead.size(), 1u);
   EXPECT_EQ(dead[0].reason, "attempts_exhausted");
   EXPECT_EQ(dead[0].delivery_id, a);
+}
+
+// --- per-endpoint settings ---------------------------------------------------
+
+CircuitBreakerOptions TripAfter(uint32_t failures, Duration open_for) {
+  CircuitBreakerOptions b;
+  b.consecutive_failures = failures;
+  b.open_for = open_for;
+  return b;
+}
+
+// Fails `n` attempts of the endpoint's (single, max_in_flight 1) stream,
+// letting the 1 s retries fall due in between.
+void FailAttempts(ScriptedTransport* t, FakeClock* clock, int n) {
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(t->WaitForHeld(1));
+    t->CompleteNext(ScriptedTransport::Http(500));
+    std::this_thread::sleep_for(milliseconds(60));
+    clock->Advance(seconds(1));
+  }
+}
+
+TEST_F(ProtectionTest, EndpointBreakerSettingsOverrideTheEngineDefault) {
+  Open();  // engine default: opens after 3 failures
+  EndpointSpec eager{.max_in_flight = 1};
+  eager.protection.circuit_breaker = TripAfter(1, seconds(10));
+  Endpoint ep = MakeEndpoint(eager);
+  EXPECT_EQ(ep.protection.circuit_breaker, TripAfter(1, seconds(10)));
+  Publish();
+  FailAttempts(transport_, clock_.get(), 1);
+  auto row = engine_->GetEndpoint(ep.id).get().value();
+  ASSERT_NE(row.circuit_open_until, 0) << "one failure opens this endpoint";
+  // Its own open period (10 s), not the default 30 s.
+  EXPECT_LE(row.circuit_open_until, clock_->Now() + 10 * kSecond);
+  ASSERT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);
+  EXPECT_EQ(Ops(Kind::kCircuitOpened)[0].endpoint_id, ep.id);
+}
+
+TEST_F(ProtectionTest, EndpointCanSwitchItsBreakerOff) {
+  Open();
+  EndpointSpec spec{.max_in_flight = 1};
+  spec.protection.circuit_breaker = CircuitBreakerOptions{.enabled = false};
+  Endpoint ep = MakeEndpoint(spec);
+  DeliveryId id = Publish();
+  FailAttempts(transport_, clock_.get(), 5);  // more than the default 3
+  WaitFor(id, DeliveryStatus::kDeadLetter);
+  EXPECT_EQ(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
+  EXPECT_TRUE(Ops(Kind::kCircuitOpened).empty());
+}
+
+TEST_F(ProtectionTest, SwitchingAnOpenBreakerOffLetsDeliveriesThrough) {
+  Open();
+  Endpoint ep = MakeEndpoint({.max_in_flight = 1});
+  Publish();
+  FailAttempts(transport_, clock_.get(), 3);  // the default opens it
+  ASSERT_NE(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
+  const size_t sent = transport_->requests().size();
+  EndpointUpdate off;
+  off.circuit_breaker = CircuitBreakerOptions{.enabled = false};
+  ASSERT_TRUE(engine_->UpdateEndpoint(ep.id, off).get().ok());
+  clock_->Advance(seconds(1));
+  ASSERT_TRUE(transport_->WaitForHeld(1)) << "no longer held by the breaker";
+  EXPECT_EQ(transport_->requests().size(), sent + 1);
+  transport_->CompleteNext(ScriptedTransport::Http(200));
+  Settle();
+  // The success records that the circuit closed.
+  EXPECT_EQ(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
+  EXPECT_EQ(Ops(Kind::kCircuitClosed).size(), 1u);
+}
+
+TEST_F(ProtectionTest, EndpointAutoDisableOverridesTheEngineDefault) {
+  options_.auto_disable_after = Duration(0);  // engine: never
+  options_.circuit_breaker.enabled = false;
+  options_.retry.schedule = std::vector<Duration>(50, seconds(5));
+  options_.retry.schedule[0] = Duration(0);
+  Open();
+  EndpointSpec spec;
+  spec.url = "https://example.com/disable-me";
+  spec.protection.auto_disable_after = seconds(12);
+  Endpoint quick = MakeEndpoint(spec);
+  DeliveryId id = Publish();
+  // Failures at 0 s, 6 s and 12 s: the third is 12 s into the run.
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(transport_->WaitForHeld(1));
+    transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
+    WaitFor(id, DeliveryStatus::kFailed, i + 1);
+    clock_->Advance(seconds(6));
+  }
+  Settle();
+  auto row = engine_->GetEndpoint(quick.id).get().value();
+  EXPECT_FALSE(row.enabled);
+  EXPECT_EQ(row.disabled_reason, "failing");
+  EXPECT_EQ(Ops(Kind::kEndpointDisabled).size(), 1u);
+}
+
+TEST_F(ProtectionTest, EndpointAutoDisableZeroNeverDisables) {
+  options_.auto_disable_after = seconds(10);  // engine default
+  options_.circuit_breaker.enabled = false;
+  options_.retry.schedule = std::vector<Duration>(50, seconds(5));
+  options_.retry.schedule[0] = Duration(0);
+  Open();
+  EndpointSpec spec;
+  spec.protection.auto_disable_after = Duration(0);  // this one: never
+  Endpoint ep = MakeEndpoint(spec);
+  DeliveryId id = Publish();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(transport_->WaitForHeld(1));
+    transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
+    WaitFor(id, DeliveryStatus::kFailed, i + 1);
+    clock_->Advance(seconds(6));
+  }
+  Settle();
+  EXPECT_TRUE(engine_->GetEndpoint(ep.id).get()->enabled);
+  EXPECT_TRUE(Ops(Kind::kEndpointDisabled).empty());
+}
+
+TEST_F(ProtectionTest, UpdateSetsAndResetsProtectionSettings) {
+  Open();
+  Endpoint ep = MakeEndpoint({});
+  EXPECT_EQ(ep.protection, EndpointProtection{});
+  EndpointUpdate set;
+  set.rate_limit_burst = 7;
+  set.circuit_breaker = TripAfter(2, seconds(5));
+  set.auto_disable_after = std::optional<Duration>(std::chrono::hours(2));
+  auto updated = engine_->UpdateEndpoint(ep.id, set).get().value();
+  EXPECT_EQ(updated.protection.rate_limit_burst, 7u);
+  EXPECT_EQ(updated.protection.circuit_breaker, TripAfter(2, seconds(5)));
+  EXPECT_EQ(updated.protection.auto_disable_after, std::chrono::hours(2));
+  // An unrelated update leaves them alone.
+  EndpointUpdate other;
+  other.description = "x";
+  EXPECT_EQ(engine_->UpdateEndpoint(ep.id, other).get()->protection,
+            updated.protection);
+  // Engaged nullopt: back to the engine's defaults.
+  EndpointUpdate reset;
+  reset.rate_limit_burst = 0;
+  reset.circuit_breaker = std::optional<CircuitBreakerOptions>();
+  reset.auto_disable_after = std::optional<Duration>();
+  EXPECT_EQ(engine_->UpdateEndpoint(ep.id, reset).get()->protection,
+            EndpointProtection{});
+}
+
+TEST_F(ProtectionTest, BadProtectionSettingsAreRefusedAndChangeNothing) {
+  Open();
+  Endpoint ep = MakeEndpoint({});
+  struct Case {
+    std::string field;
+    std::function<void(EndpointProtection*)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"circuit_breaker.consecutive_failures",
+       [](EndpointProtection* p) {
+         p->circuit_breaker = TripAfter(0, seconds(5));
+       }},
+      {"circuit_breaker.failure_rate",
+       [](EndpointProtection* p) {
+         p->circuit_breaker = CircuitBreakerOptions{.failure_rate = 1.5};
+       }},
+      {"circuit_breaker.window_attempts",
+       [](EndpointProtection* p) {
+         p->circuit_breaker = CircuitBreakerOptions{.window_attempts = 0};
+       }},
+      {"circuit_breaker.open_for",
+       [](EndpointProtection* p) {
+         p->circuit_breaker = TripAfter(3, Duration(0));
+       }},
+      {"circuit_breaker.max_open_for",
+       [](EndpointProtection* p) {
+         p->circuit_breaker = TripAfter(3, std::chrono::hours(1));
+       }},  // longer than the default max_open_for (10 min)
+      {"rate_limit_burst",
+       [](EndpointProtection* p) { p->rate_limit_burst = 2'000'000; }},
+      {"auto_disable_after",
+       [](EndpointProtection* p) { p->auto_disable_after = seconds(-1); }},
+  };
+  const size_t endpoints = engine_->ListEndpoints({}).get()->items.size();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    EndpointSpec spec;
+    spec.url = "https://example.com/h";
+    c.spoil(&spec.protection);
+    auto created = engine_->CreateEndpoint(spec).get();
+    ASSERT_FALSE(created.ok());
+    EXPECT_EQ(created.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(created.status().field(), c.field);
+    EndpointUpdate u;
+    u.rate_limit_burst = spec.protection.rate_limit_burst;
+    if (spec.protection.circuit_breaker) {
+      u.circuit_breaker = spec.protection.circuit_breaker;
+    }
+    if (spec.protection.auto_disable_after) {
+      u.auto_disable_after = spec.protection.auto_disable_after;
+    }
+    auto updated = engine_->UpdateEndpoint(ep.id, u).get();
+    ASSERT_FALSE(updated.ok());
+    EXPECT_EQ(updated.status().field(), c.field);
+  }
+  EXPECT_EQ(engine_->ListEndpoints({}).get()->items.size(), endpoints);
+  EXPECT_EQ(engine_->GetEndpoint(ep.id).get().value(), ep);
+}
+
+// Breaker state, per-endpoint settings, FIFO order and exactly-once
+// operational events, across a restart on the RocksDB store.
+TEST_F(ProtectionTest, ProtectionSurvivesRestartOnRocksDb) {
+  testing::TempDir dir;
+  rocksdb_dir_ = dir.path();
+  Open();
+  EndpointSpec spec{.max_in_flight = 1, .fifo = true};
+  spec.rate_limit_per_s = 100;
+  spec.protection.rate_limit_burst = 5;
+  spec.protection.circuit_breaker = TripAfter(2, seconds(10));
+  spec.protection.auto_disable_after = std::chrono::hours(1);
+  Endpoint ep = MakeEndpoint(spec);
+  std::vector<DeliveryId> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(Publish());
+  FailAttempts(transport_, clock_.get(), 2);  // opens (its own threshold)
+  ASSERT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);
+  const Endpoint before = engine_->GetEndpoint(ep.id).get().value();
+  ASSERT_NE(before.circuit_open_until, 0);
+
+  engine_.reset();
+  Open();
+  const Endpoint after = engine_->GetEndpoint(ep.id).get().value();
+  EXPECT_EQ(after, before);  // settings and breaker state, field by field
+  clock_->Advance(seconds(3));
+  Settle();
+  EXPECT_EQ(transport_->requests().size(), 0u) << "still open after restart";
+  clock_->Advance(seconds(10));
+  // The probe is the FIFO head; its success closes the circuit, then the
+  // others follow in publish order.
+  for (const DeliveryId& id : ids) {
+    ASSERT_TRUE(transport_->WaitForHeld(1));
+    EXPECT_EQ(transport_->requests().back().delivery_id, id.ToString());
+    transport_->CompleteNext(ScriptedTransport::Http(200));
+    WaitFor(id, DeliveryStatus::kDelivered);
+  }
+  EXPECT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);  // not replayed on restart
+  EXPECT_EQ(Ops(Kind::kCircuitClosed).size(), 1u);
+  EXPECT_EQ(Ops(Kind::kDeliveryRecovered).size(), 1u);  // ids[0] only
+
+  engine_.reset();
+  Open();
+  const Endpoint closed = engine_->GetEndpoint(ep.id).get().value();
+  EXPECT_EQ(closed.circuit_open_until, 0);
+  EXPECT_EQ(closed.protection, spec.protection);
+  Settle();
+  EXPECT_EQ(transport_->requests().size(), 0u) << "nothing left to send";
 }
 
 }  // namespace

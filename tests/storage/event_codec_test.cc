@@ -114,6 +114,28 @@ TEST(EventCodecTest, GoldenVectorsV2) {
   CheckGolden(2, samples);
 }
 
+// v3 added Endpoint::protection: every v2 sample again (whose endpoints
+// keep the engine defaults), plus an endpoint with every setting of its own.
+TEST(EventCodecTest, GoldenVectorsV3) {
+  auto samples = SampleEvents();
+  Event e = samples[1].second;  // endpoint_updated
+  auto& p = std::get<EndpointSnapshot>(e.body).endpoint.protection;
+  p.rate_limit_burst = 25;
+  p.circuit_breaker =
+      CircuitBreakerOptions{.enabled = true,
+                            .consecutive_failures = 3,
+                            .window_attempts = 20,
+                            .failure_rate = 0.5,
+                            .open_for = std::chrono::seconds(5),
+                            .max_open_for = std::chrono::minutes(2)};
+  p.auto_disable_after = std::chrono::hours(1);
+  samples.emplace_back("endpoint_protection", e);
+  p.circuit_breaker->enabled = false;
+  p.auto_disable_after = Duration(0);  // never
+  samples.emplace_back("endpoint_protection_off", e);
+  CheckGolden(3, samples);
+}
+
 // Version 2 added the endpoint's circuit breaker fields and the circuit
 // events; v1 endpoint events decode with both fields 0 (GoldenVectorsV1).
 TEST(EventCodecTest, CircuitEventsRoundTripWithV2Fields) {

@@ -1149,6 +1149,156 @@ TEST_F(WebhookdTest, OperatorUrlReceivesOperationalEventsSigned) {
   (void)ep;
 }
 
+// --- endpoint protection settings (issue 6)
+// -----------------------------------
+
+TEST_F(WebhookdTest, EndpointProtectionSettingsShowAndRoundTrip) {
+  // Defaults: the daemon's (EngineOptions) settings, shown as they apply.
+  Json plain = CallJson("POST", "endpoints/", 201,
+                        "{\"url\":" + Q(rx_->Url("/p")) + "}");
+  EXPECT_TRUE(plain.IsNull("rate_limit_burst"));  // no rate limit
+  EXPECT_TRUE(plain.Bool("circuit_breaker/enabled"));
+  EXPECT_EQ(plain.Int("circuit_breaker/consecutive_failures"), 10);
+  EXPECT_EQ(plain.Int("circuit_breaker/window_attempts"), 50);
+  EXPECT_EQ(plain.Str("circuit_breaker/open_for"), "30s");
+  EXPECT_EQ(plain.Str("circuit_breaker/max_open_for"), "10m");
+  EXPECT_EQ(plain.Str("circuit_state"), "closed");
+  EXPECT_TRUE(plain.IsNull("circuit_open_until"));
+  EXPECT_TRUE(plain.IsNull("failing_since"));
+  EXPECT_EQ(plain.Str("auto_disable_after"), "5d");
+  // The default burst is the rate's integer part.
+  Json rated =
+      CallJson("POST", "endpoints/", 201,
+               "{\"url\":" + Q(rx_->Url("/r")) + R"(,"rate_limit_per_s":2.5})");
+  EXPECT_EQ(rated.Int("rate_limit_burst"), 2);
+
+  // Its own settings; breaker members left out take the defaults.
+  Json own = CallJson(
+      "POST", "endpoints/", 201,
+      "{\"url\":" + Q(rx_->Url("/own")) +
+          R"(,"rate_limit_per_s":10,"rate_limit_burst":25,)"
+          R"("circuit_breaker":{"consecutive_failures":2,"open_for":"5s"},)"
+          R"("auto_disable_after":"1h"})");
+  const std::string id = own.Str("id");
+  EXPECT_EQ(own.Int("rate_limit_burst"), 25);
+  EXPECT_EQ(own.Int("circuit_breaker/consecutive_failures"), 2);
+  EXPECT_EQ(own.Str("circuit_breaker/open_for"), "5s");
+  EXPECT_EQ(own.Int("circuit_breaker/window_attempts"), 50);
+  EXPECT_EQ(own.Str("auto_disable_after"), "1h");
+  EXPECT_EQ(simdjson::minify(CallJson("GET", "endpoints/" + id + "/",
+                                      200)["circuit_breaker"]),
+            simdjson::minify(own["circuit_breaker"]));
+
+  // PATCH: omitted members keep their value...
+  Json kept =
+      CallJson("PATCH", "endpoints/" + id + "/", 200, R"({"description":"d"})");
+  EXPECT_EQ(kept.Int("rate_limit_burst"), 25);
+  EXPECT_EQ(kept.Str("auto_disable_after"), "1h");
+  // ...a value replaces ("0s": never auto-disable)...
+  Json changed = CallJson(
+      "PATCH", "endpoints/" + id + "/", 200,
+      R"({"circuit_breaker":{"enabled":false},"auto_disable_after":"0s"})");
+  EXPECT_FALSE(changed.Bool("circuit_breaker/enabled"));
+  EXPECT_EQ(changed.Int("circuit_breaker/consecutive_failures"), 10);
+  EXPECT_EQ(changed.Str("auto_disable_after"), "0s");
+  // ...and null returns to the daemon's default.
+  Json reset = CallJson(
+      "PATCH", "endpoints/" + id + "/", 200,
+      R"({"rate_limit_burst":null,"circuit_breaker":null,"auto_disable_after":null})");
+  EXPECT_EQ(reset.Int("rate_limit_burst"), 10);
+  EXPECT_EQ(simdjson::minify(reset["circuit_breaker"]),
+            simdjson::minify(plain["circuit_breaker"]));
+  EXPECT_EQ(reset.Str("auto_disable_after"), "5d");
+
+  // They survive a restart (endpoint events carry them; format v3).
+  CallJson(
+      "PATCH", "endpoints/" + id + "/", 200,
+      R"({"circuit_breaker":{"failure_rate":0.5},"auto_disable_after":"2h"})");
+  Start(BaseConfig());
+  Json after = CallJson("GET", "endpoints/" + id + "/", 200);
+  double rate = 0;
+  EXPECT_FALSE(after["circuit_breaker"]["failure_rate"].get_double().get(rate));
+  EXPECT_EQ(rate, 0.5);
+  EXPECT_EQ(after.Str("auto_disable_after"), "2h");
+}
+
+TEST_F(WebhookdTest, EndpointProtectionValidationChangesNothing) {
+  const std::string id = CreateEndpoint("/v");
+  const std::string before = Call("GET", "endpoints/" + id + "/").body;
+  struct Case {
+    std::string body;
+    std::string field;
+  };
+  const std::vector<Case> cases = {
+      {R"("rate_limit_burst":-1)", "rate_limit_burst"},
+      {R"("rate_limit_burst":2000000)", "rate_limit_burst"},
+      {R"("circuit_breaker":"off")", "circuit_breaker"},
+      {R"("circuit_breaker":{"consecutive_failures":0})",
+       "circuit_breaker.consecutive_failures"},
+      {R"("circuit_breaker":{"failure_rate":1.5})",
+       "circuit_breaker.failure_rate"},
+      {R"("circuit_breaker":{"failure_rate":"high"})",
+       "circuit_breaker.failure_rate"},
+      {R"("circuit_breaker":{"window_attempts":20000})",
+       "circuit_breaker.window_attempts"},
+      {R"("circuit_breaker":{"open_for":"soon"})", "circuit_breaker.open_for"},
+      {R"("circuit_breaker":{"open_for":"1h"})",
+       "circuit_breaker.max_open_for"},  // longer than max_open_for (10m)
+      {R"("circuit_breaker":{"enabled":"yes"})", "circuit_breaker.enabled"},
+      {R"("circuit_breaker":{"treshold":3})", "circuit_breaker.treshold"},
+      {R"("auto_disable_after":"5 days")", "auto_disable_after"},
+      {R"("auto_disable_after":5)", "auto_disable_after"},
+  };
+  const int64_t count =
+      CallJson("GET", "endpoints/", 200).Int("pagination/total_count");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body);
+    ExpectError(Call("POST", "endpoints/",
+                     "{\"url\":" + Q(rx_->Url("/x")) + "," + c.body + "}"),
+                422, "VALIDATION_ERROR", c.field);
+    ExpectError(Call("PATCH", "endpoints/" + id + "/", "{" + c.body + "}"), 422,
+                "VALIDATION_ERROR", c.field);
+  }
+  EXPECT_EQ(CallJson("GET", "endpoints/", 200).Int("pagination/total_count"),
+            count);
+  EXPECT_EQ(Call("GET", "endpoints/" + id + "/").body, before);
+}
+
+TEST_F(WebhookdTest, EndpointCircuitOpensAndIsSwitchedOffThroughTheApi) {
+  rx_->SetReply("/flaky", Reply{.status = 500, .body = "down"});
+  const std::string id = CreateEndpoint(
+      "/flaky",
+      R"("max_in_flight":1,"circuit_breaker":{"consecutive_failures":1,"open_for":"1h","max_open_for":"1h"})");
+  const std::string first = Publish("x.y")[0];
+  const std::string second = Publish("x.y")[0];
+  WaitForStatus(first, "failed");
+  Json ep = CallJson("GET", "endpoints/" + id + "/", 200);
+  for (int i = 0; i < 200 && ep.Str("circuit_state") != "open"; ++i) {
+    std::this_thread::sleep_for(20ms);
+    ep = CallJson("GET", "endpoints/" + id + "/", 200);
+  }
+  ASSERT_EQ(ep.Str("circuit_state"), "open");
+  EXPECT_FALSE(ep.IsNull("circuit_open_until"));
+  EXPECT_FALSE(ep.IsNull("failing_since"));
+  // Open for an hour: the retries and the second delivery wait, unattempted.
+  std::this_thread::sleep_for(600ms);  // three retry periods (200 ms)
+  EXPECT_EQ(CallJson("GET", "deliveries/" + first + "/", 200).Int("attempts"),
+            1);
+  Json waiting = CallJson("GET", "deliveries/" + second + "/", 200);
+  EXPECT_EQ(waiting.Int("attempts"), 0);
+  EXPECT_EQ(waiting.Str("status"), "pending");
+  // The receiver recovers; switching the breaker off lets them through at
+  // once, and the first success records that the circuit closed.
+  rx_->SetReply("/flaky", Reply{.status = 200, .body = "ok"});
+  Json off = CallJson("PATCH", "endpoints/" + id + "/", 200,
+                      R"({"circuit_breaker":{"enabled":false}})");
+  EXPECT_FALSE(off.Bool("circuit_breaker/enabled"));
+  WaitForStatus(first, "delivered");
+  WaitForStatus(second, "delivered");
+  EXPECT_EQ(CallJson("GET", "endpoints/" + id + "/", 200).Str("circuit_state"),
+            "closed");
+}
+
 TEST(LogTest, LinesAreLogfmtAndCannotBeSplit) {
   std::string line =
       webhookd::FormatLogLine(webhookd::LogLevel::kWarn, "two\nlines",
