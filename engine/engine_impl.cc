@@ -121,7 +121,8 @@ class EngineImpl final : public Engine {
   void CreateEndpoint(EndpointSpec spec, Callback<Endpoint> done) override {
     Status st = ValidateEndpointSpec(spec);
     if (!st.ok()) return done(st);
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, spec = std::move(spec),
                          done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
@@ -177,7 +178,8 @@ class EngineImpl final : public Engine {
                       Callback<Endpoint> done) override {
     Status st = ValidateEndpointUpdate(u);
     if (!st.ok()) return done(st);
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_,
                [this, id, u = std::move(u), done = std::move(done)]() mutable {
                  if (stopping_) return done(ShuttingDown());
@@ -225,7 +227,8 @@ class EngineImpl final : public Engine {
   }
 
   void RotateSecret(EndpointId id, Callback<Endpoint> done) override {
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
       EndpointState* live = LiveEndpoint(id);
@@ -248,7 +251,8 @@ class EngineImpl final : public Engine {
   }
 
   void DeleteEndpoint(EndpointId id, StatusCallback done) override {
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
       EndpointState* live = LiveEndpoint(id);
@@ -304,7 +308,8 @@ class EngineImpl final : public Engine {
                                    "idempotency_key");
     }
     if (!st.ok()) return done(st);
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, req = std::move(req),
                          done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
@@ -367,7 +372,8 @@ class EngineImpl final : public Engine {
   }
 
   void SendTest(EndpointId id, Callback<DeliveryResult> done) override {
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
       EndpointState* live = LiveEndpoint(id);
@@ -389,7 +395,8 @@ class EngineImpl final : public Engine {
   }
 
   void Replay(DeliveryId id, Callback<DeliveryResult> done) override {
-    if (stopping_) return done(ShuttingDown());
+    EntryGuard entry(this);
+    if (!entry) return done(ShuttingDown());
     asio::post(strand_, [this, id, done = std::move(done)]() mutable {
       if (stopping_) return done(ShuttingDown());
       auto original = storage_->GetDelivery(id);
@@ -459,6 +466,9 @@ class EngineImpl final : public Engine {
   void Shutdown(std::chrono::milliseconds drain) override {
     if (threads_.empty() || shut_down_.exchange(true)) return;
     stopping_ = true;
+    // Calls that passed their check before stopping_ was set post their
+    // handler before we go on (see EntryGuard).
+    while (entering_.load() > 0) std::this_thread::yield();
     // Let attempts in flight finish and be recorded, up to `drain`.
     auto deadline = std::chrono::steady_clock::now() + drain;
     while (in_flight_.load() > 0 &&
@@ -489,6 +499,23 @@ class EngineImpl final : public Engine {
   asio::io_context& io_context() override { return io_; }
 
  private:
+  // Held by a public call from its shutdown check until its handler is
+  // posted. Shutdown sets stopping_ and then waits for every holder, so no
+  // handler is posted after the strand's last turn (its callback would never
+  // run). Both sides use sequentially consistent atomics: either the call
+  // sees stopping_, or Shutdown sees the call's count.
+  class EntryGuard {
+   public:
+    explicit EntryGuard(EngineImpl* e) : e_(e) { e_->entering_.fetch_add(1); }
+    ~EntryGuard() { e_->entering_.fetch_sub(1); }
+    EntryGuard(const EntryGuard&) = delete;
+    EntryGuard& operator=(const EntryGuard&) = delete;
+    explicit operator bool() const { return !e_->stopping_.load(); }
+
+   private:
+    EngineImpl* e_;
+  };
+
   struct Active {
     Delivery row;
     bool busy = false;        // in flight, or a decision about it is being
@@ -1131,6 +1158,7 @@ class EngineImpl final : public Engine {
 
   // Read from any thread.
   std::atomic<bool> stopping_{false};
+  std::atomic<int> entering_{0};  // EntryGuard holders
   std::atomic<bool> aborting_{false};
   std::atomic<bool> shut_down_{false};
   std::atomic<uint64_t> in_flight_{0};

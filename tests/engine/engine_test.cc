@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "engine/projection.h"
@@ -435,6 +436,43 @@ TEST_F(EngineTest, ShutdownLeavesInFlightAttemptsPending) {
   ASSERT_TRUE(transport_->WaitForHeld(1));
   transport_->CompleteNext(ScriptedTransport::Http(200));
   WaitFor(pub.deliveries[0], DeliveryStatus::kDelivered);
+}
+
+// Every call made while Shutdown runs gets its callback, exactly once:
+// either its result or Unavailable. None may be left hanging (a caller
+// waiting on a future would block forever).
+TEST_F(EngineTest, EveryCallRacingShutdownCompletes) {
+  MakeEndpoint();
+  std::atomic<int> calls{0}, callbacks{0}, unavailable{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t) {
+    callers.emplace_back([&] {
+      while (!go) std::this_thread::yield();
+      for (bool stop = false; !stop;) {
+        calls++;
+        std::promise<Status> p;
+        auto f = p.get_future();
+        engine_->Publish({"order.paid", "{}", ""},
+                         [&](Result<PublishResult> r) {
+                           callbacks++;
+                           p.set_value(r.status());
+                         });
+        ASSERT_EQ(f.wait_for(seconds(10)), std::future_status::ready)
+            << "a call was never answered";
+        if (f.get().IsUnavailable()) {
+          unavailable++;
+          stop = true;
+        }
+      }
+    });
+  }
+  go = true;
+  std::this_thread::sleep_for(milliseconds(20));
+  engine_->Shutdown(milliseconds(0));
+  for (auto& c : callers) c.join();
+  EXPECT_EQ(callbacks.load(), calls.load());
+  EXPECT_EQ(unavailable.load(), 4);
 }
 
 TEST_F(EngineTest, ListsNewestFirstWithFiltersAndCursor) {
