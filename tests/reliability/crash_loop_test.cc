@@ -17,7 +17,7 @@
 //
 // Environment (CI defaults in brackets):
 //   HOOKLOG_CRASH_SEED     [random]  everything random derives from it
-//   HOOKLOG_CRASH_CYCLES   [30]      kill cycles
+//   HOOKLOG_CRASH_CYCLES   [40]      kill cycles
 //   HOOKLOG_CRASH_RATE     [40]      events published per second (total)
 //   HOOKLOG_CRASH_VERIFY_EVERY [10]  hooklog-admin verify after every N kills
 //   HOOKLOG_CRASH_KEEP_DIR [0]       1: keep the data directory (printed)
@@ -590,7 +590,7 @@ std::string Stop(Daemon* d) {
 
 TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
   uint64_t seed = EnvU64("HOOKLOG_CRASH_SEED", std::random_device{}());
-  const uint64_t cycles = EnvU64("HOOKLOG_CRASH_CYCLES", 30);
+  const uint64_t cycles = EnvU64("HOOKLOG_CRASH_CYCLES", 40);
   const double rate = static_cast<double>(
       std::max<uint64_t>(1, EnvU64("HOOKLOG_CRASH_RATE", 40)));
   const uint64_t verify_every =
