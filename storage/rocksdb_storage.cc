@@ -20,7 +20,9 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
 #include <rocksdb/table.h>
@@ -30,8 +32,12 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <cstdarg>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -225,6 +231,55 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::Unavailable(std::move(msg));
 }
 
+// RocksDB's own recovery from a full disk (an SstFileManager polling for
+// free space) waits for head-room of several write buffers — far more than
+// a small volume may ever have — and while it is "in progress" DB::Resume()
+// answers Busy. hooklog resumes explicitly instead, on the next write after
+// a failed one (RocksDbStorage::ResumeIfNeeded), so the store is writable
+// again as soon as the disk has room for that write.
+class ManualRecoveryListener : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/,
+                            rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
+// RocksDB's own info LOG writer (EnvLogger) must never be written to again
+// after one failed write: Debian's librocksdb keeps assertions on, and
+// logging the background error of a full disk into a LOG file whose
+// previous append failed aborts the process ("Assertion
+// `sync_without_flush_called_' failed" in WritableFileWriter). This logger
+// appends to the same `LOG` file with stdio and ignores write errors: on a
+// full disk, log lines are lost, the process is not.
+class TolerantLogger : public rocksdb::Logger {
+ public:
+  TolerantLogger(FILE* f, rocksdb::InfoLogLevel level)
+      : rocksdb::Logger(level), f_(f) {}
+  ~TolerantLogger() override {
+    if (f_ != nullptr) fclose(f_);
+  }
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char when[32];
+    time_t now = time(nullptr);
+    tm t{};
+    gmtime_r(&now, &t);
+    strftime(when, sizeof(when), "%Y/%m/%d-%H:%M:%S ", &t);
+    std::lock_guard<std::mutex> l(mu_);
+    fputs(when, f_);
+    vfprintf(f_, format, ap);
+    fputc('\n', f_);
+    fflush(f_);  // a failure (ENOSPC) is ignored on purpose
+    clearerr(f_);
+  }
+
+ private:
+  std::mutex mu_;
+  FILE* f_;
+};
+
 class RocksDbStorage : public Storage {
  public:
   RocksDbStorage(std::string path, RocksDbOptions options)
@@ -363,6 +418,9 @@ class RocksDbStorage : public Storage {
   Status PutDelivery(GroupState* g, const Delivery* old_row,
                      const Delivery* new_row);
   Status CommitGroup(GroupState* g);
+  // REQUIRES: write_mu_ held. After a failed write (e.g. ENOSPC), RocksDB
+  // refuses every write until DB::Resume() succeeds: try it before writing.
+  Status ResumeIfNeeded();
   void CacheActive(const DeliveryId& id, const Delivery* row);
 
   template <typename T>
@@ -396,6 +454,9 @@ class RocksDbStorage : public Storage {
   // missing entry says nothing (read the row).
   std::unordered_map<DeliveryId, ActiveRow, IdHash> active_cache_;
   uint64_t commit_generation_ = 0;  // bumped by every successful commit
+  // A write failed; the next writer calls DB::Resume() first. Guarded by
+  // write_mu_.
+  bool needs_resume_ = false;
   std::atomic<Timestamp> pruned_before_{0};
 
   std::mutex prune_mu_;
@@ -448,6 +509,16 @@ Status RocksDbStorage::Open() {
   // their 64 MiB memtables fill, i.e. forever). docs/storage.md, "Restart".
   db_options.max_total_wal_size = options_.max_total_wal_bytes;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.listeners.push_back(std::make_shared<ManualRecoveryListener>());
+  if (!options_.read_only) {
+    std::error_code ec;
+    if (options_.create_if_missing)
+      std::filesystem::create_directories(path_, ec);
+    if (FILE* f = fopen((path_ + "/LOG").c_str(), "ae")) {
+      db_options.info_log =
+          std::make_shared<TolerantLogger>(f, db_options.info_log_level);
+    }
+  }
 
   auto cache = rocksdb::NewLRUCache(options_.block_cache_bytes);
   auto make_cf = [&](bool bloom) {
@@ -962,8 +1033,14 @@ Status RocksDbStorage::CommitGroup(GroupState* g) {
     g->wb.Put(meta_cf(), kMetaPrunedBefore,
               Fixed64Value(BiasTimestamp(pruned_before)));
   }
+  HOOKLOG_RETURN_IF_ERROR(ResumeIfNeeded());
   rocksdb::Status s = db_->Write(write_options_, &g->wb);
-  if (!s.ok()) return FromRocks(s, "appending to " + path_);
+  if (!s.ok()) {
+    // Nothing of this batch is visible (RocksDB inserts into the memtables
+    // only after the WAL write succeeded); the caches stay as they were.
+    needs_resume_ = true;
+    return FromRocks(s, "appending to " + path_);
+  }
   // Durable: publish the new state.
   ++commit_generation_;
   for (auto& [id, c] : g->counters) counters_cache_[id] = c;
@@ -975,6 +1052,20 @@ Status RocksDbStorage::CommitGroup(GroupState* g) {
   pruned_total_ += g->pruned;
   committed_seq_ = g->seq;
   last_seq_.store(g->seq);
+  return Status::Ok();
+}
+
+Status RocksDbStorage::ResumeIfNeeded() {
+  if (!needs_resume_) return Status::Ok();
+  // Resume() flushes the memtables (the WAL after a failed write cannot be
+  // trusted) and clears the background error; on a disk that is still
+  // full it fails again and the store stays read-only until the next try.
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    return FromRocks(
+        s, "storage " + path_ + " is read-only after a failed write; resuming");
+  }
+  needs_resume_ = false;
   return Status::Ok();
 }
 

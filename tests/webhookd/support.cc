@@ -227,6 +227,27 @@ size_t OpenApi::OperationCount() const {
   return n;
 }
 
+std::vector<OpenApi::Operation> OpenApi::Operations() const {
+  std::vector<Operation> out;
+  simdjson::dom::object paths;
+  if (doc_.root()["paths"].get(paths)) return out;
+  for (auto [path, item] : paths) {
+    simdjson::dom::object ops;
+    if (item.get(ops)) continue;
+    for (auto [m, op] : ops) {
+      if (m != "get" && m != "post" && m != "patch" && m != "delete") continue;
+      Operation o;
+      o.method = std::string(m);
+      for (char& c : o.method) c = static_cast<char>(std::toupper(c));
+      o.path = std::string(path);
+      simdjson::dom::array security;
+      o.public_route = !op["security"].get(security) && security.size() == 0;
+      out.push_back(std::move(o));
+    }
+  }
+  return out;
+}
+
 simdjson::dom::element OpenApi::Resolve(simdjson::dom::element e) const {
   for (int i = 0; i < 8; ++i) {
     std::string_view ref;

@@ -91,6 +91,15 @@ class OpenApi {
                     const HttpResult& result) const;
   // The number of (path, method) operations in the document.
   size_t OperationCount() const;
+  // Every documented operation: {"GET", "/integrations/.../{endpoint_id}/"}
+  // (method upper-case, path template as written), and whether it declares
+  // an empty `security` (needs no API key).
+  struct Operation {
+    std::string method;
+    std::string path;
+    bool public_route = false;
+  };
+  std::vector<Operation> Operations() const;
 
  private:
   OpenApi();
