@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -158,6 +160,39 @@ std::string CheckLiteral(std::string_view text) {
   return "";
 }
 
+// The same input read as raw socket addresses: whatever the bytes, a
+// sockaddr that is neither a complete AF_INET nor AF_INET6 one is blocked,
+// and IPv6 forms embedding an IPv4 address are judged as that address.
+std::string CheckSockaddrBytes(std::string_view input) {
+  using namespace transport_internal;
+  sockaddr_storage ss{};
+  std::memcpy(&ss, input.data(), std::min(input.size(), sizeof ss));
+  const auto len = static_cast<socklen_t>(std::min(input.size(), sizeof ss));
+  const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+  const bool complete =
+      (ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) ||
+      (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6));
+  if (!complete && !IsBlockedSockaddr(sa, len)) {
+    return "IsBlockedSockaddr allowed an incomplete or non-IP sockaddr";
+  }
+  if (input.size() < 16) return "";
+  std::array<uint8_t, 16> a;
+  std::memcpy(a.data(), input.data(), 16);
+  const uint32_t v4 = (uint32_t{a[12]} << 24) | (uint32_t{a[13]} << 16) |
+                      (uint32_t{a[14]} << 8) | a[15];
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0,    0,
+                                          0, 0, 0, 0, 0xff, 0xff};
+  static constexpr uint8_t kNat64[12] = {0, 0x64, 0xff, 0x9b};
+  for (const uint8_t* prefix : {kMapped, kNat64}) {
+    std::array<uint8_t, 16> embedded = a;
+    std::memcpy(embedded.data(), prefix, 12);
+    if (IsBlockedIPv6(embedded) != IsBlockedIPv4(v4)) {
+      return "an IPv6 address embedding an IPv4 one is judged differently";
+    }
+  }
+  return "";
+}
+
 // --- headers -----------------------------------------------------------------
 
 bool IsTchar(unsigned char c) {
@@ -281,6 +316,7 @@ std::string CheckShortUuid(std::string_view input) {
 std::string CheckUrl(std::string_view input) {
   Status st = ValidateUrl(input);
   if (std::string err = CheckLiteral(input); !err.empty()) return err;
+  if (std::string err = CheckSockaddrBytes(input); !err.empty()) return err;
   if (!st.ok()) {
     if (st.code() != StatusCode::kInvalidArgument || st.field() != "url") {
       return "ValidateUrl error is not InvalidArgument(url): " + st.ToString();

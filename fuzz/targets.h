@@ -33,8 +33,9 @@ std::string CheckRowCodec(std::string_view input);
 // Uuid128::Parse: a successful parse round-trips through ToString (exactly
 // the input) and back.
 std::string CheckShortUuid(std::string_view input);
-// ValidateUrl, and the SSRF guard's literal parser (IsBlockedLiteral) on
-// the input and on the URL's host.
+// ValidateUrl, and the SSRF guard: its literal parser (IsBlockedLiteral) on
+// the input and on the URL's host, and the input's bytes as a raw sockaddr
+// and IPv6 address (IsBlockedSockaddr, IsBlockedIPv6).
 std::string CheckUrl(std::string_view input);
 // ValidateHeaders on name/value pairs split from the input.
 std::string CheckHeaders(std::string_view input);
