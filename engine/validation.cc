@@ -143,7 +143,7 @@ Status ValidateUrl(std::string_view url) {
 Status ValidateEventType(std::string_view type, std::string_view field) {
   if (type.empty() || type.size() > kMaxEventTypeLength) {
     return Status::InvalidArgument(
-        "event type must be 1 to 256 characters of [A-Za-z0-9._-]",
+        "event type must be 1 to 100 characters of [A-Za-z0-9._-]",
         std::string(field));
   }
   for (char c : type) {

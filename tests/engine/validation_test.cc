@@ -64,8 +64,8 @@ TEST(ValidateHeaders, RejectsInjectionAndReservedNames) {
 TEST(ValidateEventType, Syntax) {
   EXPECT_TRUE(ValidateEventType("order.paid", "type").ok());
   EXPECT_TRUE(ValidateEventType("A-b_c.9", "type").ok());
-  EXPECT_TRUE(ValidateEventType(std::string(256, 'a'), "type").ok());
-  EXPECT_FALSE(ValidateEventType(std::string(257, 'a'), "type").ok());
+  EXPECT_TRUE(ValidateEventType(std::string(100, 'a'), "type").ok());
+  EXPECT_FALSE(ValidateEventType(std::string(101, 'a'), "type").ok());
   EXPECT_FALSE(ValidateEventType("", "type").ok());
   EXPECT_FALSE(ValidateEventType("order paid", "type").ok());
   EXPECT_FALSE(ValidateEventType("order/paid", "type").ok());

@@ -782,11 +782,17 @@ TEST_F(WebhookdTest, PublishFansOutAndIsIdempotent) {
            {R"({"type":"a b","data":{}})", "type"},
            {R"({"type":"","data":{}})", "type"},
            {R"({"type":5,"data":{}})", "type"},
+           {"{\"type\":\"" + std::string(101, 'a') + "\",\"data\":{}}",
+            "type"},  // API.md: at most 100 characters
            {R"({"type":"a","data":{},"idempotency_key":5})", "idempotency_key"},
        }) {
     ExpectError(Call("POST", "events/", c.body), 422, "VALIDATION_ERROR",
                 c.field);
   }
+  EXPECT_EQ(Call("POST", "events/",
+                 "{\"type\":\"" + std::string(100, 'a') + "\",\"data\":{}}")
+                .status,
+            202);
 }
 
 TEST_F(WebhookdTest, ReplayOfADeadLetterAnd422Otherwise) {
