@@ -173,7 +173,9 @@ class Harness {
     if (!c.problem.empty()) return c.problem;
     if (c.status == 201) {
       std::string id = IdOf(c.body);
-      if (id.empty()) return "201 from create without an id: " + c.body;
+      if (!EndpointId::Parse(id).ok()) {
+        return "201 from create without a shortuuid id: " + c.body;
+      }
       Answer d = Call(http::verb::delete_, "endpoints/" + id, "");
       if (!d.problem.empty()) return d.problem;
       if (d.status != 204) return "DELETE of a new endpoint gave " + d.body;
@@ -201,6 +203,16 @@ class Harness {
     for (const auto& [method, path] : routes) {
       Answer a = Call(method, path, body);
       if (!a.problem.empty()) return a.problem;
+      // A successful update answers with the endpoint it updated; a
+      // publish with an "evt_" id.
+      if (method == http::verb::patch && a.status == 200 &&
+          IdOf(a.body) != id) {
+        return "PATCH answered 200 for another endpoint: " + a.body;
+      }
+      if (path == "events" && a.status == 202 &&
+          !IdOf(a.body).starts_with("evt_")) {
+        return "publish answered 202 without an evt_ id: " + a.body;
+      }
     }
     Answer d = Call(http::verb::delete_, ep, "");
     if (!d.problem.empty()) return d.problem;
