@@ -732,6 +732,19 @@ TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
       ++verifies;
       ASSERT_EQ(Verify(data_dir), "") << "after the kill of cycle " << cycle;
     }
+    if ((cycle + 1) % 50 == 0) {  // progress, for long soaks
+      uint64_t acked;
+      {
+        std::lock_guard<std::mutex> lock(shared.mu);
+        acked = shared.acknowledged;
+      }
+      std::printf("cycle %llu/%llu: acknowledged %llu, %.0fs\n",
+                  static_cast<unsigned long long>(cycle + 1),
+                  static_cast<unsigned long long>(cycles),
+                  static_cast<unsigned long long>(acked),
+                  std::chrono::duration<double>(Clock::now() - start).count());
+      std::fflush(stdout);
+    }
   }
 
   // --- final phase: heal, drain, check dead letters, replay them ---
