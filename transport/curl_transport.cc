@@ -523,9 +523,15 @@ class CurlTransportImpl
     AttemptResult r;
     r.latency = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - a->start);
-    if (code == CURLE_OK) {
-      long status = 0;
-      curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+    long status = 0;
+    curl_easy_getinfo(a->easy, CURLINFO_RESPONSE_CODE, &status);
+    // A body over the cap is cut off (declared: CURLOPT_MAXFILESIZE; sent:
+    // the write callback), but the response stands: the receiver answered
+    // -- a 2xx accepted the event -- and only we stopped reading. Recording
+    // it as a failure would resend an event the customer already took.
+    const bool cut_off =
+        status != 0 && (a->too_large || code == CURLE_FILESIZE_EXCEEDED);
+    if (code == CURLE_OK || cut_off) {
       curl_off_t declared = -1;
       curl_easy_getinfo(a->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &declared);
       if (status == 0) {
@@ -533,7 +539,7 @@ class CurlTransportImpl
         // response at all; "no response" is never a success.
         r.error = ErrorClass::kReset;
         r.error_detail = "no HTTP response";
-      } else if (declared >= 0 &&
+      } else if (!cut_off && declared >= 0 &&
                  static_cast<curl_off_t>(a->received) < declared) {
         r.error = ErrorClass::kReset;
         r.error_detail = "response body shorter than Content-Length";

@@ -302,11 +302,18 @@ TEST_F(CurlTransportTest, ErrorResetBeforeAndDuringResponse) {
   }
 }
 
-TEST_F(CurlTransportTest, ErrorTooLarge) {
+// A body over the cap is not read to its end, but the response counts: a
+// 2xx accepted the event (resending it would duplicate it), a 500 failed.
+TEST_F(CurlTransportTest, OversizedBodyIsCutOffButTheResponseStands) {
   rx_->SetReply("/big", Reply{.body_size = 200 * 1024});
   AttemptResult r = Send(MakeRequest(rx_->Url("/big")));
-  EXPECT_EQ(r.error, ErrorClass::kTooLarge) << r.error_detail;
-  EXPECT_FALSE(r.http_status_code.has_value());
+  EXPECT_EQ(r.error, ErrorClass::kNone) << r.error_detail;
+  EXPECT_EQ(r.http_status_code, 200);
+  EXPECT_EQ(r.response_body, std::string(kResponseBodyChars, 'x'));
+  rx_->SetReply("/big500", Reply{.status = 500, .body_size = 200 * 1024});
+  r = Send(MakeRequest(rx_->Url("/big500")));
+  EXPECT_EQ(r.error, ErrorClass::kNone) << r.error_detail;
+  EXPECT_EQ(r.http_status_code, 500);
   // Just under the cap is fine.
   rx_->SetReply("/fits", Reply{.body_size = 64 * 1024});
   r = Send(MakeRequest(rx_->Url("/fits")));
@@ -447,7 +454,7 @@ TEST_F(CurlTransportTest, PooledHandlesKeepEverySafetyOption) {
     EXPECT_FALSE(file.http_status_code.has_value());
 
     AttemptResult big = Send(MakeRequest(rx_->Url("/big")));
-    EXPECT_EQ(big.error, ErrorClass::kTooLarge) << big.error_detail;
+    EXPECT_EQ(big.http_status_code, 200) << big.error_detail;  // cut off
 
     // h2c prior knowledge against an HTTP/1.1-only server fails; the next
     // HTTP/1.1 attempt must not inherit HTTP/2 settings.

@@ -331,18 +331,27 @@ TEST_F(FaultMatrixTest, ResetMidBodyHasNoResponse) {
   EXPECT_EQ(rx_->RequestsFor("/reset").size(), 3u);
 }
 
-// A body over the transport's 64 KiB response cap is cut off in the write
-// callback: error "too_large", no response recorded. One under the cap is
-// captured to its first 256 characters.
+// A body over the transport's 64 KiB response cap is not read to its end,
+// but the response stands: a 2xx delivered the event (once: no resend), a
+// 500 is a failure like any other. Either way the first 256 characters are
+// kept, as for one under the cap.
 TEST_F(FaultMatrixTest, OversizedResponseBody) {
   rx_->SetReply("/huge", Reply{.status = 200, .body_size = 1 << 20});
+  rx_->SetReply("/huge500", Reply{.status = 500, .body_size = 1 << 20});
   rx_->SetReply("/big", Reply{.status = 200, .body_size = 60 * 1024});
   const std::string huge = PublishTo(rx_->Url("/huge"));
+  const std::string huge500 = PublishTo(rx_->Url("/huge500"));
   const std::string big = PublishTo(rx_->Url("/big"));
-  ExpectSettled(huge, {.status = "dead_letter",
-                       .attempts = 3,
-                       .error = "too_large",
-                       .dead_letter_reason = "attempts_exhausted"});
+  ExpectSettled(huge, {.status = "delivered",
+                       .attempts = 1,
+                       .http_status_code = 200,
+                       .response_body = std::string(256, 'x')});
+  EXPECT_EQ(rx_->RequestsFor("/huge").size(), 1u);
+  ExpectSettled(huge500, {.status = "dead_letter",
+                          .attempts = 3,
+                          .http_status_code = 500,
+                          .response_body = std::string(256, 'x'),
+                          .dead_letter_reason = "attempts_exhausted"});
   ExpectSettled(big, {.status = "delivered",
                       .attempts = 1,
                       .http_status_code = 200,
