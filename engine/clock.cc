@@ -67,7 +67,15 @@ Result<Timestamp> ParseIso8601(std::string_view s) {
       !Expect(s, &p, '-') || !Digits(s, &p, 2, &d)) {
     return BadTime(s);
   }
-  if (mo < 1 || mo > 12 || d < 1 || d > 31) return BadTime(s);
+  // Days per month (February by leap year): "2026-02-30" is no date, and
+  // silently becoming March 2nd would move a filter by days.
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (mo < 1 || mo > 12 || d < 1 ||
+      d > kDays[mo - 1] + (mo == 2 && leap ? 1 : 0)) {
+    return BadTime(s);
+  }
   int64_t frac_us = 0;
   int64_t offset_s = 0;
   if (p < s.size()) {

@@ -16,12 +16,17 @@ TEST(Iso8601, ParsesWhatItFormatsAndOffsets) {
   EXPECT_EQ(*ParseIso8601("2026-11-26T23:07:04.5Z"),
             1795734424LL * kSecond + 500000);
   EXPECT_EQ(*ParseIso8601("1970-01-02"), 86400 * kSecond);
+  // Leap days exist in leap years only.
+  EXPECT_TRUE(ParseIso8601("2028-02-29").ok());
+  EXPECT_TRUE(ParseIso8601("2000-02-29").ok());
+  EXPECT_EQ(*ParseIso8601("2026-12-31T00:00:00Z") + 86400 * kSecond,
+            *ParseIso8601("2027-01-01"));
 }
 
 TEST(Iso8601, RejectsMalformed) {
   for (const char* bad :
-       {"", "yesterday", "2026-13-01", "2026-11-26T23:07Z",
-        "2026-11-26T23:07:04", "2026-11-26T25:00:00Z",
+       {"", "yesterday", "2026-13-01", "2026-02-29", "2026-04-31", "2100-02-29",
+        "2026-11-26T23:07Z", "2026-11-26T23:07:04", "2026-11-26T25:00:00Z",
         "2026-11-26T23:07:04Zjunk", "2026-11-26T23:07:04.Z"}) {
     EXPECT_TRUE(ParseIso8601(bad).status().IsInvalidArgument()) << bad;
   }
