@@ -6,7 +6,12 @@
 #   3. builds the concurrent parts (engine, storage, transport) with TSan and
 #      runs their tests;
 #   4. runs each benchmark and the load tool for a moment (from the ASan
-#      tree), so that benchmarks never rot.
+#      tree), so that benchmarks never rot;
+#   5. builds the libFuzzer targets with clang and runs each for 20 s
+#      (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 300).
+# The ASan ctest run includes the reliability suite (tests/reliability: the
+# webhookd crash loop, 40 SIGKILL cycles), the fault matrix, disk faults
+# (a real full tmpfs; needs root, as in CI) and the fuzz regression cases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -37,6 +42,9 @@ for b in build-asan/bench/bench_* build-asan/bench/transport/bench_*; do
   "$b" --benchmark_min_time=0.01 >/dev/null
 done
 build-asan/bench/load/hooklog-load --scenario throughput --events 2000 --smoke --json | tail -n 1
+
+echo "== Fuzzing: every target for 20 s (clang, libFuzzer, ASan+UBSan)"
+scripts/fuzz.sh 20
 # ctest exits non-zero on any failure (set -o pipefail), so reaching this
 # line means every test passed; sum what ran under both sanitizers.
 total=$(( $(sed -nE 's/.*tests passed, [0-9]+ tests failed out of ([0-9]+)/\1/p' "$log" |
