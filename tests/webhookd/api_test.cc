@@ -21,6 +21,7 @@
 #include "examples/webhookd/log.h"
 #include "hooklog/signing.h"
 #include "tests/support/receiver/test_receiver.h"
+#include "tests/webhookd/daemon_fixture.h"
 #include "tests/webhookd/support.h"
 
 namespace webhookd_test {
@@ -30,148 +31,30 @@ using hooklog::testing::Reply;
 using hooklog::testing::TestReceiver;
 using namespace std::chrono_literals;
 
-constexpr char kKey[] = "test-key-0123456789abcdef";
-const std::string kBase = "/integrations/api/v1/webhooks/";
+constexpr const char* kKey = kFixtureKey;
+const std::string& kBase = kApiBase;
 const std::regex kIdRe(
     "^[23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz]{22}$");
 const std::set<std::string> kStatuses = {"pending", "delivered", "failed",
                                          "rate_limited", "dead_letter"};
 
-std::string Q(const std::string& s) { return "\"" + s + "\""; }
+std::string Q(const std::string& s) { return Quote(s); }
 
-class WebhookdTest : public ::testing::Test {
+// The shared fixture (daemon_fixture.h), started with a second API key and
+// a faster retry schedule.
+class WebhookdTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    rx_ = TestReceiver::Start();
-    ASSERT_NE(rx_, nullptr);
-    rx_->SetDefaultReply(Reply{.status = 200, .body = "ok"});
+    DaemonFixture::SetUp();
     Start(BaseConfig());
-  }
-  void TearDown() override {
-    client_.reset();
-    daemon_.reset();
   }
 
   webhookd::Config BaseConfig() {
-    webhookd::Config c;
-    c.listen_host = "127.0.0.1";
-    c.listen_port = 0;
-    c.data_dir = dir_.path();
+    webhookd::Config c = DaemonFixture::BaseConfig();
     c.api_keys = {kKey, "second-key-0123456789"};
-    c.allow_private_targets = true;
     c.retry_schedule = {0s, 200ms, 200ms};
-    c.attempt_timeout = 5s;
-    c.fsync = false;  // durability is the storage suite's job; speed here
-    c.log_level = webhookd::LogLevel::kWarn;
-    c.drain = 2s;
     return c;
   }
-
-  void Start(webhookd::Config c) {
-    client_.reset();
-    daemon_.reset();
-    webhookd::SetLogLevel(c.log_level);
-    auto d = webhookd::Daemon::Start(c);
-    ASSERT_TRUE(d.ok()) << d.status().ToString();
-    daemon_ = std::move(*d);
-    client_ = std::make_unique<HttpClient>(daemon_->host(), daemon_->port());
-  }
-
-  // A request with the API key; `path` is relative to the base path unless
-  // it starts with '/'. Every answer is checked against the OpenAPI file.
-  HttpResult Call(const std::string& method, const std::string& path,
-                  const std::string& body = "",
-                  std::vector<std::pair<std::string, std::string>> headers = {
-                      {"X-API-Key", kKey}}) {
-    std::string target = path.starts_with("/") ? path : kBase + path;
-    HttpResult r = client_->Request(method, target, body, headers);
-    EXPECT_EQ(OpenApi::Get().Check(method, target, r), "")
-        << method << " " << target << " -> " << r.status << " " << r.body;
-    return r;
-  }
-
-  Json CallJson(const std::string& method, const std::string& path,
-                int want_status, const std::string& body = "") {
-    HttpResult r = Call(method, path, body);
-    EXPECT_EQ(r.status, want_status) << method << " " << path << ": " << r.body;
-    Json j(r.body);
-    EXPECT_TRUE(j.ok()) << r.body;
-    return j;
-  }
-
-  // Checks API.md's error envelope; `field` (if any) must be named in
-  // details.
-  void ExpectError(const HttpResult& r, int status, const std::string& code,
-                   const std::string& field = "") {
-    EXPECT_EQ(r.status, status) << r.body;
-    Json j(r.body);
-    ASSERT_TRUE(j.ok()) << r.body;
-    EXPECT_EQ(j.Str("error/code"), code) << r.body;
-    EXPECT_EQ(j.Int("error/status"), status);
-    EXPECT_FALSE(j.Str("error/message").empty());
-    simdjson::dom::object root;
-    ASSERT_FALSE(j.root().get(root));
-    EXPECT_EQ(root.size(), 1u) << "only \"error\" at the top: " << r.body;
-    if (status == 422) {
-      simdjson::dom::array details;
-      ASSERT_FALSE(j["error/details"].get(details)) << r.body;
-      ASSERT_GT(details.size(), 0u);
-      bool named = field.empty();
-      for (auto d : details) {
-        std::string_view f = d["field"].get_string().value();
-        EXPECT_FALSE(d["message"].get_string().value().empty());
-        if (f == field) named = true;
-      }
-      EXPECT_TRUE(named) << "details do not name " << field << ": " << r.body;
-    } else {
-      EXPECT_TRUE(j.IsNull("error/details")) << r.body;
-    }
-  }
-
-  std::string CreateEndpoint(const std::string& path,
-                             const std::string& extra = "") {
-    Json j = CallJson("POST", "endpoints/", 201,
-                      "{\"url\":" + Q(rx_->Url(path)) +
-                          (extra.empty() ? "" : "," + extra) + "}");
-    return j.Str("id");
-  }
-
-  std::vector<std::string> Publish(const std::string& type,
-                                   const std::string& data = "{}",
-                                   const std::string& key = "") {
-    std::string body = "{\"type\":" + Q(type) + ",\"data\":" + data +
-                       (key.empty() ? "" : ",\"idempotency_key\":" + Q(key)) +
-                       "}";
-    Json j = CallJson("POST", "events/", 202, body);
-    std::vector<std::string> ids;
-    simdjson::dom::array arr;
-    if (!j["deliveries"].get(arr)) {
-      for (auto e : arr) ids.emplace_back(e.get_string().value());
-    }
-    return ids;
-  }
-
-  // Polls GET deliveries/{id}/ until its status is `status`.
-  Json WaitForStatus(const std::string& id, const std::string& status,
-                     std::chrono::milliseconds timeout = 10s) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      HttpResult r = Call("GET", "deliveries/" + id + "/");
-      Json j(r.body);
-      if (j.ok() && r.status == 200 && j.Str("status") == status) return j;
-      if (std::chrono::steady_clock::now() > deadline) {
-        ADD_FAILURE() << "delivery " << id << " never reached " << status
-                      << ": " << r.body;
-        return j;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  TempDir dir_;
-  std::unique_ptr<TestReceiver> rx_;
-  std::unique_ptr<webhookd::Daemon> daemon_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 // --- auth, health, routing --------------------------------------------------

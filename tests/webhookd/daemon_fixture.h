@@ -1,8 +1,8 @@
 // A fixture for the webhookd fault, disk and security suites: an in-process
 // daemon (RocksDB in a temporary directory, the real Beast server and curl
 // transport) and the real test receiver over loopback, with helpers that
-// check every answer against docs/openapi.yaml. The same shape as
-// api_test.cc's fixture, shared by the suites that came after it.
+// check every answer against docs/openapi.yaml. Shared by every webhookd
+// suite (api_test.cc adds a second key and a faster retry schedule).
 #ifndef HOOKLOG_TESTS_WEBHOOKD_DAEMON_FIXTURE_H_
 #define HOOKLOG_TESTS_WEBHOOKD_DAEMON_FIXTURE_H_
 
@@ -137,7 +137,9 @@ class DaemonFixture : public ::testing::Test {
       simdjson::dom::array details;
       ASSERT_FALSE(j["error/details"].get(details)) << r.body;
       bool named = field.empty();
+      ASSERT_GT(details.size(), 0u);
       for (auto d : details) {
+        EXPECT_FALSE(d["message"].get_string().value().empty());
         if (d["field"].get_string().value() == field) named = true;
       }
       EXPECT_TRUE(named) << "details do not name " << field << ": " << r.body;
@@ -158,11 +160,15 @@ class DaemonFixture : public ::testing::Test {
     return CreateEndpointAt(rx_->Url(path), extra);
   }
 
-  // Publishes one event; the delivery ids (empty when not 202).
+  // Publishes one event (with an idempotency key unless `key` is empty);
+  // the delivery ids (empty when not 202).
   std::vector<std::string> Publish(const std::string& type,
-                                   const std::string& data = "{}") {
-    Json j = CallJson("POST", "events/", 202,
-                      "{\"type\":" + Quote(type) + ",\"data\":" + data + "}");
+                                   const std::string& data = "{}",
+                                   const std::string& key = "") {
+    Json j = CallJson(
+        "POST", "events/", 202,
+        "{\"type\":" + Quote(type) + ",\"data\":" + data +
+            (key.empty() ? "" : ",\"idempotency_key\":" + Quote(key)) + "}");
     std::vector<std::string> ids;
     simdjson::dom::array arr;
     if (!j["deliveries"].get(arr)) {

@@ -11,6 +11,7 @@
 
 #include "examples/webhookd/config.h"
 #include "tests/support/receiver/test_receiver.h"
+#include "tests/webhookd/daemon_fixture.h"
 #include "tests/webhookd/support.h"
 
 namespace webhookd_test {
@@ -21,36 +22,16 @@ using hooklog::testing::TestReceiver;
 using namespace std::chrono_literals;
 
 constexpr char kKey[] = "proc-key-0123456789abcdef";
-const std::string kBase = "/integrations/api/v1/webhooks/";
+const std::string& kBase = kApiBase;
 
-struct Running {
-  std::unique_ptr<Child> child;
-  uint16_t port = 0;
-};
+using Running = RunningWebhookd;
 
 Running StartDaemon(const std::string& data_dir,
                     std::vector<std::string> extra_args = {},
                     std::vector<std::string> env = {}) {
-  std::vector<std::string> argv = {WEBHOOKD_BINARY, "--listen",
-                                   "127.0.0.1:0",   "--data-dir",
-                                   data_dir,        "--allow-private-targets",
-                                   "--log-level",   "warn"};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  Running r;
-  r.child = std::make_unique<Child>(argv, env);
-  auto line = r.child->ReadLine(20s);
-  if (!line) {
-    ADD_FAILURE() << "no listening line; stderr: " << r.child->Stderr();
-    return r;
-  }
-  std::smatch m;
-  std::regex re(R"(^webhookd listening on http://127\.0\.0\.1:(\d+)$)");
-  if (!std::regex_match(*line, m, re)) {
-    ADD_FAILURE() << "unexpected first line: " << *line;
-    return r;
-  }
-  r.port = static_cast<uint16_t>(std::stoi(m[1]));
-  return r;
+  extra_args.insert(extra_args.begin(),
+                    {"--allow-private-targets", "--log-level", "warn"});
+  return StartWebhookdBinary(data_dir, std::move(extra_args), std::move(env));
 }
 
 int RunToExit(std::vector<std::string> args, std::string* out, std::string* err,
