@@ -76,6 +76,24 @@ class ProtectionTest : public ::testing::Test {
     return Get(id);
   }
 
+  // For the auto-disable tests: many retries, 5 s apart, and no breaker to
+  // hold them.
+  void RetryEvery5sWithoutBreaker() {
+    options_.circuit_breaker.enabled = false;
+    options_.retry.schedule = std::vector<Duration>(50, seconds(5));
+    options_.retry.schedule[0] = Duration(0);
+  }
+
+  // Fails `n` attempts of `id` with a connect error, 6 s apart.
+  void FailToConnect(const DeliveryId& id, int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(transport_->WaitForHeld(1));
+      transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
+      WaitFor(id, DeliveryStatus::kFailed, i + 1);
+      clock_->Advance(seconds(6));
+    }
+  }
+
   // Gives the engine time to act on what it was told (it is asynchronous);
   // used only to show that something does NOT happen.
   static void Settle() { std::this_thread::sleep_for(milliseconds(60)); }
@@ -259,18 +277,11 @@ TEST_F(ProtectionTest, OpenCircuitSurvivesRestart) {
 
 TEST_F(ProtectionTest, FailingForTooLongDisablesTheEndpoint) {
   options_.auto_disable_after = seconds(20);
-  options_.circuit_breaker.enabled = false;
-  options_.retry.schedule = std::vector<Duration>(50, seconds(5));
-  options_.retry.schedule[0] = Duration(0);
+  RetryEvery5sWithoutBreaker();
   Open();
   Endpoint ep = MakeEndpoint({});
   DeliveryId id = Publish();
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(transport_->WaitForHeld(1));
-    transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
-    WaitFor(id, DeliveryStatus::kFailed, i + 1);
-    clock_->Advance(seconds(6));
-  }
+  FailToConnect(id, 5);
   Settle();
   auto row = engine_->GetEndpoint(ep.id).get().value();
   EXPECT_FALSE(row.enabled);
@@ -413,22 +424,14 @@ TEST_F(ProtectionTest, SwitchingAnOpenBreakerOffLetsDeliveriesThrough) {
 
 TEST_F(ProtectionTest, EndpointAutoDisableOverridesTheEngineDefault) {
   options_.auto_disable_after = Duration(0);  // engine: never
-  options_.circuit_breaker.enabled = false;
-  options_.retry.schedule = std::vector<Duration>(50, seconds(5));
-  options_.retry.schedule[0] = Duration(0);
+  RetryEvery5sWithoutBreaker();
   Open();
   EndpointSpec spec;
   spec.url = "https://example.com/disable-me";
   spec.protection.auto_disable_after = seconds(12);
   Endpoint quick = MakeEndpoint(spec);
   DeliveryId id = Publish();
-  // Failures at 0 s, 6 s and 12 s: the third is 12 s into the run.
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(transport_->WaitForHeld(1));
-    transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
-    WaitFor(id, DeliveryStatus::kFailed, i + 1);
-    clock_->Advance(seconds(6));
-  }
+  FailToConnect(id, 3);  // at 0 s, 6 s and 12 s: 12 s into the run
   Settle();
   auto row = engine_->GetEndpoint(quick.id).get().value();
   EXPECT_FALSE(row.enabled);
@@ -438,20 +441,13 @@ TEST_F(ProtectionTest, EndpointAutoDisableOverridesTheEngineDefault) {
 
 TEST_F(ProtectionTest, EndpointAutoDisableZeroNeverDisables) {
   options_.auto_disable_after = seconds(10);  // engine default
-  options_.circuit_breaker.enabled = false;
-  options_.retry.schedule = std::vector<Duration>(50, seconds(5));
-  options_.retry.schedule[0] = Duration(0);
+  RetryEvery5sWithoutBreaker();
   Open();
   EndpointSpec spec;
   spec.protection.auto_disable_after = Duration(0);  // this one: never
   Endpoint ep = MakeEndpoint(spec);
   DeliveryId id = Publish();
-  for (int i = 0; i < 5; ++i) {
-    ASSERT_TRUE(transport_->WaitForHeld(1));
-    transport_->CompleteNext(ScriptedTransport::Error(ErrorClass::kConnect));
-    WaitFor(id, DeliveryStatus::kFailed, i + 1);
-    clock_->Advance(seconds(6));
-  }
+  FailToConnect(id, 5);
   Settle();
   EXPECT_TRUE(engine_->GetEndpoint(ep.id).get()->enabled);
   EXPECT_TRUE(Ops(Kind::kEndpointDisabled).empty());
