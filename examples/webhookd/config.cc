@@ -150,7 +150,8 @@ std::string UsageText() {
          "[--api-key KEY]...\n"
          "                [--allow-private-targets] [--retry-schedule LIST]\n"
          "                [--attempt-timeout DUR] [--log-level LEVEL]\n"
-         "                [--operator-url URL]\n"
+         "                [--operator-url URL] [--auto-disable-after DUR]\n"
+         "                [--circuit-failures N] [--circuit-open-for DUR]\n"
          "       webhookd keygen\n"
          "\n"
          "  --listen HOST:PORT       address to serve on (default "
@@ -170,6 +171,15 @@ std::string UsageText() {
          "  --operator-url URL       POST operational events (endpoint "
          "disabled, circuit opened/closed, dead letters) there as signed "
          "webhooks   [HOOKLOG_OPERATOR_URL]\n"
+         "  --auto-disable-after DUR disable an endpoint failing continuously "
+         "this long (default 5d; 0s never)   [HOOKLOG_AUTO_DISABLE_AFTER]\n"
+         "  --circuit-failures N     open an endpoint's circuit after N "
+         "failures in a row (default 10; 0 switches the breaker off)   "
+         "[HOOKLOG_CIRCUIT_FAILURES]\n"
+         "  --circuit-open-for DUR   first open period of a circuit (default "
+         "30s)   [HOOKLOG_CIRCUIT_OPEN_FOR]\n"
+         "  (endpoints may set their own protection settings through the "
+         "API)\n"
          "  keygen                   print a new API key "
          "(csb_<32 alphanumerics>_<crc32 hex>)\n";
 }
@@ -231,6 +241,36 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
     }
     return std::string();
   };
+  auto set_duration = [&](std::string_view v, std::string_view source,
+                          bool zero_ok, std::optional<hooklog::Duration>* out) {
+    auto d = hooklog::ParseDuration(v);
+    if (!d.ok() || d->count() < 0 || (!zero_ok && d->count() == 0)) {
+      return std::string(source) + ": expected a " +
+             (zero_ok ? "duration like 5d or 0s"
+                      : "positive duration like 30s") +
+             ", got '" + std::string(v) + "'";
+    }
+    *out = *d;
+    return std::string();
+  };
+  auto set_auto_disable = [&](std::string_view v, std::string_view source) {
+    return set_duration(v, source, true, &c.auto_disable_after);
+  };
+  auto set_open_for = [&](std::string_view v, std::string_view source) {
+    return set_duration(v, source, false, &c.circuit_open_for);
+  };
+  auto set_failures = [&](std::string_view v, std::string_view source) {
+    uint32_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n > 1000000) {
+      return std::string(source) +
+             ": expected a number of failures from 0 (breaker off) to "
+             "1000000, got '" +
+             std::string(v) + "'";
+    }
+    c.circuit_failures = n;
+    return std::string();
+  };
   auto add_key = [&](std::string_view v, std::string_view source) {
     std::string problem = ApiKeyProblem(v);
     if (!problem.empty()) return std::string(source) + ": " + problem;
@@ -274,6 +314,18 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
   }
   if (const char* v = getenv("HOOKLOG_OPERATOR_URL"); v && *v) {
     c.operator_url = v;
+  }
+  if (const char* v = getenv("HOOKLOG_AUTO_DISABLE_AFTER");
+      err.empty() && v && *v) {
+    err = set_auto_disable(v, "HOOKLOG_AUTO_DISABLE_AFTER");
+  }
+  if (const char* v = getenv("HOOKLOG_CIRCUIT_FAILURES");
+      err.empty() && v && *v) {
+    err = set_failures(v, "HOOKLOG_CIRCUIT_FAILURES");
+  }
+  if (const char* v = getenv("HOOKLOG_CIRCUIT_OPEN_FOR");
+      err.empty() && v && *v) {
+    err = set_open_for(v, "HOOKLOG_CIRCUIT_OPEN_FOR");
   }
   if (!err.empty()) return fail(err);
 
@@ -326,7 +378,9 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       continue;
     } else if (arg == "--listen" || arg == "--data-dir" || arg == "--api-key" ||
                arg == "--retry-schedule" || arg == "--attempt-timeout" ||
-               arg == "--log-level" || arg == "--operator-url") {
+               arg == "--log-level" || arg == "--operator-url" ||
+               arg == "--auto-disable-after" || arg == "--circuit-failures" ||
+               arg == "--circuit-open-for") {
       if (!take(&v)) return fail(std::string(arg) + " needs a value");
     } else {
       return fail("unknown argument '" + std::string(arg) + "'");
@@ -349,6 +403,12 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err = set_level(v, "--log-level");
     } else if (arg == "--operator-url") {
       c.operator_url = v;
+    } else if (arg == "--auto-disable-after") {
+      err = set_auto_disable(v, "--auto-disable-after");
+    } else if (arg == "--circuit-failures") {
+      err = set_failures(v, "--circuit-failures");
+    } else if (arg == "--circuit-open-for") {
+      err = set_open_for(v, "--circuit-open-for");
     }
     if (!err.empty()) return fail(err);
   }

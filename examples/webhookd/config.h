@@ -36,6 +36,11 @@ struct Config {
   // Operational events (endpoint disabled, circuit opened/closed, delivery
   // dead-lettered or recovered) are POSTed here as signed webhooks; "" none.
   std::string operator_url;
+  // Endpoint protection defaults (EngineOptions) for endpoints that set
+  // none of their own; nullopt: the engine's.
+  std::optional<hooklog::Duration> auto_disable_after;  // 0: never
+  std::optional<uint32_t> circuit_failures;             // 0: breaker off
+  std::optional<hooklog::Duration> circuit_open_for;
 
   // Not flags: knobs for in-process tests.
   bool fsync = true;  // RocksDbOptions::sync
@@ -64,8 +69,9 @@ struct ParsedArgs {
 // Reads `getenv` for HOOKLOG_LISTEN, HOOKLOG_DATA_DIR, HOOKLOG_API_KEYS
 // (comma-separated), HOOKLOG_ALLOW_PRIVATE_TARGETS (1/true/yes/on or
 // 0/false/no/off), HOOKLOG_RETRY_SCHEDULE, HOOKLOG_ATTEMPT_TIMEOUT,
-// HOOKLOG_LOG_LEVEL, then the flags. Requires at least one API key for
-// kServe.
+// HOOKLOG_LOG_LEVEL, HOOKLOG_OPERATOR_URL, HOOKLOG_AUTO_DISABLE_AFTER,
+// HOOKLOG_CIRCUIT_FAILURES, HOOKLOG_CIRCUIT_OPEN_FOR, then the flags. Requires
+// at least one API key for kServe.
 using GetEnv = std::function<const char*(const char*)>;
 ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv);
 

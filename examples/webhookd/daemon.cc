@@ -1,5 +1,6 @@
 #include "examples/webhookd/daemon.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "examples/webhookd/api.h"
@@ -27,6 +28,18 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   if (c.attempt_timeout) eopts.attempt_timeout = *c.attempt_timeout;
   eopts.transport.allow_private_targets = c.allow_private_targets;
   eopts.threads = c.engine_threads;
+  if (c.auto_disable_after) eopts.auto_disable_after = *c.auto_disable_after;
+  if (c.circuit_failures) {
+    eopts.circuit_breaker.enabled = *c.circuit_failures != 0;
+    if (*c.circuit_failures != 0) {
+      eopts.circuit_breaker.consecutive_failures = *c.circuit_failures;
+    }
+  }
+  if (c.circuit_open_for) {
+    eopts.circuit_breaker.open_for = *c.circuit_open_for;
+    eopts.circuit_breaker.max_open_for =
+        std::max(eopts.circuit_breaker.max_open_for, *c.circuit_open_for);
+  }
   if (!c.operator_url.empty()) {
     hooklog::EngineOptions nopts = eopts;
     nopts.threads = 1;

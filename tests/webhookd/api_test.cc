@@ -1111,6 +1111,28 @@ TEST_F(WebhookdTest, EndpointProtectionSettingsShowAndRoundTrip) {
   EXPECT_EQ(after.Str("auto_disable_after"), "2h");
 }
 
+TEST_F(WebhookdTest, DaemonProtectionDefaultsApplyToEndpointsWithoutTheirOwn) {
+  webhookd::Config c = BaseConfig();
+  c.circuit_failures = 0;  // --circuit-failures 0: breaker off
+  c.circuit_open_for = std::chrono::minutes(20);
+  c.auto_disable_after = hooklog::Duration(0);
+  Start(c);
+  Json plain = CallJson("POST", "endpoints/", 201,
+                        "{\"url\":" + Q(rx_->Url("/p")) + "}");
+  EXPECT_FALSE(plain.Bool("circuit_breaker/enabled"));
+  EXPECT_EQ(plain.Str("circuit_breaker/open_for"), "20m");
+  EXPECT_EQ(plain.Str("circuit_breaker/max_open_for"), "20m");
+  EXPECT_EQ(plain.Str("auto_disable_after"), "0s");
+  // An endpoint's own settings still win.
+  Json own = CallJson(
+      "POST", "endpoints/", 201,
+      "{\"url\":" + Q(rx_->Url("/o")) +
+          R"(,"circuit_breaker":{"enabled":true},"auto_disable_after":"1d"})");
+  EXPECT_TRUE(own.Bool("circuit_breaker/enabled"));
+  EXPECT_EQ(own.Str("circuit_breaker/open_for"), "20m");  // default member
+  EXPECT_EQ(own.Str("auto_disable_after"), "1d");
+}
+
 TEST_F(WebhookdTest, EndpointProtectionValidationChangesNothing) {
   const std::string id = CreateEndpoint("/v");
   const std::string before = Call("GET", "endpoints/" + id + "/").body;

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
 #include <regex>
 #include <string>
@@ -39,6 +40,49 @@ TEST(ConfigTest, KeygenMakesClosientShapedKeysWithAValidChecksum) {
   typo[10] = typo[10] == 'a' ? 'b' : 'a';
   EXPECT_TRUE(IsClosientKeyShape(typo));
   EXPECT_FALSE(ClosientKeyChecksumOk(typo));
+}
+
+TEST(ConfigTest, ProtectionDefaultsFromFlagsAndEnvironment) {
+  auto p = Parse({"--api-key", kKey});
+  ASSERT_EQ(p.error, "");
+  EXPECT_FALSE(p.config.auto_disable_after.has_value());
+  EXPECT_FALSE(p.config.circuit_failures.has_value());
+  EXPECT_FALSE(p.config.circuit_open_for.has_value());
+
+  p = Parse({"--api-key", kKey, "--auto-disable-after", "2d",
+             "--circuit-failures=0", "--circuit-open-for", "90s"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.auto_disable_after, std::chrono::hours(48));
+  EXPECT_EQ(p.config.circuit_failures, 0u);
+  EXPECT_EQ(p.config.circuit_open_for, std::chrono::seconds(90));
+
+  // The environment, and a flag winning over it.
+  p = Parse({"--api-key", kKey, "--circuit-failures", "5"},
+            {{"HOOKLOG_AUTO_DISABLE_AFTER", "0s"},
+             {"HOOKLOG_CIRCUIT_FAILURES", "3"},
+             {"HOOKLOG_CIRCUIT_OPEN_FOR", "1m"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.auto_disable_after, hooklog::Duration(0));
+  EXPECT_EQ(p.config.circuit_failures, 5u);
+  EXPECT_EQ(p.config.circuit_open_for, std::chrono::minutes(1));
+
+  for (const auto& bad :
+       std::vector<std::vector<std::string>>{{"--auto-disable-after", "soon"},
+                                             {"--auto-disable-after", "-1s"},
+                                             {"--circuit-failures", "-1"},
+                                             {"--circuit-failures", "ten"},
+                                             {"--circuit-failures", "2000000"},
+                                             {"--circuit-open-for", "0s"},
+                                             {"--circuit-open-for"}}) {
+    std::vector<std::string> args = {"--api-key", kKey};
+    args.insert(args.end(), bad.begin(), bad.end());
+    p = Parse(args);
+    EXPECT_NE(p.error.find(bad[0]), std::string::npos)
+        << bad[0] << ": " << p.error;
+  }
+  EXPECT_NE(Parse({"--api-key", kKey}, {{"HOOKLOG_CIRCUIT_OPEN_FOR", "x"}})
+                .error.find("HOOKLOG_CIRCUIT_OPEN_FOR"),
+            std::string::npos);
 }
 
 TEST(ConfigTest, DefaultsAndFlags) {
