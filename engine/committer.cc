@@ -3,7 +3,7 @@
 #include <chrono>
 #include <vector>
 
-#include "engine/kill_point.h"
+#include "base/kill_point.h"
 
 namespace hooklog {
 
@@ -36,11 +36,6 @@ void Committer::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool Committer::idle() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return queue_.empty() && !writing_;
-}
-
 void Committer::Run() {
   std::vector<Item> items;
   for (;;) {
@@ -59,7 +54,6 @@ void Committer::Run() {
         items.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
-      writing_ = true;
     }
     WriteBatch merged;
     if (items.size() == 1) {
@@ -77,8 +71,6 @@ void Committer::Run() {
     // Durable but not yet acknowledged to anyone.
     if (st.ok()) HOOKLOG_KILL_POINT("append_before_ack");
     for (Item& it : items) it.done(st);
-    std::lock_guard<std::mutex> lock(mu_);
-    writing_ = false;
   }
 }
 

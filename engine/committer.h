@@ -36,7 +36,6 @@ class Committer {
 
   uint64_t appends() const { return appends_.load(); }
   uint64_t append_latency_us_total() const { return latency_us_.load(); }
-  bool idle() const;
 
  private:
   struct Item {
@@ -50,7 +49,6 @@ class Committer {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
-  bool writing_ = false;
   bool stop_ = false;
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> latency_us_{0};

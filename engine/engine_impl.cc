@@ -22,7 +22,7 @@
 #include "engine/committer.h"
 #include "engine/delivery_machine.h"
 #include "engine/endpoint_guard.h"
-#include "engine/kill_point.h"
+#include "base/kill_point.h"
 #include "engine/projection.h"
 #include "engine/validation.h"
 #include "hooklog/engine.h"
@@ -171,6 +171,8 @@ class EngineImpl final : public Engine {
   }
 
   void ListEndpoints(EndpointQuery q, Callback<Page<Endpoint>> done) override {
+    Status st = ValidateEndpointQuery(q);
+    if (!st.ok()) return done(st);
     done(storage_->ListEndpoints(q));
   }
 
@@ -340,8 +342,7 @@ class EngineImpl final : public Engine {
       m.created_at = now;
       std::vector<EndpointId> targets;
       for (const auto& [eid, es] : endpoints_) {
-        if (es.ep.enabled && !es.ep.deleted && es.ep.Matches(m.event_type) &&
-            storage_->OwnsEndpoint(eid)) {
+        if (es.ep.enabled && !es.ep.deleted && es.ep.Matches(m.event_type)) {
           targets.push_back(eid);
         }
       }
@@ -432,6 +433,8 @@ class EngineImpl final : public Engine {
     done(storage_->GetDelivery(id));
   }
   void ListDeliveries(DeliveryQuery q, Callback<Page<Delivery>> done) override {
+    Status st = ValidateDeliveryQuery(q);
+    if (!st.ok()) return done(st);
     done(storage_->ListDeliveries(q));
   }
   void GetMessage(MessageId id, Callback<Message> done) override {

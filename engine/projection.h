@@ -2,7 +2,7 @@
 //
 // The single definition of "what an event does to a row". The engine uses it
 // to compute the rows it hands to Storage::Append alongside the events; the
-// verifier (hooklog-admin verify) and the property tests rebuild a whole
+// verifier (VerifyStorage in hooklog/verify.h) and the property tests rebuild a whole
 // Projection from the log and compare it with what a Storage holds.
 //
 // Thread-safety: not thread-safe; confine to one thread.
@@ -17,6 +17,7 @@
 #include "hooklog/status.h"
 #include "hooklog/storage.h"
 #include "hooklog/types.h"
+#include "hooklog/verify.h"
 
 namespace hooklog {
 
@@ -56,26 +57,6 @@ class Projection {
   uint64_t last_sequence_ = 0;
 };
 
-// Rows an adapter must hold after replaying the log. Used by verifiers.
-struct VerifyReport {
-  uint64_t events = 0;
-  uint64_t endpoints = 0;
-  uint64_t deliveries = 0;
-  uint64_t messages = 0;
-  // Terminal deliveries (and then messages) absent from the store because
-  // they were created before Storage::PrunedBefore(): retention, not damage.
-  uint64_t pruned_deliveries = 0;
-  uint64_t pruned_messages = 0;
-  std::vector<std::string> mismatches;  // human-readable, first 100
-  bool gapless = true;
-  bool ok() const { return mismatches.empty() && gapless; }
-};
-// Replays storage's whole log into a fresh Projection and compares every row
-// (and counters) with what `storage` answers, both ways. Tolerates exactly
-// what retention may remove (Storage::PrunedBefore()): a missing terminal
-// delivery created before the watermark, minus its counter contribution,
-// and a message all of whose deliveries were so removed.
-Result<VerifyReport> VerifyStorage(Storage* storage);
 
 }  // namespace hooklog
 

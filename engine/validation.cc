@@ -9,6 +9,8 @@
 #include <cmath>
 #include <string>
 
+#include "hooklog/storage.h"
+
 namespace hooklog {
 namespace {
 
@@ -347,6 +349,33 @@ Status ValidateEndpointUpdate(const EndpointUpdate& u) {
   }
   return ValidateAutoDisableAfter(u.auto_disable_after ? *u.auto_disable_after
                                                        : std::nullopt);
+}
+
+namespace {
+
+Status ValidatePaging(uint32_t page, uint32_t page_size,
+                      const std::string& cursor) {
+  if (page_size == 0 || page_size > kMaxPageSize) {
+    return Status::InvalidArgument(
+        "page_size must be 1.." + std::to_string(kMaxPageSize), "page_size");
+  }
+  if (page == 0) return Status::InvalidArgument("page must be 1 or more", "page");
+  if (!cursor.empty()) {
+    Timestamp ts;
+    Uuid128 id;
+    return DecodeListCursor(cursor, &ts, &id);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateEndpointQuery(const EndpointQuery& query) {
+  return ValidatePaging(query.page, query.page_size, query.cursor);
+}
+
+Status ValidateDeliveryQuery(const DeliveryQuery& query) {
+  return ValidatePaging(query.page, query.page_size, query.cursor);
 }
 
 }  // namespace hooklog

@@ -45,6 +45,11 @@ Status ValidatePayload(std::string_view json, size_t max_bytes);
 // max_open_for >= open_for. Field names are "circuit_breaker.<member>".
 Status ValidateCircuitBreaker(const CircuitBreakerOptions& options);
 Status ValidateEndpointSpec(const EndpointSpec& spec);
+// List queries, before they reach Storage (whose List* REQUIRE them valid):
+// page_size 1..kMaxPageSize, page >= 1, a cursor that DecodeListCursor
+// accepts (or none).
+Status ValidateEndpointQuery(const EndpointQuery& query);
+Status ValidateDeliveryQuery(const DeliveryQuery& query);
 Status ValidateEndpointUpdate(const EndpointUpdate& update);
 
 }  // namespace hooklog

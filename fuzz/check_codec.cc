@@ -11,7 +11,7 @@
 
 #include "fuzz/targets.h"
 #include "hooklog/event.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/row_codec.h"
 
 namespace hooklog::fuzz {

@@ -28,8 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include "examples/webhookd/api.h"
-#include "examples/webhookd/log.h"
+#include "webhookd/api.h"
+#include "webhookd/log.h"
 #include "fuzz/json_check.h"
 #include "fuzz/targets.h"
 #include "hooklog/engine.h"

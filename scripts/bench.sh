@@ -27,7 +27,7 @@ mkdir -p "$out"
 
 scripts/setup.sh
 HOOKLOG_JOBS=${HOOKLOG_JOBS:-2} scripts/build.sh release \
-  hooklog-load hooklog-test-receiver bench_engine bench_storage \
+  hooklog-load hooklog-receiver bench_engine bench_storage \
   bench_codec_signing
 
 {
@@ -53,7 +53,7 @@ load() {  # scenario, extra flags...
   shift
   [[ -n $only && $only != "$s" ]] && return 0
   echo "== load: hooklog-load --scenario $s $* --json"
-  build/bench/load/hooklog-load --scenario "$s" "$@" --json |
+  build/tools/hooklog-load --scenario "$s" "$@" --json |
     tee "$out/load-$s.txt" || echo "hooklog-load $s: exit $? (lost deliveries or timeout)"
 }
 if [[ $what == all || $what == load ]]; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Transport benchmark: hooklog's curl transport, a bare libcurl-multi loop and
-# wrk, all against ONE hooklog-test-receiver process, same concurrency, same
+# wrk, all against ONE hooklog-receiver process, same concurrency, same
 # POST. Prints items/s and the ratios.
 #
 #   scripts/bench_transport.sh [BUILD_DIR] [CONCURRENCY] [SECONDS] [ROUNDS]
@@ -14,7 +14,7 @@ BUILD=${1:-build}
 CONC=${2:-64}
 SECS=${3:-5}
 ROUNDS=${4:-3}
-RX=$BUILD/tests/support/receiver/hooklog-test-receiver
+RX=$BUILD/tools/hooklog-receiver
 BENCH=$BUILD/bench/transport/bench_transport
 for f in "$RX" "$BENCH"; do
   [[ -x $f ]] || { echo "missing $f (build it first)" >&2; exit 1; }

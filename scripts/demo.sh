@@ -28,15 +28,15 @@ events=${DEMO_EVENTS:-300}
 build=${DEMO_BUILD_DIR:-$root/build}
 data=${DEMO_DATA_DIR:-$build/demo/data}
 logs=$build/demo/logs
-webhookd=$build/examples/webhookd/webhookd
-receiver=$build/tests/support/receiver/hooklog-test-receiver
+webhookd=$build/webhookd/webhookd
+receiver=$build/tools/hooklog-receiver
 
 bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 if [ "${DEMO_SKIP_BUILD:-0}" != 1 ]; then
   bold "Installing packages and building (first run: a few minutes)"
   scripts/setup.sh
-  scripts/build.sh release webhookd hooklog-test-receiver
+  scripts/build.sh release webhookd hooklog-receiver
 fi
 for bin in "$webhookd" "$receiver"; do
   [ -x "$bin" ] || { echo "missing $bin (build failed?)" >&2; exit 1; }

@@ -41,7 +41,7 @@ for b in build-asan/bench/bench_* build-asan/bench/transport/bench_*; do
   echo "-- $b"
   "$b" --benchmark_min_time=0.01 >/dev/null
 done
-build-asan/bench/load/hooklog-load --scenario throughput --events 2000 --smoke --json | tail -n 1
+build-asan/tools/hooklog-load --scenario throughput --events 2000 --smoke --json | tail -n 1
 
 echo "== Fuzzing: every target for 20 s (clang, libFuzzer, ASan+UBSan)"
 scripts/fuzz.sh 20

@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "hooklog/event.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "storage/row_codec.h"
 
 namespace hooklog {

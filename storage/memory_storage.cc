@@ -30,13 +30,6 @@ Result<Page<Row>> ListFrom(
     const std::set<ListKey>& index, uint32_t page, uint32_t page_size,
     const std::string& cursor, bool count_total, Match&& match,
     const std::function<const Row*(const Uuid128&)>& lookup) {
-  if (page_size == 0 || page_size > kMaxPageSize) {
-    return Status::InvalidArgument("page_size must be between 1 and 50",
-                                   "page_size");
-  }
-  if (page == 0) {
-    return Status::InvalidArgument("page must be 1 or more", "page");
-  }
   Page<Row> out;
   auto it = index.begin();
   uint64_t skip = 0;

@@ -44,7 +44,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "storage/coding.h"
+#include "base/coding.h"
 #include "storage/row_codec.h"
 
 namespace hooklog {
@@ -1197,17 +1197,7 @@ class ScopedSnapshot {
   const rocksdb::Snapshot* s_;
 };
 
-Status ValidatePaging(uint32_t page, uint32_t page_size) {
-  if (page_size == 0 || page_size > kMaxPageSize) {
-    return Status::InvalidArgument(
-        "page_size must be 1.." + std::to_string(kMaxPageSize), "page_size");
-  }
-  if (page == 0) return Status::InvalidArgument("page is 1-based", "page");
-  return Status::Ok();
-}
-
 Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
-  HOOKLOG_RETURN_IF_ERROR(ValidatePaging(q.page, q.page_size));
   Timestamp cursor_ts = 0;
   Uuid128 cursor_id;
   if (!q.cursor.empty()) {
@@ -1343,7 +1333,6 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
 }
 
 Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
-  HOOKLOG_RETURN_IF_ERROR(ValidatePaging(q.page, q.page_size));
   Timestamp cursor_ts = 0;
   Uuid128 cursor_id;
   std::string start(1, kIdxEndpoints);

@@ -1,7 +1,7 @@
 // Binary encodings of the projection rows stored by the RocksDB adapter
 // (endpoints, messages, deliveries, idempotency records, counters).
 //
-// Same primitives as the event format (storage/coding.h); each row starts
+// Same primitives as the event format (base/coding.h); each row starts
 // with a row-format version byte so that rows can evolve like events do.
 // Rows are not checksummed here: RocksDB checksums its blocks and WAL.
 //
@@ -15,7 +15,7 @@
 #include "hooklog/status.h"
 #include "hooklog/storage.h"
 #include "hooklog/types.h"
-#include "storage/coding.h"
+#include "base/coding.h"
 
 namespace hooklog::storage_internal {
 

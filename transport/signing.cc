@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/civil_time.h"
+#include "base/civil_time.h"
 #include "transport/signing_internal.h"
 
 namespace hooklog {

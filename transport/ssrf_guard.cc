@@ -1,12 +1,16 @@
-// The SSRF block list (DESIGN.md "SSRF"). Kept as data tables so that the
+// The SSRF block list (docs/transport.md "SSRF"). Kept as data tables so that the
 // list can be audited against the design at a glance.
 #include "transport/ssrf_guard.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <string>
+
+#include "hooklog/transport.h"
 
 namespace hooklog::transport_internal {
 
@@ -73,6 +77,9 @@ bool IsBlockedIPv6(const std::array<uint8_t, 16>& a) {
   // ::ffff:0:0/96 (IPv4-mapped)
   static constexpr Net kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (PrefixMatch(a, kMapped, 96)) return IsBlockedIPv4(V4At(a, 12));
+  // ::ffff:0:0:0/96 (IPv4-translated, RFC 2765)
+  static constexpr Net kTranslated = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (PrefixMatch(a, kTranslated, 96)) return IsBlockedIPv4(V4At(a, 12));
   // 64:ff9b::/96 (NAT64 well-known prefix)
   static constexpr Net kNat64 = {0x00, 0x64, 0xff, 0x9b};
   if (PrefixMatch(a, kNat64, 96)) return IsBlockedIPv4(V4At(a, 12));
@@ -141,4 +148,39 @@ bool IsBlockedLiteral(std::string_view text) {
   return false;
 }
 
+namespace {
+
+// The host part of an http(s) URL, without brackets; "" when not found.
+std::string UrlHost(std::string_view url) {
+  size_t scheme = url.find("://");
+  if (scheme == std::string_view::npos) return "";
+  std::string_view rest = url.substr(scheme + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    rest = rest.substr(at + 1);
+  }
+  if (rest.starts_with("[")) {
+    size_t close = rest.find(']');
+    return std::string(rest.substr(1, close == std::string_view::npos
+                                          ? std::string_view::npos
+                                          : close - 1));
+  }
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+}  // namespace
+
 }  // namespace hooklog::transport_internal
+
+namespace hooklog {
+
+bool IsPrivateDestination(std::string_view url) {
+  std::string host = transport_internal::UrlHost(url);
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  return host == "localhost" || host.ends_with(".localhost") ||
+         transport_internal::IsBlockedLiteral(host);
+}
+
+}  // namespace hooklog

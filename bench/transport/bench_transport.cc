@@ -3,7 +3,7 @@
 // JSON POST over HTTP/1.1 keep-alive). Reports items/s for each.
 //
 // The receiver is in-process (one thread) unless HOOKLOG_BENCH_URL names a
-// running one (scripts/bench_transport.sh starts hooklog-test-receiver and
+// running one (scripts/bench_transport.sh starts hooklog-receiver and
 // points this binary and wrk at the same process).
 #include <benchmark/benchmark.h>
 #include <curl/curl.h>
@@ -22,7 +22,7 @@
 
 #include "hooklog/signing.h"
 #include "hooklog/transport.h"
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 
 #ifndef HOOKLOG_VERSION
 #define HOOKLOG_VERSION "0.0.0"

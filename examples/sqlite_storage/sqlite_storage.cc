@@ -201,7 +201,6 @@ class SqliteStorage : public hooklog::Storage {
 
   Result<hooklog::Page<Endpoint>> ListEndpoints(
       const EndpointQuery& q) override {
-    HOOKLOG_RETURN_IF_ERROR(CheckPaging(q.page, q.page_size));
     hooklog::Timestamp cts = 0;
     Uuid128 cid;
     if (!q.cursor.empty()) {
@@ -279,7 +278,6 @@ class SqliteStorage : public hooklog::Storage {
 
   Result<hooklog::Page<Delivery>> ListDeliveries(
       const DeliveryQuery& q) override {
-    HOOKLOG_RETURN_IF_ERROR(CheckPaging(q.page, q.page_size));
     hooklog::Timestamp cts = 0;
     Uuid128 cid;
     if (!q.cursor.empty()) {
@@ -394,13 +392,6 @@ class SqliteStorage : public hooklog::Storage {
   }
   bool Exec(const char* sql) {
     return sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-  }
-  static Status CheckPaging(uint32_t page, uint32_t page_size) {
-    if (page_size == 0 || page_size > hooklog::kMaxPageSize) {
-      return Status::InvalidArgument("page_size must be 1..50", "page_size");
-    }
-    if (page == 0) return Status::InvalidArgument("page is 1-based", "page");
-    return Status::Ok();
   }
 
   // Endpoints are kept as an encoded endpoint event: the public codec

@@ -9,9 +9,19 @@
 // them. An adapter proves itself with the conformance suite in
 // include/hooklog/testing/storage_conformance.h.
 //
-// Thread-safety: every method may be called concurrently from any thread.
-// Append() should let concurrent callers share one durable sync (group
-// commit); the engine also batches many deliveries' events into one call.
+// Group commit lives in exactly one layer, the engine's Committer
+// (engine/committer.h): it merges every decision made since its last write
+// into ONE Append call, made from its one thread. An adapter therefore needs
+// no queue of its own; one durable sync per Append is what is asked.
+//
+// Validation lives in the engine too: queries reach an adapter already
+// checked (see the REQUIRES on ListEndpoints / ListDeliveries), so adapters
+// hold no policy of their own.
+//
+// Thread-safety: every method may be called concurrently from any thread
+// (reads run on host threads while the Committer appends); Append calls may
+// also overlap when several engines or tools share one store, and must then
+// stay atomic and gapless.
 #ifndef HOOKLOG_STORAGE_H_
 #define HOOKLOG_STORAGE_H_
 
@@ -75,12 +85,14 @@ class Storage {
 
   virtual Result<Endpoint> GetEndpoint(const EndpointId& id) = 0;
   // Newest first (created_at, then id, descending); deleted endpoints only
-  // when query.include_deleted.
+  // when query.include_deleted. REQUIRES: query.page >= 1, 1 <=
+  // query.page_size <= kMaxPageSize, query.cursor empty or accepted by
+  // DecodeListCursor (the engine checks; ValidateEndpointQuery).
   virtual Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& query) = 0;
   virtual Result<Message> GetMessage(const MessageId& id) = 0;
   virtual Result<Delivery> GetDelivery(const DeliveryId& id) = 0;
   // Newest first (created_at, then id, descending), filters ANDed. Cursor
-  // pages must cost the same at any depth.
+  // pages must cost the same at any depth. REQUIRES: as ListEndpoints.
   virtual Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& query) = 0;
   // Per-endpoint delivery counts by status and attempts, maintained as rows
   // change. NotFound for an unknown endpoint.
@@ -101,18 +113,6 @@ class Storage {
   // no delivery row refers to it, their message). 0 (the default) means
   // nothing was ever removed. Lets VerifyStorage tell pruning from damage.
   virtual Timestamp PrunedBefore() const { return 0; }
-
-  // Scale-out hook (planned PostgreSQL adapter with leased partitions): an
-  // adapter that owns only some endpoints answers false for the others, and
-  // calls the listener when ownership changes (lease lost or gained). The
-  // engine then reloads. Single-node adapters keep the defaults.
-  virtual bool OwnsEndpoint(const EndpointId& id) const {
-    (void)id;
-    return true;
-  }
-  virtual void SetOwnershipListener(std::function<void()> listener) {
-    (void)listener;
-  }
 };
 
 // Forwards every call to `target` (not owned unless `owned`); override the
@@ -160,12 +160,6 @@ class ForwardingStorage : public Storage {
     return target_->LoadActive(on_endpoint, on_delivery);
   }
   Timestamp PrunedBefore() const override { return target_->PrunedBefore(); }
-  bool OwnsEndpoint(const EndpointId& id) const override {
-    return target_->OwnsEndpoint(id);
-  }
-  void SetOwnershipListener(std::function<void()> listener) override {
-    target_->SetOwnershipListener(std::move(listener));
-  }
 
   Storage* target() const { return target_; }
 

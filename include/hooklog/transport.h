@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hooklog/clock.h"
@@ -77,7 +78,7 @@ class Transport {
 
 struct TransportOptions {
   // Loopback and private addresses are refused unless this is set (local
-  // development, tests). See DESIGN.md "SSRF" for the full block list.
+  // development, tests). docs/transport.md "SSRF" has the full block list.
   bool allow_private_targets = false;
   // Response bytes read at most; more aborts the attempt with kTooLarge.
   size_t max_response_bytes = 64 * 1024;
@@ -93,6 +94,16 @@ struct TransportOptions {
   // "hooklog/<version>" when empty.
   std::string user_agent;
 };
+
+// Whether `url`'s host is a loopback or private destination by its spelling
+// alone: "localhost" or a name under ".localhost", or a literal IPv4/IPv6
+// address (any form inet_pton accepts, brackets allowed) in a range the
+// transport refuses to connect to. A name that merely resolves to such an
+// address is not detected here; the transport refuses it at connect time
+// (the check runs on the address being connected to, so DNS rebinding is
+// caught too). webhookd uses this to refuse such URLs when an endpoint is
+// created. Thread-safety: a pure function.
+bool IsPrivateDestination(std::string_view url);
 
 // The libcurl-multi transport on `io`. `io` must outlive the transport and be
 // run by at least one thread.

@@ -433,37 +433,13 @@ void ListDeliveriesMatchesModel(Storage* s) {
   EXPECT_EQ(page->items.size(), std::min<size_t>(50, model.size()));
 }
 
-void ListDeliveriesRejectsBadInput(Storage* s) {
+// Queries reach an adapter validated (Storage's REQUIRES; the engine checks
+// page, page_size and cursor syntax): a well-formed cursor pointing past
+// everything gives an empty last page.
+void ListDeliveriesCursorPastEnd(Storage* s) {
   AppendEndpoints(s, {MakeEndpoint(1, kT0)});
   AppendDeliveries(s, {MakeDelivery(1, 1, DeliveryStatus::kPending, "a", kT0)});
-  for (const char* bad :
-       {"garbage", "!!!!", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "\xFF\xFE"}) {
-    DeliveryQuery q;
-    q.cursor = bad;
-    EXPECT_EQ(s->ListDeliveries(q).status().code(),
-              StatusCode::kInvalidArgument)
-        << bad;
-    EndpointQuery eq;
-    eq.cursor = bad;
-    EXPECT_EQ(s->ListEndpoints(eq).status().code(),
-              StatusCode::kInvalidArgument)
-        << bad;
-  }
-  for (uint32_t size : {0u, kMaxPageSize + 1}) {
-    DeliveryQuery q;
-    q.page_size = size;
-    EXPECT_EQ(s->ListDeliveries(q).status().code(),
-              StatusCode::kInvalidArgument);
-    EndpointQuery eq;
-    eq.page_size = size;
-    EXPECT_EQ(s->ListEndpoints(eq).status().code(),
-              StatusCode::kInvalidArgument);
-  }
   DeliveryQuery q;
-  q.page = 0;
-  EXPECT_EQ(s->ListDeliveries(q).status().code(), StatusCode::kInvalidArgument);
-  // A well-formed cursor pointing past everything gives an empty last page.
-  q = DeliveryQuery{};
   q.cursor = EncodeListCursor(kT0 - 1'000'000, Uuid128{0, 1});
   auto page = s->ListDeliveries(q);
   ASSERT_TRUE(page.ok()) << page.status().ToString();

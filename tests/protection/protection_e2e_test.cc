@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "hooklog/engine.h"
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 
 namespace hooklog {
 namespace {

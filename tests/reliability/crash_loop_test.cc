@@ -2,7 +2,7 @@
 //
 // The real webhookd binary runs as a child process on one data directory
 // and is killed over and over: SIGKILL at a random moment, or earlier by a
-// white-box kill point (engine/kill_point.h) armed for that run. Between
+// white-box kill point (base/kill_point.h) armed for that run. Between
 // kills it is restarted on the same directory. Meanwhile, in this process:
 //   - a receiver that is never killed answers a seeded mix of 2xx, 500,
 //     timeouts and connection resets, verifies every signature and records
@@ -55,7 +55,7 @@
 #include <utility>
 #include <vector>
 
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 #include "tests/webhookd/support.h"
 
 namespace hooklog::reliability {

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include "hooklog/event.h"
-#include "storage/crc32c.h"
+#include "base/crc32c.h"
 #include "tests/storage/sample_events.h"
 
 namespace hooklog {

@@ -12,7 +12,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {

@@ -13,7 +13,7 @@
 
 #include <fstream>
 
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {

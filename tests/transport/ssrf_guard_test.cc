@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {

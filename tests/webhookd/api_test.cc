@@ -2,7 +2,7 @@
 // the real Beast server, the curl transport) and the real test receiver,
 // over HTTP on loopback. Every response is also checked against
 // docs/openapi.yaml (OpenApi::Check in Call()).
-#include "examples/webhookd/api.h"
+#include "webhookd/api.h"
 
 #include <gtest/gtest.h>
 
@@ -17,10 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include "examples/webhookd/daemon.h"
-#include "examples/webhookd/log.h"
+#include "webhookd/daemon.h"
+#include "webhookd/log.h"
 #include "hooklog/signing.h"
-#include "tests/support/receiver/test_receiver.h"
+#include "tools/receiver/receiver.h"
 #include "tests/webhookd/daemon_fixture.h"
 #include "tests/webhookd/support.h"
 

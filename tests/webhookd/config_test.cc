@@ -1,5 +1,5 @@
 // Command line, environment and API keys.
-#include "examples/webhookd/config.h"
+#include "webhookd/config.h"
 
 #include <gtest/gtest.h>
 

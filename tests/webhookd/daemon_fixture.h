@@ -17,9 +17,9 @@
 #include <utility>
 #include <vector>
 
-#include "examples/webhookd/daemon.h"
-#include "examples/webhookd/log.h"
-#include "tests/support/receiver/test_receiver.h"
+#include "webhookd/daemon.h"
+#include "webhookd/log.h"
+#include "tools/receiver/receiver.h"
 #include "tests/webhookd/support.h"
 
 namespace webhookd_test {

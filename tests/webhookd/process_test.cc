@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-#include "examples/webhookd/config.h"
-#include "tests/support/receiver/test_receiver.h"
+#include "webhookd/config.h"
+#include "tools/receiver/receiver.h"
 #include "tests/webhookd/daemon_fixture.h"
 #include "tests/webhookd/support.h"
 

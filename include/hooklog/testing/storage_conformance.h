@@ -56,7 +56,7 @@ void UnknownIdsAreNotFound(Storage* s);
 void UpsertReplacesRowsAndIndexes(Storage* s);
 void EventsAndRowsBecomeVisibleTogether(Storage* s);
 void ListDeliveriesMatchesModel(Storage* s);
-void ListDeliveriesRejectsBadInput(Storage* s);
+void ListDeliveriesCursorPastEnd(Storage* s);
 void ListEndpointsFiltersAndPaginates(Storage* s);
 void CountersFollowRowChanges(Storage* s);
 void IdempotencyRecords(Storage* s);
@@ -97,7 +97,7 @@ HOOKLOG_CONFORMANCE_CASE(UnknownIdsAreNotFound)
 HOOKLOG_CONFORMANCE_CASE(UpsertReplacesRowsAndIndexes)
 HOOKLOG_CONFORMANCE_CASE(EventsAndRowsBecomeVisibleTogether)
 HOOKLOG_CONFORMANCE_CASE(ListDeliveriesMatchesModel)
-HOOKLOG_CONFORMANCE_CASE(ListDeliveriesRejectsBadInput)
+HOOKLOG_CONFORMANCE_CASE(ListDeliveriesCursorPastEnd)
 HOOKLOG_CONFORMANCE_CASE(ListEndpointsFiltersAndPaginates)
 HOOKLOG_CONFORMANCE_CASE(CountersFollowRowChanges)
 HOOKLOG_CONFORMANCE_CASE(IdempotencyRecords)
@@ -121,7 +121,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     ReadLogReturnsEventsInOrder, RowsAreReadableAfterAppend,
     UnknownIdsAreNotFound, UpsertReplacesRowsAndIndexes,
     EventsAndRowsBecomeVisibleTogether, ListDeliveriesMatchesModel,
-    ListDeliveriesRejectsBadInput, ListEndpointsFiltersAndPaginates,
+    ListDeliveriesCursorPastEnd, ListEndpointsFiltersAndPaginates,
     CountersFollowRowChanges, IdempotencyRecords,
     LoadActiveReturnsEndpointsAndNonTerminalDeliveries,
     ConcurrentAppendsAreGapless, ReopenKeepsEverything);

@@ -1,0 +1,81 @@
+// Api: webhookd's REST handlers — API.md's routes over a hooklog::Engine.
+//
+// Handle() takes one parsed HTTP request and completes exactly once with the
+// response, possibly on another thread (engine calls answer asynchronously).
+// It authenticates (X-API-Key, constant time), routes (with and without the
+// trailing slash), parses JSON bodies with simdjson, calls the engine, and
+// writes every body with JsonWriter; every error uses API.md's envelope.
+//
+// Thread-safety: Handle() may be called concurrently from any thread.
+// Ownership: the engine must outlive the Api and every pending Handle().
+#ifndef HOOKLOG_WEBHOOKD_API_H_
+#define HOOKLOG_WEBHOOKD_API_H_
+
+#include <array>
+#include <boost/beast/http.hpp>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hooklog/engine.h"
+#include "hooklog/status.h"
+
+namespace webhookd {
+
+using HttpRequest =
+    boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse =
+    boost::beast::http::response<boost::beast::http::string_body>;
+
+inline constexpr std::string_view kBasePath = "/integrations/api/v1/webhooks/";
+
+struct ApiOptions {
+  std::vector<std::string> api_keys;
+  // Refuse endpoint URLs whose host is literally loopback/private/"localhost"
+  // (the transport also refuses such addresses when it connects).
+  bool allow_private_targets = false;
+  // The engine's defaults (EngineOptions), shown as the effective settings
+  // of endpoints that set none of their own.
+  uint32_t default_max_in_flight = 32;
+  hooklog::CircuitBreakerOptions circuit_breaker;
+  hooklog::Duration auto_disable_after = std::chrono::hours(24 * 5);
+};
+
+// A response carrying API.md's error envelope.
+struct FieldError {
+  std::string field;
+  std::string message;
+};
+HttpResponse ErrorResponse(int status, std::string_view message,
+                           const std::vector<FieldError>* details = nullptr);
+// The envelope's "code" for an HTTP status ("NOT_FOUND", ...).
+std::string_view ErrorCodeFor(int status);
+// An engine Status as an HTTP error (422 with details for InvalidArgument).
+HttpResponse StatusResponse(const hooklog::Status& st,
+                            std::string_view default_field = {});
+
+class Api {
+ public:
+  Api(hooklog::Engine* engine, ApiOptions options);
+
+  void Handle(HttpRequest req, std::function<void(HttpResponse)> done);
+
+  // True when `key` equals one of the configured keys. Compares SHA-256
+  // digests with CRYPTO_memcmp and visits every key, so the time taken does
+  // not depend on where a guess first differs nor on which key matched.
+  bool Authenticate(std::string_view key) const;
+
+ private:
+  struct Impl;
+  hooklog::Engine* engine_;
+  ApiOptions options_;
+  std::vector<std::array<unsigned char, 32>> key_digests_;
+};
+
+// Prometheus text exposition (version 0.0.4) of the engine's stats.
+std::string RenderMetrics(const hooklog::EngineStats& stats);
+
+}  // namespace webhookd
+
+#endif  // HOOKLOG_WEBHOOKD_API_H_

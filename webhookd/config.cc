@@ -1,0 +1,423 @@
+#include "webhookd/config.h"
+
+#include <openssl/rand.h>
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+
+namespace webhookd {
+namespace {
+
+constexpr size_t kMinApiKeyLength = 16;
+
+std::vector<std::string_view> SplitCommas(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string_view::npos) comma = s.size();
+    std::string_view part = s.substr(start, comma - start);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    while (!part.empty() && part.back() == ' ') part.remove_suffix(1);
+    out.push_back(part);
+    start = comma + 1;
+  }
+  return out;
+}
+
+bool ParseBool(std::string_view v, bool* out) {
+  if (v == "1" || v == "true" || v == "yes" || v == "on") {
+    *out = true;
+  } else if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) {
+    *out = false;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// Why `key` cannot be used, or "" when it can. Never echoes the key.
+std::string ApiKeyProblem(std::string_view key) {
+  if (key.size() < kMinApiKeyLength) {
+    return "an API key must be at least 16 characters (use `webhookd "
+           "keygen`)";
+  }
+  for (char c : key) {
+    if (c <= ' ' || c == ',' || c == 0x7F) {
+      return "an API key must not contain spaces, commas or control "
+             "characters";
+    }
+  }
+  if (IsClosientKeyShape(key) && !ClosientKeyChecksumOk(key)) {
+    return "an API key of the csb_ shape has a wrong checksum (mistyped?)";
+  }
+  return "";
+}
+
+}  // namespace
+
+uint32_t Crc32(std::string_view data) {
+  static const std::array<uint32_t, 256> kTable = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (unsigned char c : data) crc = kTable[(crc ^ c) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
+}
+
+bool IsClosientKeyShape(std::string_view key) {
+  if (key.size() != 4 + 32 + 1 + 8 || !key.starts_with("csb_") ||
+      key[36] != '_') {
+    return false;
+  }
+  for (size_t i = 4; i < 36; ++i) {
+    char c = key[i];
+    bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                 (c >= 'A' && c <= 'Z');
+    if (!alnum) return false;
+  }
+  for (size_t i = 37; i < key.size(); ++i) {
+    char c = key[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+bool ClosientKeyChecksumOk(std::string_view key) {
+  if (!IsClosientKeyShape(key)) return false;
+  char hex[9];
+  std::snprintf(hex, sizeof(hex), "%08x", Crc32(key.substr(0, 36)));
+  return key.substr(37) == std::string_view(hex, 8);
+}
+
+std::string NewApiKey() {
+  static constexpr std::string_view kAlphabet =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string key = "csb_";
+  while (key.size() < 36) {
+    unsigned char buf[64];
+    if (RAND_bytes(buf, sizeof(buf)) != 1) std::abort();  // no entropy: fatal
+    for (unsigned char b : buf) {
+      // Rejection sampling keeps every character equally likely: 248 is the
+      // largest multiple of 62 not above 256.
+      if (b < 248 && key.size() < 36) key += kAlphabet[b % 62];
+    }
+  }
+  char hex[10];
+  std::snprintf(hex, sizeof(hex), "_%08x", Crc32(key));
+  key += hex;
+  return key;
+}
+
+bool ParseListen(std::string_view text, std::string* host, uint16_t* port) {
+  size_t colon;
+  std::string_view h;
+  if (text.starts_with("[")) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':') {
+      return false;
+    }
+    h = text.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = text.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    h = text.substr(0, colon);
+    if (h.find(':') != std::string_view::npos) return false;
+  }
+  std::string_view p = text.substr(colon + 1);
+  if (h.empty() || p.empty()) return false;
+  unsigned value = 0;
+  auto r = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (r.ec != std::errc() || r.ptr != p.data() + p.size() || value > 65535) {
+    return false;
+  }
+  *host = std::string(h);
+  *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+std::string UsageText() {
+  return "usage: webhookd [--listen HOST:PORT] [--data-dir DIR] "
+         "[--api-key KEY]...\n"
+         "                [--allow-private-targets] [--retry-schedule LIST]\n"
+         "                [--attempt-timeout DUR] [--log-level LEVEL]\n"
+         "                [--operator-url URL] [--auto-disable-after DUR]\n"
+         "                [--circuit-failures N] [--circuit-open-for DUR]\n"
+         "       webhookd keygen\n"
+         "\n"
+         "  --listen HOST:PORT       address to serve on (default "
+         "127.0.0.1:8080; port 0 picks a free one)   [HOOKLOG_LISTEN]\n"
+         "  --data-dir DIR           RocksDB data directory (default ./data)"
+         "   [HOOKLOG_DATA_DIR]\n"
+         "  --api-key KEY            accepted X-API-Key value; repeatable; at "
+         "least one is required   [HOOKLOG_API_KEYS, comma-separated]\n"
+         "  --allow-private-targets  allow loopback/private endpoint URLs "
+         "(local development, tests)   [HOOKLOG_ALLOW_PRIVATE_TARGETS=1]\n"
+         "  --retry-schedule LIST    delays before attempt 1, 2, ... e.g. "
+         "0s,1s,2s   [HOOKLOG_RETRY_SCHEDULE]\n"
+         "  --attempt-timeout DUR    per-attempt timeout, e.g. 15s   "
+         "[HOOKLOG_ATTEMPT_TIMEOUT]\n"
+         "  --log-level LEVEL        debug|info|warn|error (default info)   "
+         "[HOOKLOG_LOG_LEVEL]\n"
+         "  --operator-url URL       POST operational events (endpoint "
+         "disabled, circuit opened/closed, dead letters) there as signed "
+         "webhooks   [HOOKLOG_OPERATOR_URL]\n"
+         "  --auto-disable-after DUR disable an endpoint failing continuously "
+         "this long (default 5d; 0s never)   [HOOKLOG_AUTO_DISABLE_AFTER]\n"
+         "  --circuit-failures N     open an endpoint's circuit after N "
+         "failures in a row (default 10; 0 switches the breaker off)   "
+         "[HOOKLOG_CIRCUIT_FAILURES]\n"
+         "  --circuit-open-for DUR   first open period of a circuit (default "
+         "30s)   [HOOKLOG_CIRCUIT_OPEN_FOR]\n"
+         "  (endpoints may set their own protection settings through the "
+         "API)\n"
+         "  keygen                   print a new API key "
+         "(csb_<32 alphanumerics>_<crc32 hex>)\n";
+}
+
+ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
+  ParsedArgs out;
+  Config& c = out.config;
+  auto fail = [&](std::string msg) {
+    out.error = std::move(msg);
+    return out;
+  };
+
+  // One setter per option, shared by the flag and its variable, so that both
+  // spellings are validated identically. `source` names where the value came
+  // from in error messages.
+  auto set_listen = [&](std::string_view v, std::string_view source) {
+    if (!ParseListen(v, &c.listen_host, &c.listen_port)) {
+      return std::string(source) + ": expected HOST:PORT, got '" +
+             std::string(v) + "'";
+    }
+    return std::string();
+  };
+  auto set_schedule = [&](std::string_view v, std::string_view source) {
+    c.retry_schedule.clear();
+    for (std::string_view part : SplitCommas(v)) {
+      auto d = hooklog::ParseDuration(part);
+      if (!d.ok() || d->count() < 0) {
+        return std::string(source) +
+               ": expected a comma-separated list of durations like "
+               "0s,1s,2s, got '" +
+               std::string(v) + "'";
+      }
+      c.retry_schedule.push_back(*d);
+    }
+    if (c.retry_schedule.empty()) {
+      return std::string(source) + ": the schedule needs at least one entry";
+    }
+    return std::string();
+  };
+  auto set_timeout = [&](std::string_view v, std::string_view source) {
+    auto d = hooklog::ParseDuration(v);
+    if (!d.ok() || d->count() <= 0) {
+      return std::string(source) +
+             ": expected a positive duration like 15s or 500ms, got '" +
+             std::string(v) + "'";
+    }
+    c.attempt_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    if (c.attempt_timeout->count() == 0) {
+      return std::string(source) + ": the timeout must be at least 1ms";
+    }
+    return std::string();
+  };
+  auto set_level = [&](std::string_view v, std::string_view source) {
+    if (!ParseLogLevel(v, &c.log_level)) {
+      return std::string(source) +
+             ": expected debug, info, warn or error, got '" + std::string(v) +
+             "'";
+    }
+    return std::string();
+  };
+  auto set_duration = [&](std::string_view v, std::string_view source,
+                          bool zero_ok, std::optional<hooklog::Duration>* out) {
+    auto d = hooklog::ParseDuration(v);
+    if (!d.ok() || d->count() < 0 || (!zero_ok && d->count() == 0)) {
+      return std::string(source) + ": expected a " +
+             (zero_ok ? "duration like 5d or 0s"
+                      : "positive duration like 30s") +
+             ", got '" + std::string(v) + "'";
+    }
+    *out = *d;
+    return std::string();
+  };
+  auto set_auto_disable = [&](std::string_view v, std::string_view source) {
+    return set_duration(v, source, true, &c.auto_disable_after);
+  };
+  auto set_open_for = [&](std::string_view v, std::string_view source) {
+    return set_duration(v, source, false, &c.circuit_open_for);
+  };
+  auto set_failures = [&](std::string_view v, std::string_view source) {
+    uint32_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n > 1000000) {
+      return std::string(source) +
+             ": expected a number of failures from 0 (breaker off) to "
+             "1000000, got '" +
+             std::string(v) + "'";
+    }
+    c.circuit_failures = n;
+    return std::string();
+  };
+  auto add_key = [&](std::string_view v, std::string_view source) {
+    std::string problem = ApiKeyProblem(v);
+    if (!problem.empty()) return std::string(source) + ": " + problem;
+    c.api_keys.emplace_back(v);
+    return std::string();
+  };
+
+  // The environment first; flags then override.
+  std::string err;
+  if (const char* v = getenv("HOOKLOG_LISTEN"); v && *v) {
+    err = set_listen(v, "HOOKLOG_LISTEN");
+  }
+  if (const char* v = getenv("HOOKLOG_DATA_DIR"); err.empty() && v && *v) {
+    c.data_dir = v;
+  }
+  if (const char* v = getenv("HOOKLOG_API_KEYS"); err.empty() && v && *v) {
+    for (std::string_view k : SplitCommas(v)) {
+      if (k.empty()) continue;
+      err = add_key(k, "HOOKLOG_API_KEYS");
+      if (!err.empty()) break;
+    }
+  }
+  if (const char* v = getenv("HOOKLOG_ALLOW_PRIVATE_TARGETS");
+      err.empty() && v) {
+    if (!ParseBool(v, &c.allow_private_targets)) {
+      err =
+          "HOOKLOG_ALLOW_PRIVATE_TARGETS: expected 1/true/yes/on or "
+          "0/false/no/off";
+    }
+  }
+  if (const char* v = getenv("HOOKLOG_RETRY_SCHEDULE");
+      err.empty() && v && *v) {
+    err = set_schedule(v, "HOOKLOG_RETRY_SCHEDULE");
+  }
+  if (const char* v = getenv("HOOKLOG_ATTEMPT_TIMEOUT");
+      err.empty() && v && *v) {
+    err = set_timeout(v, "HOOKLOG_ATTEMPT_TIMEOUT");
+  }
+  if (const char* v = getenv("HOOKLOG_LOG_LEVEL"); err.empty() && v && *v) {
+    err = set_level(v, "HOOKLOG_LOG_LEVEL");
+  }
+  if (const char* v = getenv("HOOKLOG_OPERATOR_URL"); v && *v) {
+    c.operator_url = v;
+  }
+  if (const char* v = getenv("HOOKLOG_AUTO_DISABLE_AFTER");
+      err.empty() && v && *v) {
+    err = set_auto_disable(v, "HOOKLOG_AUTO_DISABLE_AFTER");
+  }
+  if (const char* v = getenv("HOOKLOG_CIRCUIT_FAILURES");
+      err.empty() && v && *v) {
+    err = set_failures(v, "HOOKLOG_CIRCUIT_FAILURES");
+  }
+  if (const char* v = getenv("HOOKLOG_CIRCUIT_OPEN_FOR");
+      err.empty() && v && *v) {
+    err = set_open_for(v, "HOOKLOG_CIRCUIT_OPEN_FOR");
+  }
+  if (!err.empty()) return fail(err);
+
+  bool keys_from_flags = false;
+  int i = 1;
+  if (argc > 1) {
+    std::string_view first = argv[1];
+    if (first == "keygen") {
+      if (argc > 2) return fail("keygen takes no arguments");
+      out.command = Command::kKeygen;
+      return out;
+    }
+  }
+  for (; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    bool has_inline = false;
+    if (arg.starts_with("--")) {
+      size_t eq = arg.find('=');
+      if (eq != std::string_view::npos) {
+        value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+        has_inline = true;
+      }
+    }
+    auto take = [&](std::string_view* v) -> bool {
+      if (has_inline) {
+        *v = value;
+        return true;
+      }
+      if (i + 1 >= argc) return false;
+      *v = argv[++i];
+      return true;
+    };
+    std::string_view v;
+    if (arg == "-h" || arg == "--help") {
+      out.command = Command::kHelp;
+      return out;
+    } else if (arg == "--version") {
+      out.command = Command::kVersion;
+      return out;
+    } else if (arg == "--allow-private-targets") {
+      if (has_inline) {
+        if (!ParseBool(value, &c.allow_private_targets)) {
+          return fail("--allow-private-targets takes no value or a boolean");
+        }
+      } else {
+        c.allow_private_targets = true;
+      }
+      continue;
+    } else if (arg == "--listen" || arg == "--data-dir" || arg == "--api-key" ||
+               arg == "--retry-schedule" || arg == "--attempt-timeout" ||
+               arg == "--log-level" || arg == "--operator-url" ||
+               arg == "--auto-disable-after" || arg == "--circuit-failures" ||
+               arg == "--circuit-open-for") {
+      if (!take(&v)) return fail(std::string(arg) + " needs a value");
+    } else {
+      return fail("unknown argument '" + std::string(arg) + "'");
+    }
+    if (arg == "--listen") {
+      err = set_listen(v, "--listen");
+    } else if (arg == "--data-dir") {
+      if (v.empty()) err = "--data-dir: must not be empty";
+      c.data_dir = v;
+    } else if (arg == "--api-key") {
+      // Flags replace the environment's keys rather than adding to them.
+      if (!keys_from_flags) c.api_keys.clear();
+      keys_from_flags = true;
+      err = add_key(v, "--api-key");
+    } else if (arg == "--retry-schedule") {
+      err = set_schedule(v, "--retry-schedule");
+    } else if (arg == "--attempt-timeout") {
+      err = set_timeout(v, "--attempt-timeout");
+    } else if (arg == "--log-level") {
+      err = set_level(v, "--log-level");
+    } else if (arg == "--operator-url") {
+      c.operator_url = v;
+    } else if (arg == "--auto-disable-after") {
+      err = set_auto_disable(v, "--auto-disable-after");
+    } else if (arg == "--circuit-failures") {
+      err = set_failures(v, "--circuit-failures");
+    } else if (arg == "--circuit-open-for") {
+      err = set_open_for(v, "--circuit-open-for");
+    }
+    if (!err.empty()) return fail(err);
+  }
+  if (c.api_keys.empty()) {
+    return fail(
+        "no API key configured: pass --api-key KEY (repeatable) or set "
+        "HOOKLOG_API_KEYS; `webhookd keygen` prints a new key");
+  }
+  return out;
+}
+
+}  // namespace webhookd
