@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (README Quick start, second command):
-#   1. installs what is missing (scripts/setup.sh);
+#   1. installs what is missing (scripts/setup.sh), and checks that every
+#      combination of the HOOKLOG_BUILD_* options configures;
 #   2. builds everything with ASan+UBSan and warnings as errors, and runs
 #      every test (ctest), including the examples and the consumer build;
 #   3. builds the concurrent parts (engine, storage, transport) with TSan and
@@ -19,6 +20,9 @@ scripts/setup.sh
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+
+echo "== Every HOOKLOG_BUILD_* combination configures"
+scripts/check_build_options.sh build-options
 
 echo "== ASan+UBSan build and full test suite"
 scripts/build.sh asan
