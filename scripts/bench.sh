@@ -12,6 +12,8 @@
 #   scripts/bench.sh                 # everything
 #   scripts/bench.sh micro           # only the micro benchmarks
 #   scripts/bench.sh load [SCENARIO] # only the load scenarios (or one)
+#   scripts/bench.sh peers [N [C]]   # hooklog beside a BullMQ worker pool
+#                                    # (scripts/bench_peers.sh)
 #
 # Environment: HOOKLOG_BENCH_OUT (results directory, default
 # build/bench-results/<timestamp>), HOOKLOG_RESTART_EVENTS (default 500000; the
@@ -20,6 +22,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what=${1:-all}
+if [[ $what == peers ]]; then
+  shift
+  exec scripts/bench_peers.sh "$@"
+fi
 only=${2:-}
 out=${HOOKLOG_BENCH_OUT:-build/bench-results/$(date +%Y%m%d-%H%M%S)}
 restart_events=${HOOKLOG_RESTART_EVENTS:-500000}

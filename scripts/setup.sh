@@ -11,7 +11,14 @@ PACKAGES=(
   libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nghttp2-server ca-certificates
+  redis-server
 )
+
+# Node.js and npm (the peer benchmark; later the portal): Debian's packages
+# unless the machine already has node and npm (an image may ship a newer
+# nodejs that bundles npm, which Debian's npm package would conflict with).
+command -v node >/dev/null || PACKAGES+=(nodejs)
+command -v npm >/dev/null || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
