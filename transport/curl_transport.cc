@@ -1,7 +1,7 @@
 // The libcurl-multi transport, driven by Boost.Asio.
 //
-// How the glue works (DESIGN.md "curl glue rules"; ephiperfifo.c and
-// multi-uv.c are the models, curl's removed asiohiper.cpp is not):
+// How the glue works (docs/transport.md; curl's ephiperfifo.c and
+// multi-uv.c are the models, its removed asiohiper.cpp is not):
 //  - Every call into the multi handle happens on one strand, under `mu_`.
 //    The strand gives ordering when the io_context runs on several threads;
 //    the mutex exists only so that the destructor can tear down while

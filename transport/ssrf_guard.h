@@ -3,7 +3,7 @@
 // The check runs on the address curl is about to connect to (from
 // CURLOPT_OPENSOCKETFUNCTION), not on the URL's host name, so that a name
 // re-resolving to a private address between checks (DNS rebinding) is still
-// refused. The block list is DESIGN.md's "SSRF" list.
+// refused. The block list is docs/transport.md "SSRF".
 //
 // Thread-safety: pure functions.
 #ifndef HOOKLOG_TRANSPORT_SSRF_GUARD_H_

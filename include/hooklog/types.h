@@ -127,7 +127,7 @@ struct Endpoint {
   double rate_limit_per_s = 0;  // 0: no limit
   uint32_t max_in_flight = 0;   // 0: the engine default
   bool fifo = false;
-  bool http2 = false;  // opt-in (see DESIGN.md, curl 7.88 trap)
+  bool http2 = false;  // opt-in (docs/transport.md: the curl 7.88 trap)
   SignatureScheme signature_scheme = SignatureScheme::kStandard;
   EndpointProtection protection;
   bool deleted = false;
