@@ -270,7 +270,16 @@ Result<std::vector<PgResult>> Conn::Pipeline(const std::vector<Query>& queries,
                                lengths.data(), formats.data(), 1) == 1;
   }
   sent = sent && PQpipelineSync(conn_) == 1;
-  if (!sent) return Fail(nullptr, what);
+  if (!sent) {
+    // libpq only fails to queue on a broken or confused session: drop it
+    // rather than reuse it half way through a pipeline.
+    Status st = Fail(nullptr, what);
+    Drop();
+    return st.IsUnavailable()
+               ? st
+               : Status::Unavailable("postgres: connection lost: " +
+                                     st.message());
+  }
 
   // Collect: one result (then a NULL separator) per query, then the Sync.
   // After an error the server skips the rest (PGRES_PIPELINE_ABORTED) and

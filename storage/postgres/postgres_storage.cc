@@ -72,8 +72,8 @@ const std::string kUpsertDeliveries =
     "$2::uuid[], $3::uuid[], $4::bytea[], $5::int2[], $6::int8[], "
     "$7::int8[], $8::int8[], $9::bytea[]) AS t(id, message_id, endpoint_id, "
     "event_type, status, attempts, created_at, next_attempt_at, body)), "
-    "old AS (SELECT d.endpoint_id, d.status, d.attempts FROM deliveries d "
-    "JOIN input i ON d.id = i.id), "
+    "old AS (SELECT endpoint_id, status, attempts FROM deliveries "
+    "WHERE id = ANY($1::uuid[])), "
     "up AS (INSERT INTO deliveries (id, message_id, endpoint_id, event_type, "
     "status, attempts, created_at, next_attempt_at, body) SELECT * FROM input "
     "ON CONFLICT (id) DO UPDATE SET message_id = excluded.message_id, "
@@ -177,7 +177,11 @@ class PostgresStorage : public Storage {
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                            options_.statement_timeout)
                            .count());
-    writer_ = std::make_unique<Conn>(conninfo_, setup_);
+    // The writer plans each execution with its parameters: a generic plan
+    // made while a table was small keeps scanning it as it grows (the
+    // previous-row lookup of the deliveries statement did).
+    writer_ = std::make_unique<Conn>(
+        conninfo_, setup_ + "; SET plan_cache_mode = force_custom_plan");
   }
 
   Status Open() {
