@@ -140,17 +140,22 @@ Status Migrate(Conn* conn, const std::string& schema, int target) {
     (void)conn->ExecScript("ROLLBACK", "migration rollback");
     return st;
   };
+  Status st;
   // hashtext is stable within a server: one lock per schema name.
+  // Backfills read whole tables: scans are right here even on a session
+  // that avoids them (the adapter's writer).
+  st = conn->ExecScript("SET LOCAL enable_seqscan = on", "migration");
+  if (!st.ok()) return fail(st);
   Params lock;
   lock.Bytea("hooklog:" + schema);
   auto locked = conn->Exec(
       "SELECT pg_advisory_xact_lock(hashtext(convert_from($1, 'UTF8')))", lock,
       "migration lock");
   if (!locked.ok()) return fail(locked.status());
-  Status st = conn->ExecScript("CREATE SCHEMA IF NOT EXISTS " + s +
-                                   "; CREATE TABLE IF NOT EXISTS " + s +
-                                   ".schema_version (version integer NOT NULL)",
-                               "creating the schema");
+  st = conn->ExecScript("CREATE SCHEMA IF NOT EXISTS " + s +
+                            "; CREATE TABLE IF NOT EXISTS " + s +
+                            ".schema_version (version integer NOT NULL)",
+                        "creating the schema");
   if (!st.ok()) return fail(st);
   auto row = conn->Exec("SELECT version::bigint FROM " + s + ".schema_version",
                         Params(), "reading the schema version");

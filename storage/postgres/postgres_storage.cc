@@ -177,11 +177,13 @@ class PostgresStorage : public Storage {
         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                            options_.statement_timeout)
                            .count());
-    // The writer plans each execution with its parameters: a generic plan
-    // made while a table was small keeps scanning it as it grows (the
-    // previous-row lookup of the deliveries statement did).
-    writer_ = std::make_unique<Conn>(
-        conninfo_, setup_ + "; SET plan_cache_mode = force_custom_plan");
+    // Every read the writer's statements make is a key probe (the previous
+    // deliveries, the conflict checks, the meta row). A generic plan made
+    // while a table was small may scan it instead, and keep doing so as it
+    // grows (the deliveries statement did); without sequential scans the
+    // cached plans stay probes, with no planning per Append.
+    writer_ = std::make_unique<Conn>(conninfo_,
+                                     setup_ + "; SET enable_seqscan = off");
   }
 
   Status Open() {
