@@ -137,10 +137,7 @@ class RawWriter {
       // The adapter's list indexes (pg_schema.cc), to tell their cost from
       // the rest of the adapter's work.
       HOOKLOG_RETURN_IF_ERROR(conn_.ExecScript(
-          "CREATE INDEX ON " + s + ".raw_deliveries (created_at, id); " +
-              "CREATE INDEX ON " + s +
-              ".raw_deliveries (endpoint_id, created_at, id); " +
-              "CREATE INDEX ON " + s +
+          "CREATE INDEX ON " + s +
               ".raw_deliveries (status, created_at, id); " +
               "CREATE INDEX ON " + s +
               ".raw_deliveries (endpoint_id, status, created_at, id); " +
