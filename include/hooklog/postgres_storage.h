@@ -42,7 +42,8 @@ struct PostgresOptions {
   // Server-side statement_timeout for every statement; a statement running
   // longer fails with Unavailable. 0: no timeout.
   Duration statement_timeout = std::chrono::seconds(30);
-  // libpq connect_timeout for (re)connecting.
+  // libpq connect_timeout for (re)connecting, in whole seconds (a
+  // connect_timeout in the conninfo wins); 0: wait as long as the OS does.
   Duration connect_timeout = std::chrono::seconds(10);
 };
 

@@ -170,7 +170,13 @@ void Conn::Drop() {
 Status Conn::Ensure() {
   if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
   Drop();
-  conn_ = PQconnectdb(conninfo_.c_str());
+  // The conninfo is expanded in place of "dbname"; keywords before it are
+  // defaults that it may override.
+  const char* keys[] = {"connect_timeout", "dbname", nullptr};
+  const char* values[] = {connect_timeout_.c_str(), conninfo_.c_str(), nullptr};
+  conn_ = PQconnectdbParams(connect_timeout_.empty() ? keys + 1 : keys,
+                            connect_timeout_.empty() ? values + 1 : values,
+                            /*expand_dbname=*/1);
   if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
     Status st =
         Status::Unavailable("postgres: cannot connect: " + ErrorText(conn_));

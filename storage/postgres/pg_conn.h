@@ -102,9 +102,15 @@ struct Query {
 class Conn {
  public:
   // `setup` runs (simple protocol) after every successful connect: session
-  // settings such as search_path and statement_timeout.
-  Conn(std::string conninfo, std::string setup)
-      : conninfo_(std::move(conninfo)), setup_(std::move(setup)) {}
+  // settings such as search_path and statement_timeout. A positive
+  // `connect_timeout_s` is libpq's connect_timeout unless the conninfo sets
+  // its own.
+  Conn(std::string conninfo, std::string setup, int connect_timeout_s = 0)
+      : conninfo_(std::move(conninfo)),
+        setup_(std::move(setup)),
+        connect_timeout_(connect_timeout_s > 0
+                             ? std::to_string(connect_timeout_s)
+                             : std::string()) {}
   ~Conn();
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
@@ -138,6 +144,7 @@ class Conn {
 
   const std::string conninfo_;
   const std::string setup_;
+  const std::string connect_timeout_;
   PGconn* conn_ = nullptr;
   std::unordered_map<std::string, std::string> prepared_;
 };

@@ -182,8 +182,8 @@ class PostgresStorage : public Storage {
     // while a table was small may scan it instead, and keep doing so as it
     // grows (the deliveries statement did); without sequential scans the
     // cached plans stay probes, with no planning per Append.
-    writer_ = std::make_unique<Conn>(conninfo_,
-                                     setup_ + "; SET enable_seqscan = off");
+    writer_ = std::make_unique<Conn>(
+        conninfo_, setup_ + "; SET enable_seqscan = off", ConnectTimeout());
   }
 
   Status Open() {
@@ -748,6 +748,15 @@ class PostgresStorage : public Storage {
     }
   }
 
+  int ConnectTimeout() const {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(
+        options_.connect_timeout);
+    // libpq's unit is whole seconds; a positive sub-second value means 1.
+    return options_.connect_timeout.count() <= 0
+               ? 0
+               : std::max<int>(1, static_cast<int>(s.count()));
+  }
+
   std::unique_ptr<Conn> Acquire() {
     std::unique_lock<std::mutex> lock(pool_mu_);
     const int max = std::max(1, options_.read_connections);
@@ -758,7 +767,7 @@ class PostgresStorage : public Storage {
       return c;
     }
     ++created_;
-    return std::make_unique<Conn>(conninfo_, setup_);
+    return std::make_unique<Conn>(conninfo_, setup_, ConnectTimeout());
   }
 
   void Release(std::unique_ptr<Conn> c) {
@@ -813,7 +822,10 @@ Status MigratePostgresSchema(const std::string& conninfo,
   HOOKLOG_RETURN_IF_ERROR(ValidateOptions(options));
   Conn conn(conninfo,
             "SET application_name = 'hooklog-migrate'; "
-            "SET client_min_messages = warning");
+            "SET client_min_messages = warning",
+            static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                                 options.connect_timeout)
+                                 .count()));
   HOOKLOG_RETURN_IF_ERROR(conn.Ensure());
   return pg::Migrate(&conn, options.schema, version);
 }

@@ -314,6 +314,57 @@ TEST_F(PostgresStorageTest, LostConnectionIsUnavailableThenRecovers) {
   EXPECT_TRUE(s->GetEndpoint(EndpointId(Uuid128{1, 1})).status().IsNotFound());
 }
 
+// A statement stuck behind a lock past statement_timeout is Unavailable;
+// a constraint violation is AlreadyExists; neither writes anything, and the
+// next Append continues the log without a gap.
+TEST_F(PostgresStorageTest, ServerErrorsMapToStatusCodesAndWriteNothing) {
+  Schema schema;
+  PostgresOptions options = schema.Options();
+  options.statement_timeout = std::chrono::milliseconds(300);
+  auto opened = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Storage> s = std::move(*opened);
+  WriteBatch first;
+  first.events = {SomeEvent(1)};
+  ASSERT_TRUE(s->Append(&first).ok());
+  const std::string q = "\"" + schema.name + "\".";
+
+  {
+    Admin locker;  // holds the meta row, as a stuck appender would
+    locker.Exec("BEGIN");
+    locker.Exec("SELECT * FROM " + q + "meta FOR UPDATE");
+    WriteBatch stuck;
+    stuck.events = {SomeEvent(2)};
+    auto r = s->Append(&stuck);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable)
+        << r.status().ToString();
+    locker.Exec("ROLLBACK");
+  }
+
+  // Someone else's row where the next event goes.
+  Admin admin;
+  admin.Exec("INSERT INTO " + q + "log VALUES (2, '\\x00')");
+  WriteBatch clash;
+  clash.events = {SomeEvent(3)};
+  auto r = s->Append(&clash);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists)
+      << r.status().ToString();
+  EXPECT_EQ(admin.Exec("SELECT last_seq FROM " + q + "meta"), "1");
+  admin.Exec("DELETE FROM " + q + "log WHERE seq = 2");
+
+  WriteBatch next;
+  next.events = {SomeEvent(4)};
+  r = s->Append(&next);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 2u);
+  std::vector<Event> log;
+  ASSERT_TRUE(s->ReadLog(1, 10, &log).ok());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].aggregate, SomeEvent(4).aggregate);
+}
+
 // Written the way the engine writes (events plus the rows they project to),
 // then reopened: VerifyStorage finds the rows equal to the replayed log.
 TEST_F(PostgresStorageTest, EngineLikeWorkloadVerifiesCleanAfterReopen) {
