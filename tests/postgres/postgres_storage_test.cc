@@ -22,6 +22,7 @@
 
 #include "hooklog/testing/storage_conformance.h"
 #include "hooklog/verify.h"
+#include "storage/postgres/pg_rows.h"
 #include "tests/storage/event_stream.h"
 
 namespace hooklog {
@@ -387,6 +388,51 @@ TEST_F(PostgresStorageTest, EngineLikeWorkloadVerifiesCleanAfterReopen) {
       << (report->mismatches.empty() ? "" : report->mismatches.front());
   EXPECT_GT(report->deliveries, 50u);
   EXPECT_EQ(report->events, s->LastSequence());
+}
+
+// The delivery blob keeps every field, and damaged bytes are Corruption,
+// never a crash (no server needed).
+TEST(PostgresRowsTest, DeliveryBlobRoundTripsAndDamageIsCorruption) {
+  Delivery d;
+  d.id = DeliveryId(Uuid128{3, 1});
+  d.message_id = MessageId(Uuid128{2, 1});
+  d.endpoint_id = EndpointId(Uuid128{1, 1});
+  d.event_type = std::string("a\0b", 3);
+  d.status = DeliveryStatus::kDeadLetter;
+  d.attempts = 3;
+  d.failed_attempts = 2;
+  d.created_at = kStart;
+  d.last_attempted_at = kStart + 5;
+  d.rate_limited_since = kStart + 1;
+  d.http_status_code = 503;
+  d.response_body = "\xff not utf-8";
+  d.last_error = ErrorClass::kTimeout;
+  d.replay_of = DeliveryId(Uuid128{3, 9});
+  d.dead_letter_reason = DeadLetterReason::kGone;
+  d.is_test = true;
+  d.attempts_log = {
+      {kStart, 503, "busy", ErrorClass::kNone, 7},
+      {kStart + 5, std::nullopt, std::nullopt, ErrorClass::kTimeout, 15000}};
+  const std::string blob = pg::EncodeDeliveryBlob(d);
+  auto back = pg::DecodeDeliveryBlob(blob);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, d);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    auto cut = pg::DecodeDeliveryBlob(std::string_view(blob).substr(0, n));
+    ASSERT_FALSE(cut.ok()) << n;
+    EXPECT_EQ(cut.status().code(), StatusCode::kCorruption);
+  }
+  std::string longer = blob + "x";
+  EXPECT_EQ(pg::DecodeDeliveryBlob(longer).status().code(),
+            StatusCode::kCorruption);
+  std::string bad_version = blob;
+  bad_version[0] = 9;
+  EXPECT_EQ(pg::DecodeDeliveryBlob(bad_version).status().code(),
+            StatusCode::kCorruption);
+  auto ids = pg::DecodeIdList(pg::EncodeIdList({d.id, *d.replay_of}));
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<DeliveryId>{d.id, *d.replay_of}));
+  EXPECT_FALSE(pg::DecodeIdList("short").ok());
 }
 
 // A merged batch may upsert the same row more than once: the last wins, and
