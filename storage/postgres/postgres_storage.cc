@@ -296,6 +296,16 @@ class PostgresStorage : public Storage {
       p.Int2(static_cast<int16_t>(*q.status));
       where += " AND status = " + next();
     }
+    // Only the endpoint and status are filtered: the counter rows already
+    // hold the total (a few rows, not a count over the deliveries).
+    std::string counted;
+    if (q.count_total && !q.event_type && !q.created_after &&
+        !q.created_before) {
+      counted =
+          "(SELECT coalesce(sum(deliveries), 0)::int8 AS total FROM counters "
+          "e WHERE " +
+          where + ")";
+    }
     if (q.event_type) {
       p.Bytea(*q.event_type);
       where += " AND event_type = " + next();
@@ -311,7 +321,7 @@ class PostgresStorage : public Storage {
     const std::string sql =
         PageSql("deliveries", "body", where, q.count_total, !q.cursor.empty(),
                 q.page, q.page_size, &p, cts, cid,
-                /*split_by_status=*/!q.status && !q.event_type);
+                /*split_by_status=*/!q.status && !q.event_type, counted);
     return WithReader(true, [&](Conn* c) -> Result<Page<Delivery>> {
       auto r = c->Exec(sql, p, "listing deliveries");
       if (!r.ok()) return r.status();
@@ -606,18 +616,19 @@ class PostgresStorage : public Storage {
 
   // SELECT total, blob FROM (count) LEFT JOIN LATERAL (page): one
   // statement, so the count and the page come from one snapshot. Adds the
-  // page parameters to *p. With `split_by_status`, the page is the merge of
-  // one ordered scan per status (each served by an index that starts with
-  // [endpoint_id,] status): the deliveries table then needs no
-  // (created_at, id) or (endpoint_id, created_at, id) index of its own, two
-  // fewer indexes for every Append to maintain. Each branch stops after
-  // limit + offset rows, so a cursor page still reads a bounded number of
-  // index entries at any depth.
+  // page parameters to *p. `total_sql`, when given, replaces the count. With
+  // `split_by_status`, the page is the merge of one ordered scan per status
+  // (each served by an index that starts with [endpoint_id,] status): the
+  // deliveries table then needs no (created_at, id) or (endpoint_id,
+  // created_at, id) index of its own, two fewer indexes for every Append to
+  // maintain. Each branch stops after limit + offset rows, so a cursor page
+  // still reads a bounded number of index entries at any depth.
   static std::string PageSql(const std::string& table, const std::string& blob,
                              const std::string& where, bool count,
                              bool has_cursor, uint32_t page, uint32_t page_size,
                              Params* p, Timestamp cts, const Uuid128& cid,
-                             bool split_by_status = false) {
+                             bool split_by_status = false,
+                             const std::string& total_sql = "") {
     std::string page_where = where;
     if (has_cursor) {
       p->Int8(cts).Uuid(cid);
@@ -646,9 +657,12 @@ class PostgresStorage : public Storage {
       rows = columns + table + " e WHERE " + page_where + order + limit +
              " OFFSET " + offset;
     }
-    const std::string total = count ? "(SELECT count(*) AS total FROM " +
-                                          table + " e WHERE " + where + ")"
-                                    : "(SELECT 0::int8 AS total)";
+    std::string total = total_sql;
+    if (total.empty()) {
+      total = count ? "(SELECT count(*) AS total FROM " + table + " e WHERE " +
+                          where + ")"
+                    : "(SELECT 0::int8 AS total)";
+    }
     return "SELECT t.total, p." + blob + " FROM " + total +
            " t LEFT JOIN LATERAL (" + rows +
            ") p ON TRUE ORDER BY p.created_at DESC, p.id DESC";
