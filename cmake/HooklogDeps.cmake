@@ -6,6 +6,9 @@ find_package(RocksDB REQUIRED CONFIG)
 find_package(simdjson REQUIRED CONFIG)
 find_package(CURL REQUIRED)
 find_package(OpenSSL REQUIRED)
+# libpq (libpq-dev) for the optional PostgreSQL adapter (storage/postgres);
+# HOOKLOG_WITH_POSTGRES defaults to whether it is found.
+find_package(PostgreSQL)
 if(HOOKLOG_BUILD_EXAMPLES)
   find_package(SQLite3 REQUIRED)  # examples/sqlite_storage
 endif()

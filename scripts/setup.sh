@@ -9,6 +9,7 @@ PACKAGES=(
   libboost-dev libboost-system-dev
   librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libssl-dev openssl
   libsqlite3-dev
+  libpq-dev postgresql-15
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nghttp2-server ca-certificates
   redis-server

@@ -1,0 +1,69 @@
+// The PostgreSQL storage adapter: the log and the projection rows in tables
+// of one PostgreSQL schema, so that the store outlives any one machine's
+// disk (first step of scale-out; one writer node for now).
+//
+// Every Append is ONE PostgreSQL transaction (events, rows, counters and the
+// sequence together, or nothing), acknowledged after PostgreSQL's commit
+// (durable as the server's synchronous_commit says). Sequences are assigned
+// by the adapter from a one-row table updated in the same transaction, so
+// they stay gapless even when a transaction rolls back. Open creates or
+// migrates the schema (a versioned `schema_version` table) and refuses a
+// schema newer than this build. See docs/postgres.md.
+//
+// Thread-safety: as Storage (every method from any thread). Appends are
+// serialized on one writer connection; reads use a small pool of other
+// connections so they never wait behind an append.
+// Ownership: the returned Storage owns its connections; the database is the
+// caller's (the adapter only touches its own schema).
+#ifndef HOOKLOG_POSTGRES_STORAGE_H_
+#define HOOKLOG_POSTGRES_STORAGE_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "hooklog/clock.h"
+#include "hooklog/status.h"
+#include "hooklog/storage.h"
+
+namespace hooklog {
+
+// The schema version this build creates and serves (docs/postgres.md lists
+// what each version added).
+inline constexpr int kPostgresSchemaVersion = 2;
+
+struct PostgresOptions {
+  // The PostgreSQL schema (namespace) holding hooklog's tables; created when
+  // missing. Several stores can share a database under different schemas.
+  std::string schema = "hooklog";
+  // Connections used for reads (the writer has one more of its own). Reads
+  // beyond this many wait for a free connection.
+  int read_connections = 4;
+  // Server-side statement_timeout for every statement; a statement running
+  // longer fails with Unavailable. 0: no timeout.
+  Duration statement_timeout = std::chrono::seconds(30);
+  // libpq connect_timeout for (re)connecting, in whole seconds (a
+  // connect_timeout in the conninfo wins); 0: wait as long as the OS does.
+  Duration connect_timeout = std::chrono::seconds(10);
+};
+
+// Connects with the libpq connection string `conninfo` ("host=... dbname=..."
+// or a postgresql:// URI), creates or migrates the schema to
+// kPostgresSchemaVersion and loads the last sequence. Errors: Unavailable
+// when the server cannot be reached; FailedPrecondition for a schema written
+// by a newer build (the message names both versions); others name the
+// statement that failed.
+Result<std::unique_ptr<Storage>> OpenPostgresStorage(
+    std::string conninfo, PostgresOptions options = {});
+
+// Creates or migrates the schema to `version` (1..kPostgresSchemaVersion)
+// and returns, without opening a Storage: staged upgrades and migration
+// tests. Refuses a newer schema exactly as OpenPostgresStorage does; never
+// downgrades (a schema already past `version` is left as it is).
+Status MigratePostgresSchema(const std::string& conninfo,
+                             const PostgresOptions& options,
+                             int version = kPostgresSchemaVersion);
+
+}  // namespace hooklog
+
+#endif  // HOOKLOG_POSTGRES_STORAGE_H_

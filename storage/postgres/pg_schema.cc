@@ -1,0 +1,192 @@
+// The schema of the PostgreSQL adapter, one SQL script per version (see
+// docs/postgres.md for what the tables hold). A step is never edited once
+// released: a change is a new step.
+#include "storage/postgres/pg_schema.h"
+
+#include <string_view>
+
+#include "hooklog/postgres_storage.h"
+
+namespace hooklog::pg {
+namespace {
+
+// {S} stands for the quoted schema name. Ids are uuid (PostgreSQL compares
+// them bytewise, which is Uuid128's order); strings that are only compared
+// for equality are bytea, so no byte sequence (NUL, invalid UTF-8) is ever
+// refused by the server's text encoding.
+constexpr std::string_view kStep1 = R"sql(
+-- The log, the rows, and the one-row table that numbers the log.
+CREATE TABLE {S}.meta (
+  id integer PRIMARY KEY CHECK (id = 1),
+  last_seq bigint NOT NULL,
+  appends bigint NOT NULL,     -- every committed Append (and fence) bumps it
+  last_token bigint NOT NULL   -- the token of the last committed Append
+);
+INSERT INTO {S}.meta VALUES (1, 0, 0, 0);
+CREATE TABLE {S}.log (seq bigint PRIMARY KEY, event bytea NOT NULL);
+CREATE TABLE {S}.endpoints (
+  id uuid PRIMARY KEY,
+  created_at bigint NOT NULL,
+  deleted boolean NOT NULL,
+  snapshot bytea NOT NULL
+);
+CREATE INDEX endpoints_newest ON {S}.endpoints (created_at, id);
+CREATE TABLE {S}.endpoint_metadata (
+  endpoint_id uuid NOT NULL,
+  key bytea NOT NULL,
+  value bytea NOT NULL,
+  PRIMARY KEY (endpoint_id, key)
+);
+CREATE INDEX endpoint_metadata_pair ON {S}.endpoint_metadata (key, value);
+CREATE TABLE {S}.messages (
+  id uuid PRIMARY KEY,
+  created_at bigint NOT NULL,
+  event bytea NOT NULL
+);
+CREATE TABLE {S}.deliveries (
+  id uuid PRIMARY KEY,
+  message_id uuid NOT NULL,
+  endpoint_id uuid NOT NULL,
+  event_type bytea NOT NULL,
+  status smallint NOT NULL,
+  attempts bigint NOT NULL,
+  created_at bigint NOT NULL,
+  next_attempt_at bigint NOT NULL,
+  body bytea NOT NULL  -- the full row (pg_rows.h)
+);
+-- Lists without a status or type filter merge one scan per status of the
+-- first two (postgres_storage.cc, PageSql), so there is no (created_at, id)
+-- or (endpoint_id, created_at, id) index to maintain.
+CREATE INDEX deliveries_status ON {S}.deliveries (status, created_at, id);
+CREATE INDEX deliveries_endpoint_status
+  ON {S}.deliveries (endpoint_id, status, created_at, id);
+CREATE INDEX deliveries_type ON {S}.deliveries (event_type, created_at, id);
+-- Non-terminal rows (not delivered = 1, not dead_letter = 4): LoadActive.
+CREATE INDEX deliveries_active ON {S}.deliveries (id)
+  WHERE status NOT IN (1, 4);
+CREATE TABLE {S}.idempotency (
+  key bytea PRIMARY KEY,
+  message_id uuid NOT NULL,
+  deliveries bytea NOT NULL,
+  created_at bigint NOT NULL
+);
+-- First statement of every Append: locks the meta row (appenders queue
+-- here, even from other processes), checks that the log is where this
+-- adapter believes it is, and reserves n sequence numbers. Rolled back with
+-- the rest of the transaction, so a failed Append leaves no gap.
+CREATE FUNCTION {S}.hooklog_advance(expected_seq bigint,
+    expected_appends bigint, n bigint, token bigint)
+  RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  cur_seq bigint;
+  cur_appends bigint;
+BEGIN
+  SELECT last_seq, appends INTO cur_seq, cur_appends
+    FROM {S}.meta WHERE id = 1 FOR UPDATE;
+  IF cur_seq <> expected_seq OR cur_appends <> expected_appends THEN
+    RAISE EXCEPTION 'hooklog: the log moved (expected seq % append %, found % %)',
+      expected_seq, expected_appends, cur_seq, cur_appends
+      USING ERRCODE = 'serialization_failure';
+  END IF;
+  UPDATE {S}.meta SET last_seq = cur_seq + n, appends = cur_appends + 1,
+      last_token = token
+    WHERE id = 1;
+  RETURN cur_seq + n;
+END $$;
+)sql";
+
+// Counter rows, so that GetCounters/GetTotals read a few rows instead of
+// counting deliveries; backfilled from the rows a version 1 schema holds.
+constexpr std::string_view kStep2 = R"sql(
+CREATE TABLE {S}.counters (
+  endpoint_id uuid NOT NULL,
+  status smallint NOT NULL,
+  deliveries bigint NOT NULL,
+  attempts bigint NOT NULL,
+  PRIMARY KEY (endpoint_id, status)
+);
+INSERT INTO {S}.counters
+  SELECT endpoint_id, status, count(*), sum(attempts)::bigint
+  FROM {S}.deliveries GROUP BY endpoint_id, status;
+)sql";
+
+constexpr std::string_view kSteps[] = {kStep1, kStep2};
+static_assert(std::size(kSteps) == kPostgresSchemaVersion);
+
+std::string Expand(std::string_view sql, const std::string& quoted) {
+  std::string out;
+  for (size_t i = 0; i < sql.size();) {
+    if (sql.substr(i, 3) == "{S}") {
+      out += quoted;
+      i += 3;
+    } else {
+      out += sql[i++];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Migrate(Conn* conn, const std::string& schema, int target) {
+  if (target < 1 || target > kPostgresSchemaVersion) {
+    return Status::InvalidArgument("schema version " + std::to_string(target) +
+                                   " is not one of 1.." +
+                                   std::to_string(kPostgresSchemaVersion));
+  }
+  const std::string s = QuoteIdent(schema);
+  HOOKLOG_RETURN_IF_ERROR(conn->ExecScript("BEGIN", "migration"));
+  auto fail = [&](Status st) {
+    (void)conn->ExecScript("ROLLBACK", "migration rollback");
+    return st;
+  };
+  Status st;
+  // hashtext is stable within a server: one lock per schema name.
+  // Backfills read whole tables: scans are right here even on a session
+  // that avoids them (the adapter's writer).
+  st = conn->ExecScript("SET LOCAL enable_seqscan = on", "migration");
+  if (!st.ok()) return fail(st);
+  Params lock;
+  lock.Bytea("hooklog:" + schema);
+  auto locked = conn->Exec(
+      "SELECT pg_advisory_xact_lock(hashtext(convert_from($1, 'UTF8')))", lock,
+      "migration lock");
+  if (!locked.ok()) return fail(locked.status());
+  st = conn->ExecScript("CREATE SCHEMA IF NOT EXISTS " + s +
+                            "; CREATE TABLE IF NOT EXISTS " + s +
+                            ".schema_version (version integer NOT NULL)",
+                        "creating the schema");
+  if (!st.ok()) return fail(st);
+  auto row = conn->Exec("SELECT version::bigint FROM " + s + ".schema_version",
+                        Params(), "reading the schema version");
+  if (!row.ok()) return fail(row.status());
+  int version = 0;
+  if (PQntuples(row->get()) == 0) {
+    st = conn->ExecScript("INSERT INTO " + s + ".schema_version VALUES (0)",
+                          "initializing the schema version");
+    if (!st.ok()) return fail(st);
+  } else {
+    version = static_cast<int>(GetInt8(row->get(), 0, 0));
+  }
+  if (version > kPostgresSchemaVersion) {
+    return fail(Status::FailedPrecondition(
+        "postgres schema " + schema + " is at version " +
+        std::to_string(version) + ", newer than version " +
+        std::to_string(kPostgresSchemaVersion) +
+        " that this build knows; upgrade hooklog"));
+  }
+  for (int v = version + 1; v <= target; ++v) {
+    st = conn->ExecScript(Expand(kSteps[v - 1], s),
+                          "migrating to version " + std::to_string(v));
+    if (!st.ok()) return fail(st);
+  }
+  if (target > version) {
+    st = conn->ExecScript("UPDATE " + s + ".schema_version SET version = " +
+                              std::to_string(target),
+                          "recording the schema version");
+    if (!st.ok()) return fail(st);
+  }
+  return conn->ExecScript("COMMIT", "migration commit");
+}
+
+}  // namespace hooklog::pg

@@ -1,0 +1,847 @@
+// The PostgreSQL Storage adapter (include/hooklog/postgres_storage.h).
+//
+// What every adapter must get right, and how this one does it:
+//   - atomicity: one Append is ONE pipeline of prepared statements that
+//     PostgreSQL runs as one implicit transaction, committed at the Sync:
+//     events, rows and counters together or nothing, in one round trip;
+//   - gapless sequences: the adapter numbers events from its last_seq under
+//     the writer mutex, and the transaction's first statement
+//     (hooklog_advance) locks the meta row, checks that number and moves it.
+//     A rolled-back transaction moves nothing (no PostgreSQL SEQUENCE, whose
+//     values are lost on rollback);
+//   - batches: each table gets one multi-row statement over binary arrays
+//     (INSERT ... SELECT FROM unnest ... ON CONFLICT DO UPDATE), whatever the
+//     batch size; rows repeated in a merged batch are reduced to the last;
+//   - counters: maintained by the deliveries statement itself, from the
+//     previous rows it reads in the same snapshot;
+//   - reads: a pool of connections separate from the writer's, so queries
+//     never wait behind a commit; list pages are one statement (count and
+//     keyset page together, one snapshot);
+//   - connection loss: Unavailable, and the connection is re-established on
+//     the next call. An Append whose connection died may have committed at
+//     the server: the adapter reconnects at once and "fences" the meta row
+//     (which waits for, or forbids, that transaction) to report the truth.
+#include "hooklog/postgres_storage.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <random>
+#include <unordered_set>
+#include <vector>
+
+#include "storage/postgres/pg_conn.h"
+#include "storage/postgres/pg_rows.h"
+#include "storage/postgres/pg_schema.h"
+
+namespace hooklog {
+namespace {
+
+using pg::ArrayBuilder;
+using pg::Conn;
+using pg::Params;
+using pg::PgResult;
+
+// Statements of the write path (prepared once per connection).
+const std::string kAdvance = "SELECT hooklog_advance($1, $2, $3, $4)";
+const std::string kInsertLog =
+    "INSERT INTO log (seq, event) SELECT * FROM unnest($1::int8[], "
+    "$2::bytea[])";
+const std::string kUpsertEndpoints =
+    "INSERT INTO endpoints (id, created_at, deleted, snapshot) "
+    "SELECT * FROM unnest($1::uuid[], $2::int8[], $3::bool[], $4::bytea[]) "
+    "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+    "deleted = excluded.deleted, snapshot = excluded.snapshot";
+const std::string kDeleteMetadata =
+    "DELETE FROM endpoint_metadata WHERE endpoint_id = ANY($1::uuid[])";
+const std::string kInsertMetadata =
+    "INSERT INTO endpoint_metadata (endpoint_id, key, value) "
+    "SELECT * FROM unnest($1::uuid[], $2::bytea[], $3::bytea[])";
+const std::string kUpsertMessages =
+    "INSERT INTO messages (id, created_at, event) "
+    "SELECT * FROM unnest($1::uuid[], $2::int8[], $3::bytea[]) "
+    "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+    "event = excluded.event";
+// The rows and the counters in one statement: `old` reads the previous rows
+// in the statement's snapshot (it does not see `up`'s changes), so the
+// delta is new minus old per (endpoint, status).
+const std::string kUpsertDeliveries =
+    "WITH input AS MATERIALIZED (SELECT * FROM unnest($1::uuid[], "
+    "$2::uuid[], $3::uuid[], $4::bytea[], $5::int2[], $6::int8[], "
+    "$7::int8[], $8::int8[], $9::bytea[]) AS t(id, message_id, endpoint_id, "
+    "event_type, status, attempts, created_at, next_attempt_at, body)), "
+    "old AS (SELECT endpoint_id, status, attempts FROM deliveries "
+    "WHERE id = ANY($1::uuid[])), "
+    "up AS (INSERT INTO deliveries (id, message_id, endpoint_id, event_type, "
+    "status, attempts, created_at, next_attempt_at, body) SELECT * FROM input "
+    "ON CONFLICT (id) DO UPDATE SET message_id = excluded.message_id, "
+    "endpoint_id = excluded.endpoint_id, event_type = excluded.event_type, "
+    "status = excluded.status, attempts = excluded.attempts, "
+    "created_at = excluded.created_at, "
+    "next_attempt_at = excluded.next_attempt_at, body = excluded.body), "
+    "delta AS (SELECT endpoint_id, status, sum(n)::int8 AS n, "
+    "sum(a)::int8 AS a FROM (SELECT endpoint_id, status, 1 AS n, "
+    "attempts AS a FROM input UNION ALL SELECT endpoint_id, status, -1, "
+    "-attempts FROM old) x GROUP BY endpoint_id, status) "
+    "INSERT INTO counters AS c (endpoint_id, status, deliveries, attempts) "
+    "SELECT endpoint_id, status, n, a FROM delta WHERE n <> 0 OR a <> 0 "
+    "ON CONFLICT (endpoint_id, status) DO UPDATE SET "
+    "deliveries = c.deliveries + excluded.deliveries, "
+    "attempts = c.attempts + excluded.attempts";
+const std::string kUpsertIdempotency =
+    "INSERT INTO idempotency (key, message_id, deliveries, created_at) "
+    "SELECT * FROM unnest($1::bytea[], $2::uuid[], $3::bytea[], $4::int8[]) "
+    "ON CONFLICT (key) DO UPDATE SET message_id = excluded.message_id, "
+    "deliveries = excluded.deliveries, created_at = excluded.created_at";
+const std::string kReadMeta = "SELECT last_seq, appends FROM meta WHERE id = 1";
+const std::string kLockMeta =
+    "SELECT last_seq, appends FROM meta WHERE id = 1 FOR UPDATE";
+// hooklog_advance's message when the meta row is not where we numbered from.
+constexpr std::string_view kLogMoved = "hooklog: the log moved";
+// Bumping `appends` waits for a transaction holding the meta row and makes
+// one that has not reached hooklog_advance yet fail its check.
+const std::string kFence =
+    "UPDATE meta SET appends = appends + 1 WHERE id = 1 "
+    "RETURNING last_seq, appends, last_token";
+
+const std::string kGetEndpoint = "SELECT snapshot FROM endpoints WHERE id = $1";
+const std::string kGetMessage = "SELECT event FROM messages WHERE id = $1";
+const std::string kGetDelivery = "SELECT body FROM deliveries WHERE id = $1";
+const std::string kGetIdempotency =
+    "SELECT message_id, deliveries, created_at FROM idempotency "
+    "WHERE key = $1";
+const std::string kGetCounters =
+    "SELECT EXISTS (SELECT 1 FROM endpoints WHERE id = $1), c.status, "
+    "c.deliveries, c.attempts FROM (SELECT 1) one "
+    "LEFT JOIN counters c ON c.endpoint_id = $1";
+const std::string kGetTotals =
+    "SELECT status, sum(deliveries)::int8, sum(attempts)::int8 "
+    "FROM counters GROUP BY status";
+const std::string kReadLog =
+    "SELECT event FROM log WHERE seq >= $1 ORDER BY seq LIMIT $2";
+const std::string kActiveEndpoints =
+    "SELECT id, snapshot FROM endpoints WHERE id >= $1 ORDER BY id LIMIT $2";
+const std::string kActiveDeliveries =
+    "SELECT id, body FROM deliveries WHERE status NOT IN (1, 4) AND id >= $1 "
+    "ORDER BY id LIMIT $2";
+constexpr int64_t kLoadChunk = 1000;
+
+// The smallest id after `id`; false when there is none.
+bool NextId(Uuid128* id) {
+  if (++id->lo != 0) return true;
+  return ++id->hi != 0;
+}
+
+// The last row per key: a merged batch may upsert the same row twice, and
+// one INSERT ... ON CONFLICT may not touch a row twice. Order is irrelevant
+// within one statement.
+template <typename T, typename Key, typename Hash, typename KeyFn>
+std::vector<const T*> LastPerKey(const std::vector<T>& rows, KeyFn key) {
+  std::vector<const T*> out;
+  if (rows.size() == 1) {
+    out.push_back(&rows[0]);
+    return out;
+  }
+  std::unordered_set<Key, Hash> seen;
+  seen.reserve(rows.size());
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+    if (seen.insert(key(*it)).second) out.push_back(&*it);
+  }
+  return out;
+}
+
+const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+Status StatusOf(const Result<T>& r) {
+  return r.status();
+}
+
+class PostgresStorage : public Storage {
+ public:
+  PostgresStorage(std::string conninfo, PostgresOptions options)
+      : conninfo_(std::move(conninfo)),
+        options_(std::move(options)),
+        rng_(std::random_device{}()) {
+    // application_name names the schema, so that an operator (or a test)
+    // can tell this store's sessions apart in pg_stat_activity.
+    std::string app = ("hooklog:" + options_.schema).substr(0, 63);
+    std::string quoted_app;
+    for (char c : app)
+      quoted_app += c == '\'' ? std::string("''") : std::string(1, c);
+    setup_ =
+        "SET search_path TO " + pg::QuoteIdent(options_.schema) +
+        "; SET application_name = '" + quoted_app +
+        "'; SET client_min_messages = warning; SET statement_timeout = " +
+        std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           options_.statement_timeout)
+                           .count());
+    // Every read the writer's statements make is a key probe (the previous
+    // deliveries, the conflict checks, the meta row). A generic plan made
+    // while a table was small may scan it instead, and keep doing so as it
+    // grows (the deliveries statement did); without sequential scans the
+    // cached plans stay probes, with no planning per Append.
+    writer_ = std::make_unique<Conn>(
+        conninfo_, setup_ + "; SET enable_seqscan = off", ConnectTimeout());
+  }
+
+  Status Open() {
+    HOOKLOG_RETURN_IF_ERROR(writer_->Ensure());
+    HOOKLOG_RETURN_IF_ERROR(
+        pg::Migrate(writer_.get(), options_.schema, kPostgresSchemaVersion));
+    std::lock_guard<std::mutex> lock(write_mu_);
+    return Resync();
+  }
+
+  Result<uint64_t> Append(WriteBatch* batch) override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (batch->empty()) return last_seq_.load();
+    HOOKLOG_RETURN_IF_ERROR(writer_->Ensure());
+    if (need_resync_) HOOKLOG_RETURN_IF_ERROR(Resync());
+    auto r = AppendOnce(batch, /*locked=*/false);
+    if (!r.ok() && !writer_->broken() &&
+        r.status().message().find(kLogMoved) != std::string::npos) {
+      // Another store appended since we last looked; nothing was written.
+      // Lock the meta row before numbering this time, so that the retry
+      // cannot lose the race again.
+      r = AppendOnce(batch, /*locked=*/true);
+    }
+    return r;
+  }
+
+  uint64_t LastSequence() const override { return last_seq_.load(); }
+
+  Status ReadLog(uint64_t from_seq, size_t max_events,
+                 std::vector<Event>* out) override {
+    if (max_events == 0) return Status::Ok();
+    const int64_t limit = static_cast<int64_t>(std::min<uint64_t>(
+        max_events, uint64_t{std::numeric_limits<int64_t>::max()}));
+    const int64_t from = static_cast<int64_t>(std::min<uint64_t>(
+        from_seq, uint64_t{std::numeric_limits<int64_t>::max()}));
+    return WithReader(true, [&](Conn* c) -> Status {
+      Params p;
+      p.Int8(from).Int8(limit);
+      auto r = c->Exec(kReadLog, p, "reading the log");
+      if (!r.ok()) return r.status();
+      std::vector<Event> events;
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        auto e = DecodeEvent(pg::GetBytes(r->get(), i, 0));
+        if (!e.ok()) return e.status();
+        events.push_back(std::move(*e));
+      }
+      // Appended only when complete, so a retried read adds nothing twice.
+      out->insert(out->end(), std::make_move_iterator(events.begin()),
+                  std::make_move_iterator(events.end()));
+      return Status::Ok();
+    });
+  }
+
+  Result<Endpoint> GetEndpoint(const EndpointId& id) override {
+    return GetOne<Endpoint>(kGetEndpoint, id.raw(), "endpoint",
+                            pg::DecodeEndpointBlob);
+  }
+
+  Result<Message> GetMessage(const MessageId& id) override {
+    return GetOne<Message>(kGetMessage, id.raw(), "message",
+                           pg::DecodeMessageBlob);
+  }
+
+  Result<Delivery> GetDelivery(const DeliveryId& id) override {
+    return GetOne<Delivery>(kGetDelivery, id.raw(), "delivery",
+                            pg::DecodeDeliveryBlob);
+  }
+
+  Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& q) override {
+    Timestamp cts = 0;
+    Uuid128 cid;
+    if (!q.cursor.empty()) {
+      HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cts, &cid));
+    }
+    Params p;
+    std::string where = "TRUE";
+    if (!q.include_deleted) where += " AND NOT deleted";
+    for (const auto& [k, v] : q.metadata) {
+      p.Bytea(k).Bytea(v);
+      where +=
+          " AND EXISTS (SELECT 1 FROM endpoint_metadata m WHERE "
+          "m.endpoint_id = e.id AND m.key = $" +
+          std::to_string(p.size() - 1) + " AND m.value = $" +
+          std::to_string(p.size()) + ")";
+    }
+    const std::string sql =
+        PageSql("endpoints", "snapshot", where, true, !q.cursor.empty(), q.page,
+                q.page_size, &p, cts, cid);
+    return WithReader(true, [&](Conn* c) -> Result<Page<Endpoint>> {
+      auto r = c->Exec(sql, p, "listing endpoints");
+      if (!r.ok()) return r.status();
+      return ReadPage<Endpoint>(r->get(), q.page_size, pg::DecodeEndpointBlob);
+    });
+  }
+
+  Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
+    Timestamp cts = 0;
+    Uuid128 cid;
+    if (!q.cursor.empty()) {
+      HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cts, &cid));
+    }
+    Params p;
+    std::string where = "TRUE";
+    auto next = [&] { return "$" + std::to_string(p.size()); };
+    if (q.endpoint_id) {
+      p.Uuid(q.endpoint_id->raw());
+      where += " AND endpoint_id = " + next();
+    }
+    if (q.status) {
+      p.Int2(static_cast<int16_t>(*q.status));
+      where += " AND status = " + next();
+    }
+    // Only the endpoint and status are filtered: the counter rows already
+    // hold the total (a few rows, not a count over the deliveries).
+    std::string counted;
+    if (q.count_total && !q.event_type && !q.created_after &&
+        !q.created_before) {
+      counted =
+          "(SELECT coalesce(sum(deliveries), 0)::int8 AS total FROM counters "
+          "e WHERE " +
+          where + ")";
+    }
+    if (q.event_type) {
+      p.Bytea(*q.event_type);
+      where += " AND event_type = " + next();
+    }
+    if (q.created_after) {
+      p.Int8(*q.created_after);
+      where += " AND created_at >= " + next();
+    }
+    if (q.created_before) {
+      p.Int8(*q.created_before);
+      where += " AND created_at <= " + next();
+    }
+    const std::string sql =
+        PageSql("deliveries", "body", where, q.count_total, !q.cursor.empty(),
+                q.page, q.page_size, &p, cts, cid,
+                /*split_by_status=*/!q.status && !q.event_type, counted);
+    return WithReader(true, [&](Conn* c) -> Result<Page<Delivery>> {
+      auto r = c->Exec(sql, p, "listing deliveries");
+      if (!r.ok()) return r.status();
+      return ReadPage<Delivery>(r->get(), q.page_size, pg::DecodeDeliveryBlob);
+    });
+  }
+
+  Result<EndpointCounters> GetCounters(const EndpointId& id) override {
+    return WithReader(true, [&](Conn* c) -> Result<EndpointCounters> {
+      Params p;
+      p.Uuid(id.raw());
+      auto r = c->Exec(kGetCounters, p, "reading counters");
+      if (!r.ok()) return r.status();
+      EndpointCounters out;
+      bool any_row = false;
+      HOOKLOG_RETURN_IF_ERROR(AddCounters(r->get(), 1, &out, &any_row));
+      // An endpoint is known by its row or, like the in-memory store, by
+      // deliveries that name it.
+      if (!pg::GetBool(r->get(), 0, 0) && !any_row) {
+        return Status::NotFound("endpoint " + id.ToString() + " not found");
+      }
+      return out;
+    });
+  }
+
+  Result<EndpointCounters> GetTotals() override {
+    return WithReader(true, [&](Conn* c) -> Result<EndpointCounters> {
+      auto r = c->Exec(kGetTotals, Params(), "reading totals");
+      if (!r.ok()) return r.status();
+      EndpointCounters out;
+      bool any_row = false;
+      HOOKLOG_RETURN_IF_ERROR(AddCounters(r->get(), 0, &out, &any_row));
+      return out;
+    });
+  }
+
+  Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) override {
+    return WithReader(
+        true, [&](Conn* c) -> Result<std::optional<IdempotencyRecord>> {
+          Params p;
+          p.Bytea(key);
+          auto r = c->Exec(kGetIdempotency, p, "reading an idempotency key");
+          if (!r.ok()) return r.status();
+          if (PQntuples(r->get()) == 0) {
+            return std::optional<IdempotencyRecord>();
+          }
+          IdempotencyRecord rec;
+          rec.key = std::string(key);
+          rec.message_id = MessageId(pg::GetUuid(r->get(), 0, 0));
+          auto ids = pg::DecodeIdList(pg::GetBytes(r->get(), 0, 1));
+          if (!ids.ok()) return ids.status();
+          rec.deliveries = std::move(*ids);
+          rec.created_at = pg::GetInt8(r->get(), 0, 2);
+          return std::optional<IdempotencyRecord>(std::move(rec));
+        });
+  }
+
+  // One REPEATABLE READ transaction, so the rows are one snapshot; read in
+  // keyset chunks so that memory stays bounded. Not retried after a lost
+  // connection: the callbacks have already seen part of the rows.
+  Status LoadActive(
+      const std::function<void(const Endpoint&)>& on_endpoint,
+      const std::function<void(const Delivery&)>& on_delivery) override {
+    return WithReader(false, [&](Conn* c) -> Status {
+      HOOKLOG_RETURN_IF_ERROR(c->ExecScript(
+          "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "LoadActive"));
+      Status st = LoadChunks(c, kActiveEndpoints, [&](std::string_view b) {
+        auto e = pg::DecodeEndpointBlob(b);
+        if (!e.ok()) return e.status();
+        on_endpoint(*e);
+        return Status::Ok();
+      });
+      if (st.ok()) {
+        st = LoadChunks(c, kActiveDeliveries, [&](std::string_view b) {
+          auto d = pg::DecodeDeliveryBlob(b);
+          if (!d.ok()) return d.status();
+          on_delivery(*d);
+          return Status::Ok();
+        });
+      }
+      if (c->broken()) return st;
+      Status end = c->ExecScript(st.ok() ? "COMMIT" : "ROLLBACK", "LoadActive");
+      return st.ok() ? end : st;
+    });
+  }
+
+ private:
+  // REQUIRES: write_mu_ held, writer_ connected. With `lock`, inside a
+  // transaction: also locks the meta row until it ends.
+  Status Resync(bool lock = false) {
+    auto r = writer_->Exec(lock ? kLockMeta : kReadMeta, Params(),
+                           "reading the last sequence");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1) {
+      return Status::Corruption("postgres schema " + options_.schema +
+                                ": the meta row is missing");
+    }
+    last_seq_ = static_cast<uint64_t>(pg::GetInt8(r->get(), 0, 0));
+    appends_ = pg::GetInt8(r->get(), 0, 1);
+    need_resync_ = false;
+    return Status::Ok();
+  }
+
+  // Optimistic (`locked` false): one pipeline, whose first statement checks
+  // that the log is where the caches say. Locked: an explicit transaction
+  // that locks the meta row and reloads the caches first (one more round
+  // trip, but no other store can move the log meanwhile).
+  // REQUIRES: write_mu_ held, writer_ connected, caches in sync.
+  Result<uint64_t> AppendOnce(WriteBatch* b, bool locked) {
+    if (locked) {
+      HOOKLOG_RETURN_IF_ERROR(writer_->ExecScript("BEGIN", "append"));
+      Status st = Resync(/*lock=*/true);
+      if (!st.ok()) {
+        if (!writer_->broken()) (void)writer_->ExecScript("ROLLBACK", "append");
+        return st;
+      }
+    }
+    const uint64_t base = last_seq_.load();
+    const uint64_t n = b->events.size();
+    int64_t token = 0;
+    while (token == 0) token = static_cast<int64_t>(rng_());
+
+    std::vector<pg::Query> qs;
+    Params advance;
+    advance.Int8(static_cast<int64_t>(base))
+        .Int8(appends_)
+        .Int8(static_cast<int64_t>(n))
+        .Int8(token);
+    qs.push_back({&kAdvance, std::move(advance)});
+
+    if (n > 0) {
+      ArrayBuilder seqs(pg::kInt8Oid), events(pg::kByteaOid);
+      for (size_t i = 0; i < n; ++i) {
+        Event& e = b->events[i];
+        e.seq = base + 1 + i;
+        seqs.Int8(static_cast<int64_t>(e.seq));
+        events.Bytea(EncodeEvent(e));
+      }
+      Params p;
+      p.Array(pg::kInt8ArrayOid, seqs).Array(pg::kByteaArrayOid, events);
+      qs.push_back({&kInsertLog, std::move(p)});
+    }
+
+    if (!b->endpoints.empty()) {
+      auto rows = LastPerKey<Endpoint, Uuid128, Uuid128Hash>(
+          b->endpoints, [](const Endpoint& e) { return e.id.raw(); });
+      ArrayBuilder ids(pg::kUuidOid), created(pg::kInt8Oid),
+          deleted(pg::kBoolOid), snaps(pg::kByteaOid);
+      ArrayBuilder m_ids(pg::kUuidOid), m_keys(pg::kByteaOid),
+          m_values(pg::kByteaOid);
+      for (const Endpoint* e : rows) {
+        ids.Uuid(e->id.raw());
+        created.Int8(e->created_at);
+        deleted.Bool(e->deleted);
+        snaps.Bytea(pg::EncodeEndpointBlob(*e));
+        for (const auto& [k, v] : e->metadata) {
+          m_ids.Uuid(e->id.raw());
+          m_keys.Bytea(k);
+          m_values.Bytea(v);
+        }
+      }
+      Params up;
+      up.Array(pg::kUuidArrayOid, ids)
+          .Array(pg::kInt8ArrayOid, created)
+          .Array(pg::kBoolArrayOid, deleted)
+          .Array(pg::kByteaArrayOid, snaps);
+      qs.push_back({&kUpsertEndpoints, std::move(up)});
+      Params del;
+      del.Array(pg::kUuidArrayOid, ids);
+      qs.push_back({&kDeleteMetadata, std::move(del)});
+      if (m_ids.size() > 0) {
+        Params meta;
+        meta.Array(pg::kUuidArrayOid, m_ids)
+            .Array(pg::kByteaArrayOid, m_keys)
+            .Array(pg::kByteaArrayOid, m_values);
+        qs.push_back({&kInsertMetadata, std::move(meta)});
+      }
+    }
+
+    if (!b->messages.empty()) {
+      auto rows = LastPerKey<Message, Uuid128, Uuid128Hash>(
+          b->messages, [](const Message& m) { return m.id.raw(); });
+      ArrayBuilder ids(pg::kUuidOid), created(pg::kInt8Oid),
+          blobs(pg::kByteaOid);
+      for (const Message* m : rows) {
+        ids.Uuid(m->id.raw());
+        created.Int8(m->created_at);
+        blobs.Bytea(pg::EncodeMessageBlob(*m));
+      }
+      Params p;
+      p.Array(pg::kUuidArrayOid, ids)
+          .Array(pg::kInt8ArrayOid, created)
+          .Array(pg::kByteaArrayOid, blobs);
+      qs.push_back({&kUpsertMessages, std::move(p)});
+    }
+
+    if (!b->deliveries.empty()) {
+      auto rows = LastPerKey<Delivery, Uuid128, Uuid128Hash>(
+          b->deliveries, [](const Delivery& d) { return d.id.raw(); });
+      ArrayBuilder ids(pg::kUuidOid), messages(pg::kUuidOid),
+          endpoints(pg::kUuidOid), types(pg::kByteaOid), statuses(pg::kInt2Oid),
+          attempts(pg::kInt8Oid), created(pg::kInt8Oid), next(pg::kInt8Oid),
+          blobs(pg::kByteaOid);
+      for (const Delivery* d : rows) {
+        ids.Uuid(d->id.raw());
+        messages.Uuid(d->message_id.raw());
+        endpoints.Uuid(d->endpoint_id.raw());
+        types.Bytea(d->event_type);
+        statuses.Int2(static_cast<int16_t>(d->status));
+        attempts.Int8(d->attempts);
+        created.Int8(d->created_at);
+        next.Int8(d->next_attempt_at);
+        blobs.Bytea(pg::EncodeDeliveryBlob(*d));
+      }
+      Params p;
+      p.Array(pg::kUuidArrayOid, ids)
+          .Array(pg::kUuidArrayOid, messages)
+          .Array(pg::kUuidArrayOid, endpoints)
+          .Array(pg::kByteaArrayOid, types)
+          .Array(pg::kInt2ArrayOid, statuses)
+          .Array(pg::kInt8ArrayOid, attempts)
+          .Array(pg::kInt8ArrayOid, created)
+          .Array(pg::kInt8ArrayOid, next)
+          .Array(pg::kByteaArrayOid, blobs);
+      qs.push_back({&kUpsertDeliveries, std::move(p)});
+    }
+
+    if (!b->idempotency.empty()) {
+      auto rows =
+          LastPerKey<IdempotencyRecord, std::string, std::hash<std::string>>(
+              b->idempotency, [](const IdempotencyRecord& r) { return r.key; });
+      ArrayBuilder keys(pg::kByteaOid), messages(pg::kUuidOid),
+          lists(pg::kByteaOid), created(pg::kInt8Oid);
+      for (const IdempotencyRecord* r : rows) {
+        keys.Bytea(r->key);
+        messages.Uuid(r->message_id.raw());
+        lists.Bytea(pg::EncodeIdList(r->deliveries));
+        created.Int8(r->created_at);
+      }
+      Params p;
+      p.Array(pg::kByteaArrayOid, keys)
+          .Array(pg::kUuidArrayOid, messages)
+          .Array(pg::kByteaArrayOid, lists)
+          .Array(pg::kInt8ArrayOid, created);
+      qs.push_back({&kUpsertIdempotency, std::move(p)});
+    }
+
+    auto res = writer_->Pipeline(qs, "append");
+    if (locked && !writer_->broken()) {
+      // Inside BEGIN the Sync committed nothing: end the transaction here.
+      Status st = writer_->ExecScript(res.ok() ? "COMMIT" : "ROLLBACK",
+                                      "append commit");
+      if (res.ok() && !st.ok()) res = st;
+    }
+    if (res.ok()) {
+      last_seq_ = base + n;
+      ++appends_;
+      return base + n;
+    }
+    if (writer_->broken()) return Resolve(res.status(), token, base + n);
+    return res.status();  // the server rolled the transaction back
+  }
+
+  // After the connection died during an Append: did it commit? Reconnect
+  // and fence; the token in the meta row says whose append came last.
+  // REQUIRES: write_mu_ held.
+  Result<uint64_t> Resolve(const Status& lost, int64_t token, uint64_t last) {
+    need_resync_ = true;
+    Status st = writer_->Ensure();
+    if (!st.ok()) {
+      return Status::Unavailable(
+          lost.message() +
+          "; cannot reconnect, so whether this append committed is known "
+          "only after reconnecting (" +
+          st.message() + ")");
+    }
+    auto r = writer_->Exec(kFence, Params(), "fencing after a lost append");
+    if (!r.ok() || PQntuples(r->get()) != 1) {
+      return Status::Unavailable(
+          lost.message() + "; whether this append committed is unknown (" +
+          (r.ok() ? std::string("no meta row") : r.status().message()) + ")");
+    }
+    last_seq_ = static_cast<uint64_t>(pg::GetInt8(r->get(), 0, 0));
+    appends_ = pg::GetInt8(r->get(), 0, 1);
+    need_resync_ = false;
+    if (pg::GetInt8(r->get(), 0, 2) == token && last_seq_.load() == last) {
+      return last;  // it did commit before the connection went
+    }
+    return Status::Unavailable(lost.message() + " (nothing written)");
+  }
+
+  // SELECT total, blob FROM (count) LEFT JOIN LATERAL (page): one
+  // statement, so the count and the page come from one snapshot. Adds the
+  // page parameters to *p. `total_sql`, when given, replaces the count. With
+  // `split_by_status`, the page is the merge of one ordered scan per status
+  // (each served by an index that starts with [endpoint_id,] status): the
+  // deliveries table then needs no (created_at, id) or (endpoint_id,
+  // created_at, id) index of its own, two fewer indexes for every Append to
+  // maintain. Each branch stops after limit + offset rows, so a cursor page
+  // still reads a bounded number of index entries at any depth.
+  static std::string PageSql(const std::string& table, const std::string& blob,
+                             const std::string& where, bool count,
+                             bool has_cursor, uint32_t page, uint32_t page_size,
+                             Params* p, Timestamp cts, const Uuid128& cid,
+                             bool split_by_status = false,
+                             const std::string& total_sql = "") {
+    std::string page_where = where;
+    if (has_cursor) {
+      p->Int8(cts).Uuid(cid);
+      page_where += " AND (created_at, id) < ($" +
+                    std::to_string(p->size() - 1) + ", $" +
+                    std::to_string(p->size()) + ")";
+    }
+    p->Int8(int64_t{page_size} + 1);
+    const std::string limit = "$" + std::to_string(p->size());
+    p->Int8(has_cursor ? 0 : int64_t{page - 1} * page_size);
+    const std::string offset = "$" + std::to_string(p->size());
+    const std::string order = " ORDER BY created_at DESC, id DESC LIMIT ";
+    const std::string columns = "SELECT " + blob + ", created_at, id FROM ";
+    std::string rows;
+    if (split_by_status) {
+      std::string branches;
+      for (int st = 0; st < kDeliveryStatusCount; ++st) {
+        if (st > 0) branches += " UNION ALL ";
+        branches += "(" + columns + table + " e WHERE " + page_where +
+                    " AND status = " + std::to_string(st) + order + "(" +
+                    limit + " + " + offset + "))";
+      }
+      rows = columns + "(" + branches + ") u" + order + limit + " OFFSET " +
+             offset;
+    } else {
+      rows = columns + table + " e WHERE " + page_where + order + limit +
+             " OFFSET " + offset;
+    }
+    std::string total = total_sql;
+    if (total.empty()) {
+      total = count ? "(SELECT count(*) AS total FROM " + table + " e WHERE " +
+                          where + ")"
+                    : "(SELECT 0::int8 AS total)";
+    }
+    return "SELECT t.total, p." + blob + " FROM " + total +
+           " t LEFT JOIN LATERAL (" + rows +
+           ") p ON TRUE ORDER BY p.created_at DESC, p.id DESC";
+  }
+
+  template <typename Row, typename Decode>
+  static Result<Page<Row>> ReadPage(const PGresult* r, uint32_t page_size,
+                                    Decode decode) {
+    Page<Row> page;
+    const int rows = PQntuples(r);
+    if (rows > 0)
+      page.total_count = static_cast<uint64_t>(pg::GetInt8(r, 0, 0));
+    for (int i = 0; i < rows; ++i) {
+      if (pg::IsNull(r, i, 1)) continue;  // the count without a page
+      if (page.items.size() == page_size) {
+        const Row& last = page.items.back();
+        page.next_cursor = EncodeListCursor(last.created_at, last.id.raw());
+        break;
+      }
+      auto row = decode(pg::GetBytes(r, i, 1));
+      if (!row.ok()) return row.status();
+      page.items.push_back(std::move(*row));
+    }
+    return page;
+  }
+
+  // Rows of (status, deliveries, attempts) starting at column `col`.
+  static Status AddCounters(const PGresult* r, int col, EndpointCounters* out,
+                            bool* any_row) {
+    for (int i = 0; i < PQntuples(r); ++i) {
+      if (pg::IsNull(r, i, col)) continue;
+      const int16_t status = pg::GetInt2(r, i, col);
+      if (status < 0 || status >= kDeliveryStatusCount) {
+        return Status::Corruption("postgres: bad delivery status " +
+                                  std::to_string(status) + " in counters");
+      }
+      out->by_status[status] +=
+          static_cast<uint64_t>(pg::GetInt8(r, i, col + 1));
+      out->attempts += static_cast<uint64_t>(pg::GetInt8(r, i, col + 2));
+      *any_row = true;
+    }
+    return Status::Ok();
+  }
+
+  template <typename Row, typename Decode>
+  Result<Row> GetOne(const std::string& sql, const Uuid128& id,
+                     const char* what, Decode decode) {
+    return WithReader(true, [&](Conn* c) -> Result<Row> {
+      Params p;
+      p.Uuid(id);
+      auto r = c->Exec(sql, p, std::string("reading a ") + what);
+      if (!r.ok()) return r.status();
+      if (PQntuples(r->get()) == 0) {
+        return Status::NotFound(std::string(what) + " " + id.ToString() +
+                                " not found");
+      }
+      return decode(pg::GetBytes(r->get(), 0, 0));
+    });
+  }
+
+  // Reads (id, blob) rows of `sql` in id order, kLoadChunk at a time.
+  template <typename OnRow>
+  static Status LoadChunks(Conn* c, const std::string& sql, OnRow on_row) {
+    Uuid128 from;
+    for (;;) {
+      Params p;
+      p.Uuid(from).Int8(kLoadChunk);
+      auto r = c->Exec(sql, p, "LoadActive");
+      if (!r.ok()) return r.status();
+      const int rows = PQntuples(r->get());
+      for (int i = 0; i < rows; ++i) {
+        HOOKLOG_RETURN_IF_ERROR(on_row(pg::GetBytes(r->get(), i, 1)));
+      }
+      if (rows < kLoadChunk) return Status::Ok();
+      from = pg::GetUuid(r->get(), rows - 1, 0);
+      if (!NextId(&from)) return Status::Ok();
+    }
+  }
+
+  // Runs `f` on a leased read connection. Reads are idempotent, so when
+  // `retry` and the connection turns out to be lost (e.g. the server
+  // restarted while it was idle), it reconnects and runs `f` once more.
+  template <typename F>
+  auto WithReader(bool retry, F&& f) -> decltype(f(nullptr)) {
+    std::unique_ptr<Conn> c = Acquire();
+    for (int attempt = 0;; ++attempt) {
+      Status st = c->Ensure();
+      if (!st.ok()) {
+        Release(std::move(c));
+        return st;
+      }
+      auto r = f(c.get());
+      if (StatusOf(r).ok() || !c->broken() || !retry || attempt > 0) {
+        Release(std::move(c));
+        return r;
+      }
+    }
+  }
+
+  int ConnectTimeout() const {
+    const auto s = std::chrono::duration_cast<std::chrono::seconds>(
+        options_.connect_timeout);
+    // libpq's unit is whole seconds; a positive sub-second value means 1.
+    return options_.connect_timeout.count() <= 0
+               ? 0
+               : std::max<int>(1, static_cast<int>(s.count()));
+  }
+
+  std::unique_ptr<Conn> Acquire() {
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    const int max = std::max(1, options_.read_connections);
+    pool_cv_.wait(lock, [&] { return !free_.empty() || created_ < max; });
+    if (!free_.empty()) {
+      std::unique_ptr<Conn> c = std::move(free_.back());
+      free_.pop_back();
+      return c;
+    }
+    ++created_;
+    return std::make_unique<Conn>(conninfo_, setup_, ConnectTimeout());
+  }
+
+  void Release(std::unique_ptr<Conn> c) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);
+      free_.push_back(std::move(c));
+    }
+    pool_cv_.notify_one();
+  }
+
+  const std::string conninfo_;
+  const PostgresOptions options_;
+  std::string setup_;
+
+  std::mutex write_mu_;
+  std::unique_ptr<Conn> writer_;       // guarded by write_mu_
+  int64_t appends_ = 0;                // guarded by write_mu_
+  bool need_resync_ = false;           // guarded by write_mu_
+  std::mt19937_64 rng_;                // guarded by write_mu_
+  std::atomic<uint64_t> last_seq_{0};  // written under write_mu_
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<Conn>> free_;  // guarded by pool_mu_
+  int created_ = 0;                          // guarded by pool_mu_
+};
+
+Status ValidateOptions(const PostgresOptions& options) {
+  if (options.schema.empty()) {
+    return Status::InvalidArgument("postgres schema name is empty", "schema");
+  }
+  if (options.schema.find('\0') != std::string::npos) {
+    return Status::InvalidArgument("postgres schema name holds a NUL",
+                                   "schema");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string conninfo,
+                                                     PostgresOptions options) {
+  HOOKLOG_RETURN_IF_ERROR(ValidateOptions(options));
+  auto s = std::make_unique<PostgresStorage>(std::move(conninfo),
+                                             std::move(options));
+  HOOKLOG_RETURN_IF_ERROR(s->Open());
+  return std::unique_ptr<Storage>(std::move(s));
+}
+
+Status MigratePostgresSchema(const std::string& conninfo,
+                             const PostgresOptions& options, int version) {
+  HOOKLOG_RETURN_IF_ERROR(ValidateOptions(options));
+  Conn conn(conninfo,
+            "SET application_name = 'hooklog-migrate'; "
+            "SET client_min_messages = warning",
+            static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                                 options.connect_timeout)
+                                 .count()));
+  HOOKLOG_RETURN_IF_ERROR(conn.Ensure());
+  return pg::Migrate(&conn, options.schema, version);
+}
+
+}  // namespace hooklog

@@ -1,0 +1,468 @@
+// The PostgreSQL adapter against a real PostgreSQL 15: the conformance suite
+// (each test in a fresh schema) and what is particular to this adapter:
+// migrations, a newer schema refused, two stores appending to one schema,
+// connection loss (Unavailable, then recovery) and VerifyStorage after an
+// engine-like workload.
+//
+// The server comes from env HOOKLOG_TEST_POSTGRES (a libpq conninfo;
+// `eval "$(scripts/postgres.sh start)"` sets it). Without it every test is
+// skipped, except under CI=true, where a missing server is a failure.
+
+#include "hooklog/postgres_storage.h"
+
+#include <gtest/gtest.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "hooklog/testing/storage_conformance.h"
+#include "hooklog/verify.h"
+#include "storage/postgres/pg_rows.h"
+#include "tests/storage/event_stream.h"
+
+namespace hooklog {
+namespace {
+
+constexpr Timestamp kStart = 1'790'000'000LL * kSecond;
+
+std::string ConnInfo() {
+  const char* c = std::getenv("HOOKLOG_TEST_POSTGRES");
+  return c != nullptr ? c : "";
+}
+
+bool UnderCi() {
+  const char* ci = std::getenv("CI");
+  return ci != nullptr && std::string(ci) == "true";
+}
+
+// Without a server the calling test is skipped, or fails under CI=true. The
+// verdict is recorded on the running test; callers return after it (SetUp,
+// constructors).
+void RequirePostgres() {
+  if (!ConnInfo().empty()) return;
+  if (UnderCi()) {
+    FAIL() << "HOOKLOG_TEST_POSTGRES is not set and CI=true: start a server "
+              "with eval \"$(scripts/postgres.sh start)\"";
+  }
+  GTEST_SKIP() << "HOOKLOG_TEST_POSTGRES is not set: no PostgreSQL to test "
+                  "against (eval \"$(scripts/postgres.sh start)\")";
+}
+
+// A plain libpq session for what the tests do behind the adapter's back.
+class Admin {
+ public:
+  Admin() : c_(PQconnectdb(ConnInfo().c_str())) {
+    EXPECT_EQ(PQstatus(c_), CONNECTION_OK) << PQerrorMessage(c_);
+    Exec("SET client_min_messages = warning");
+  }
+  ~Admin() { PQfinish(c_); }
+  // Runs `sql`; returns the first value of the first row ("" when none).
+  std::string Exec(const std::string& sql) {
+    PGresult* r = PQexec(c_, sql.c_str());
+    const ExecStatusType st = PQresultStatus(r);
+    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        << sql << ": " << PQresultErrorMessage(r);
+    std::string v;
+    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) v = PQgetvalue(r, 0, 0);
+    PQclear(r);
+    return v;
+  }
+
+ private:
+  PGconn* c_;
+};
+
+// A fresh schema name per use, unique across concurrently running tests.
+std::string NewSchema() {
+  static std::atomic<int> n{0};
+  return "hooklog_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+}
+
+// Owns a schema: dropped when the test is over.
+struct Schema {
+  Schema() : name(NewSchema()) {}
+  ~Schema() {
+    if (ConnInfo().empty()) return;
+    Admin().Exec("DROP SCHEMA IF EXISTS \"" + name + "\" CASCADE");
+  }
+  PostgresOptions Options() const {
+    PostgresOptions o;
+    o.schema = name;
+    o.read_connections = 2;
+    return o;
+  }
+  std::string name;
+};
+
+std::unique_ptr<Storage> MustOpen(const Schema& schema) {
+  auto s = OpenPostgresStorage(ConnInfo(), schema.Options());
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+}  // namespace
+
+namespace testing {
+namespace {
+
+struct PostgresFactory {
+  static constexpr bool kPersistent = true;
+  PostgresFactory() { RequirePostgres(); }
+  std::unique_ptr<Storage> Open() { return Reopen(); }
+  // Without a server the test is already skipped (or failed); a memory
+  // store keeps the suite's SetUp from reporting a second problem.
+  std::unique_ptr<Storage> Reopen() {
+    return ConnInfo().empty() ? NewMemoryStorage() : MustOpen(schema);
+  }
+  Schema schema;
+};
+
+}  // namespace
+
+INSTANTIATE_TYPED_TEST_SUITE_P(Postgres, StorageConformanceTest,
+                               ::testing::Types<PostgresFactory>);
+
+}  // namespace testing
+
+namespace {
+
+class PostgresStorageTest : public ::testing::Test {
+ protected:
+  void SetUp() override { RequirePostgres(); }
+};
+
+Event SomeEvent(uint64_t n) {
+  Event e;
+  e.type = EventType::kEnqueued;
+  e.aggregate = Uuid128{7, n + 1};
+  e.time = kStart;
+  e.body = DeliveryCreated{};
+  return e;
+}
+
+TEST_F(PostgresStorageTest, CreatesTheSchemaAtTheCurrentVersion) {
+  Schema schema;
+  auto s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  Admin admin;
+  EXPECT_EQ(
+      admin.Exec("SELECT version FROM \"" + schema.name + "\".schema_version"),
+      std::to_string(kPostgresSchemaVersion));
+  // Opening again is a no-op migration.
+  s.reset();
+  s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(
+      admin.Exec("SELECT count(*) FROM \"" + schema.name + "\".schema_version"),
+      "1");
+}
+
+// A version 1 schema (no counter rows) holding deliveries is migrated on
+// open: the counters are backfilled from the rows.
+TEST_F(PostgresStorageTest, MigratesAnOlderSchemaAndBackfillsCounters) {
+  Schema schema;
+  ASSERT_TRUE(MigratePostgresSchema(ConnInfo(), schema.Options(), 1).ok());
+  Admin admin;
+  const std::string q = "\"" + schema.name + "\".";
+  EXPECT_EQ(admin.Exec("SELECT version FROM " + q + "schema_version"), "1");
+  EXPECT_EQ(admin.Exec("SELECT to_regclass('" + q + "counters') IS NULL"), "t");
+  const std::string ep = "'00000000-0000-0001-0000-000000000001'";
+  for (int i = 0; i < 3; ++i) {
+    admin.Exec("INSERT INTO " + q +
+               "deliveries VALUES ('00000000-0000-0003-0000-00000000000" +
+               std::to_string(i) +
+               "', '00000000-0000-0002-0000-000000000001', " + ep + ", 'a', " +
+               (i < 2 ? "0" : "1") + ", " + std::to_string(i + 1) +
+               ", 1, 0, '\\x00')");
+  }
+  auto s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(admin.Exec("SELECT version FROM " + q + "schema_version"),
+            std::to_string(kPostgresSchemaVersion));
+  auto c = s->GetCounters(EndpointId(Uuid128{1, 1}));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->by_status[0], 2u);
+  EXPECT_EQ(c->by_status[1], 1u);
+  EXPECT_EQ(c->attempts, 6u);
+  // Never a downgrade.
+  EXPECT_TRUE(MigratePostgresSchema(ConnInfo(), schema.Options(), 1).ok());
+  EXPECT_EQ(admin.Exec("SELECT version FROM " + q + "schema_version"),
+            std::to_string(kPostgresSchemaVersion));
+}
+
+TEST_F(PostgresStorageTest, RefusesASchemaNewerThanThisBuild) {
+  Schema schema;
+  ASSERT_NE(MustOpen(schema), nullptr);
+  Admin().Exec("UPDATE \"" + schema.name +
+               "\".schema_version SET version = 99");
+  auto s = OpenPostgresStorage(ConnInfo(), schema.Options());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("version 99"), std::string::npos)
+      << s.status().ToString();
+  EXPECT_NE(s.status().message().find("version " +
+                                      std::to_string(kPostgresSchemaVersion)),
+            std::string::npos)
+      << s.status().ToString();
+  Status st = MigratePostgresSchema(ConnInfo(), schema.Options());
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+}
+
+TEST_F(PostgresStorageTest, UnreachableServerIsUnavailable) {
+  Schema schema;
+  auto s = OpenPostgresStorage(
+      "host=/nonexistent-hooklog port=1 dbname=x "
+      "connect_timeout=2",
+      schema.Options());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable)
+      << s.status().ToString();
+}
+
+// Two stores on one schema (as two processes would be): appends from both
+// interleave, and the log stays gapless with every event once.
+TEST_F(PostgresStorageTest, TwoStoresAppendGaplessToOneSchema) {
+  Schema schema;
+  auto a = MustOpen(schema);
+  auto b = MustOpen(schema);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  constexpr int kPerThread = 40;
+  std::mutex mu;
+  std::set<uint64_t> seqs;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    Storage* s = t % 2 ? b.get() : a.get();
+    threads.emplace_back([&, s, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        WriteBatch batch;
+        batch.events = {SomeEvent(t * 1000 + i), SomeEvent(t * 1000 + i)};
+        auto r = s->Append(&batch);
+        if (!r.ok()) {
+          ADD_FAILURE() << r.status().ToString();
+          ++failures;
+          continue;
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        EXPECT_TRUE(seqs.insert(batch.events[0].seq).second);
+        EXPECT_TRUE(seqs.insert(batch.events[1].seq).second);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(seqs.size(), size_t{4 * kPerThread * 2});
+  EXPECT_EQ(*seqs.begin(), 1u);
+  EXPECT_EQ(*seqs.rbegin(), seqs.size());
+  std::vector<Event> log;
+  ASSERT_TRUE(a->ReadLog(1, 10000, &log).ok());
+  ASSERT_EQ(log.size(), seqs.size());
+  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].seq, i + 1);
+}
+
+// The server ends every session of the store (pg_terminate_backend from a
+// second connection): the next Append is Unavailable and wrote nothing, the
+// one after reconnects and continues the log without a gap; reads recover
+// by themselves.
+TEST_F(PostgresStorageTest, LostConnectionIsUnavailableThenRecovers) {
+  Schema schema;
+  auto s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  WriteBatch first;
+  first.events = {SomeEvent(1), SomeEvent(2)};
+  ASSERT_TRUE(s->Append(&first).ok());
+  ASSERT_TRUE(s->GetEndpoint(EndpointId(Uuid128{1, 1})).status().IsNotFound());
+
+  Admin admin;
+  const std::string killed = admin.Exec(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+      "application_name = 'hooklog:" +
+      schema.name + "'");
+  EXPECT_NE(killed, "0") << "no session of the store was found";
+  // pg_terminate_backend only signals: wait until the sessions are gone.
+  for (int i = 0; i < 200; ++i) {
+    if (admin.Exec("SELECT count(*) FROM pg_stat_activity WHERE "
+                   "application_name = 'hooklog:" +
+                   schema.name + "'") == "0") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+
+  WriteBatch lost;
+  lost.events = {SomeEvent(3)};
+  auto r = s->Append(&lost);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable)
+      << r.status().ToString();
+  EXPECT_EQ(s->LastSequence(), 2u);
+
+  WriteBatch next;
+  next.events = {SomeEvent(4)};
+  r = s->Append(&next);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 3u);
+  std::vector<Event> log;
+  ASSERT_TRUE(s->ReadLog(1, 100, &log).ok());
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[2].aggregate, SomeEvent(4).aggregate);
+  EXPECT_TRUE(s->GetEndpoint(EndpointId(Uuid128{1, 1})).status().IsNotFound());
+}
+
+// A statement stuck behind a lock past statement_timeout is Unavailable;
+// a constraint violation is AlreadyExists; neither writes anything, and the
+// next Append continues the log without a gap.
+TEST_F(PostgresStorageTest, ServerErrorsMapToStatusCodesAndWriteNothing) {
+  Schema schema;
+  PostgresOptions options = schema.Options();
+  options.statement_timeout = std::chrono::milliseconds(300);
+  auto opened = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<Storage> s = std::move(*opened);
+  WriteBatch first;
+  first.events = {SomeEvent(1)};
+  ASSERT_TRUE(s->Append(&first).ok());
+  const std::string q = "\"" + schema.name + "\".";
+
+  {
+    Admin locker;  // holds the meta row, as a stuck appender would
+    locker.Exec("BEGIN");
+    locker.Exec("SELECT * FROM " + q + "meta FOR UPDATE");
+    WriteBatch stuck;
+    stuck.events = {SomeEvent(2)};
+    auto r = s->Append(&stuck);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable)
+        << r.status().ToString();
+    locker.Exec("ROLLBACK");
+  }
+
+  // Someone else's row where the next event goes.
+  Admin admin;
+  admin.Exec("INSERT INTO " + q + "log VALUES (2, '\\x00')");
+  WriteBatch clash;
+  clash.events = {SomeEvent(3)};
+  auto r = s->Append(&clash);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kAlreadyExists)
+      << r.status().ToString();
+  EXPECT_EQ(admin.Exec("SELECT last_seq FROM " + q + "meta"), "1");
+  admin.Exec("DELETE FROM " + q + "log WHERE seq = 2");
+
+  WriteBatch next;
+  next.events = {SomeEvent(4)};
+  r = s->Append(&next);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 2u);
+  std::vector<Event> log;
+  ASSERT_TRUE(s->ReadLog(1, 10, &log).ok());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[1].aggregate, SomeEvent(4).aggregate);
+}
+
+// Written the way the engine writes (events plus the rows they project to),
+// then reopened: VerifyStorage finds the rows equal to the replayed log.
+TEST_F(PostgresStorageTest, EngineLikeWorkloadVerifiesCleanAfterReopen) {
+  Schema schema;
+  auto s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  testing::EngineLikeWriter w(1, kStart);
+  for (int i = 0; i < 300; ++i) {
+    WriteBatch b = w.NextBatch();
+    auto r = s->Append(&b);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(w.Commit(b).ok());
+  }
+  s.reset();
+  s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  auto report = VerifyStorage(s.get());
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->ok())
+      << (report->mismatches.empty() ? "" : report->mismatches.front());
+  EXPECT_GT(report->deliveries, 50u);
+  EXPECT_EQ(report->events, s->LastSequence());
+}
+
+// The delivery blob keeps every field, and damaged bytes are Corruption,
+// never a crash (no server needed).
+TEST(PostgresRowsTest, DeliveryBlobRoundTripsAndDamageIsCorruption) {
+  Delivery d;
+  d.id = DeliveryId(Uuid128{3, 1});
+  d.message_id = MessageId(Uuid128{2, 1});
+  d.endpoint_id = EndpointId(Uuid128{1, 1});
+  d.event_type = std::string("a\0b", 3);
+  d.status = DeliveryStatus::kDeadLetter;
+  d.attempts = 3;
+  d.failed_attempts = 2;
+  d.created_at = kStart;
+  d.last_attempted_at = kStart + 5;
+  d.rate_limited_since = kStart + 1;
+  d.http_status_code = 503;
+  d.response_body = "\xff not utf-8";
+  d.last_error = ErrorClass::kTimeout;
+  d.replay_of = DeliveryId(Uuid128{3, 9});
+  d.dead_letter_reason = DeadLetterReason::kGone;
+  d.is_test = true;
+  d.attempts_log = {
+      {kStart, 503, "busy", ErrorClass::kNone, 7},
+      {kStart + 5, std::nullopt, std::nullopt, ErrorClass::kTimeout, 15000}};
+  const std::string blob = pg::EncodeDeliveryBlob(d);
+  auto back = pg::DecodeDeliveryBlob(blob);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, d);
+  for (size_t n = 0; n < blob.size(); ++n) {
+    auto cut = pg::DecodeDeliveryBlob(std::string_view(blob).substr(0, n));
+    ASSERT_FALSE(cut.ok()) << n;
+    EXPECT_EQ(cut.status().code(), StatusCode::kCorruption);
+  }
+  std::string longer = blob + "x";
+  EXPECT_EQ(pg::DecodeDeliveryBlob(longer).status().code(),
+            StatusCode::kCorruption);
+  std::string bad_version = blob;
+  bad_version[0] = 9;
+  EXPECT_EQ(pg::DecodeDeliveryBlob(bad_version).status().code(),
+            StatusCode::kCorruption);
+  auto ids = pg::DecodeIdList(pg::EncodeIdList({d.id, *d.replay_of}));
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(*ids, (std::vector<DeliveryId>{d.id, *d.replay_of}));
+  EXPECT_FALSE(pg::DecodeIdList("short").ok());
+}
+
+// A merged batch may upsert the same row more than once: the last wins, and
+// the counters count it once.
+TEST_F(PostgresStorageTest, RepeatedRowsInOneBatchKeepTheLast) {
+  Schema schema;
+  auto s = MustOpen(schema);
+  ASSERT_NE(s, nullptr);
+  Delivery d;
+  d.id = DeliveryId(Uuid128{3, 1});
+  d.message_id = MessageId(Uuid128{2, 1});
+  d.endpoint_id = EndpointId(Uuid128{1, 1});
+  d.event_type = "a";
+  d.created_at = kStart;
+  WriteBatch b;
+  b.events = {SomeEvent(1), SomeEvent(2)};
+  b.deliveries.push_back(d);
+  d.status = DeliveryStatus::kDelivered;
+  d.attempts = 1;
+  b.deliveries.push_back(d);
+  ASSERT_TRUE(s->Append(&b).ok());
+  auto got = s->GetDelivery(d.id);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(*got, d);
+  auto c = s->GetCounters(d.endpoint_id);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->by_status[static_cast<int>(DeliveryStatus::kPending)], 0u);
+  EXPECT_EQ(c->by_status[static_cast<int>(DeliveryStatus::kDelivered)], 1u);
+  EXPECT_EQ(c->attempts, 1u);
+}
+
+}  // namespace
+}  // namespace hooklog
