@@ -10,7 +10,9 @@
 #      tree), so that benchmarks never rot;
 #   5. builds the libFuzzer targets with clang and runs each for 20 s
 #      (scripts/fuzz.sh; longer runs: scripts/fuzz.sh 300).
-# The ASan ctest run includes the reliability suite (tests/reliability: the
+# The ASan ctest run includes the PostgreSQL adapter's suite against a real
+# PostgreSQL 15 (scripts/postgres.sh starts a throw-away cluster), the
+# reliability suite (tests/reliability: the
 # webhookd crash loop, 40 SIGKILL cycles), the fault matrix, disk faults
 # (a real full tmpfs; needs root, as in CI) and the fuzz regression cases.
 set -euo pipefail
@@ -27,7 +29,10 @@ scripts/check_build_options.sh build-options
 echo "== ASan+UBSan build and full test suite"
 scripts/build.sh asan
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+# A throw-away PostgreSQL 15 cluster for the PostgreSQL adapter's tests
+# (with CI=true they fail rather than skip without one).
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop >/dev/null 2>&1 || true; rm -f "$log"' EXIT
 ctest --test-dir build-asan --output-on-failure -j2 --timeout 600 | tee "$log"
 
 echo "== TSan: engine, storage and transport tests"
