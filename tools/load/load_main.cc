@@ -515,7 +515,7 @@ int RunDelivery(const Flags& flags) {
 
   ReceiverConfig rc = ReceiverFor(flags);
   rep.receiver_mode = rc.child ? "child process" : "in-process";
-  auto rx = Receiver::Start(rc);
+  auto rx = LoadReceiver::Start(rc);
   if (!rx) return 1;
 
   const std::string dir = NewTempDir(flags, flags.scenario);
@@ -860,10 +860,10 @@ int RunRestart(const Flags& flags) {
   // an address the fill cannot know — so the restart scenario always uses
   // the child receiver when available.
   ReceiverConfig rc = ReceiverFor(flags);
-  std::unique_ptr<Receiver> rx;
+  std::unique_ptr<LoadReceiver> rx;
   std::string base = "http://127.0.0.1:9";  // discard port: attempts fail
   if (rc.child) {
-    rx = Receiver::Start(rc);
+    rx = LoadReceiver::Start(rc);
     if (!rx) return 1;
     base = rx->Url("");
   }

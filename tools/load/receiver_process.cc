@@ -54,21 +54,21 @@ std::string FindReceiverBinary() {
   return "";
 }
 
-std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
-  std::unique_ptr<Receiver> r(new Receiver);
+std::unique_ptr<LoadReceiver> LoadReceiver::Start(const ReceiverConfig& c) {
+  std::unique_ptr<LoadReceiver> r(new LoadReceiver);
   if (!c.child) {
-    testing::TestReceiver::Options o;
+    receiver::Receiver::Options o;
     o.threads = c.threads;
     o.record = false;
-    r->rx_ = testing::TestReceiver::Start(o);
+    r->rx_ = receiver::Receiver::Start(o);
     if (!r->rx_) return nullptr;
-    testing::MixSpec mix;
+    receiver::MixSpec mix;
     mix.seed = c.seed;
     mix.fail_rate = c.fail_rate;
     mix.rate_limit_rate = c.rate_limit_rate;
     mix.ok.delay = c.delay;
     if (c.fail_rate > 0 || c.rate_limit_rate > 0) {
-      r->rx_->SetDefaultScript(testing::RandomMix(mix));
+      r->rx_->SetDefaultScript(receiver::RandomMix(mix));
     } else {
       r->rx_->SetDefaultReply(mix.ok);
     }
@@ -114,9 +114,9 @@ std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
   return r;
 }
 
-Receiver::~Receiver() { Stop(); }
+LoadReceiver::~LoadReceiver() { Stop(); }
 
-double Receiver::PeakRssMb() const {
+double LoadReceiver::PeakRssMb() const {
   if (pid_ <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
@@ -128,7 +128,7 @@ double Receiver::PeakRssMb() const {
   return 0;
 }
 
-double Receiver::CpuSeconds() const {
+double LoadReceiver::CpuSeconds() const {
   if (pid_ <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
   std::string s((std::istreambuf_iterator<char>(f)),
@@ -146,7 +146,7 @@ double Receiver::CpuSeconds() const {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
-std::string Receiver::Stop() {
+std::string LoadReceiver::Stop() {
   std::string out;
   if (rx_) {
     out = "requests=" + std::to_string(rx_->total()) +

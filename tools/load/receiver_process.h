@@ -1,5 +1,5 @@
 // The test receiver hooklog-load sends to: either hooklog-receiver as a
-// child process, or the TestReceiver library on its own threads in this
+// child process, or the receiver library (hooklog::receiver::Receiver) on its own threads in this
 // process.
 //
 // Thread-safety: one owner thread.
@@ -28,11 +28,11 @@ struct ReceiverConfig {
   uint64_t seed = 1;
 };
 
-class Receiver {
+class LoadReceiver {
  public:
   // nullptr and a message on stderr when it cannot start.
-  static std::unique_ptr<Receiver> Start(const ReceiverConfig& config);
-  ~Receiver();
+  static std::unique_ptr<LoadReceiver> Start(const ReceiverConfig& config);
+  ~LoadReceiver();
 
   // "http://127.0.0.1:<port><path>".
   std::string Url(const std::string& path) const { return base_ + path; }
@@ -45,11 +45,11 @@ class Receiver {
   std::string Stop();
 
  private:
-  Receiver() = default;
+  LoadReceiver() = default;
   std::string base_;
   pid_t pid_ = -1;
   int out_fd_ = -1;
-  std::unique_ptr<testing::TestReceiver> rx_;
+  std::unique_ptr<receiver::Receiver> rx_;
 };
 
 // Where hooklog-receiver is: next to this executable, in the build tree

@@ -1,4 +1,4 @@
-// hooklog-receiver: the TestReceiver as a standalone process, for demos,
+// hooklog-receiver: the Receiver as a standalone process, for demos,
 // the load tool and the transport benchmark's wrk comparison.
 //
 //   hooklog-receiver [--address A] [--port N] [--threads N]
@@ -30,9 +30,9 @@ void Usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using hooklog::testing::MixSpec;
-  using hooklog::testing::TestReceiver;
-  TestReceiver::Options opts;
+  using hooklog::receiver::MixSpec;
+  using hooklog::receiver::Receiver;
+  Receiver::Options opts;
   opts.record = false;
   MixSpec mix;
   std::vector<std::string> secrets;
@@ -90,10 +90,10 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  auto rx = TestReceiver::Start(opts);
+  auto rx = Receiver::Start(opts);
   if (!rx) return 1;
   if (mix.fail_rate > 0 || mix.rate_limit_rate > 0 || mix.reset_rate > 0) {
-    rx->SetDefaultScript(hooklog::testing::RandomMix(mix));
+    rx->SetDefaultScript(hooklog::receiver::RandomMix(mix));
   } else {
     rx->SetDefaultReply(mix.ok);
   }
