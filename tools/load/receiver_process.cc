@@ -41,12 +41,13 @@ std::string FindReceiverBinary() {
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     fs::path p = self.parent_path() / "hooklog-receiver";
-    if (fs::exists(p, ec)) return fs::canonical(p, ec).string();
+    if (access(p.c_str(), X_OK) == 0) return fs::canonical(p, ec).string();
   }
   if (const char* path = std::getenv("PATH")) {
     std::stringstream ss(path);
     std::string dir;
     while (std::getline(ss, dir, ':')) {
+      if (dir.empty()) continue;
       fs::path p = fs::path(dir) / "hooklog-receiver";
       if (access(p.c_str(), X_OK) == 0) return p.string();
     }
@@ -88,7 +89,8 @@ std::unique_ptr<LoadReceiver> LoadReceiver::Start(const ReceiverConfig& c) {
                                    "--fail-rate",
                                    std::to_string(c.fail_rate),
                                    "--rate-limit-rate",
-                                   std::to_string(c.rate_limit_rate)};
+                                   std::to_string(c.rate_limit_rate),
+                                   "--quiet"};
   pid_t pid = 0;
   int out_fd = -1;
   if (!SpawnWithStdoutPipe(args, /*search_path=*/false, &pid, &out_fd)) {
@@ -116,8 +118,8 @@ std::unique_ptr<LoadReceiver> LoadReceiver::Start(const ReceiverConfig& c) {
 
 LoadReceiver::~LoadReceiver() { Stop(); }
 
-double LoadReceiver::PeakRssMb() const {
-  if (pid_ <= 0) return 0;
+std::optional<double> LoadReceiver::PeakRssMb() const {
+  if (pid_ <= 0) return std::nullopt;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
   while (std::getline(f, line)) {
@@ -125,10 +127,11 @@ double LoadReceiver::PeakRssMb() const {
       return std::atof(line.c_str() + 6) / 1024.0;
     }
   }
-  return 0;
+  return std::nullopt;
 }
 
 double LoadReceiver::CpuSeconds() const {
+  if (rx_) return rx_->ThreadCpuSeconds();
   if (pid_ <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
   std::string s((std::istreambuf_iterator<char>(f)),

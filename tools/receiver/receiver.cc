@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,6 +23,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <ctime>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -362,6 +364,19 @@ class ReceiverImpl final : public Receiver {
   uint64_t max_concurrent() const override { return max_concurrent_.load(); }
   uint64_t signature_failures() const override { return sig_failures_.load(); }
   uint64_t connections_accepted() const override { return connections_.load(); }
+  double ThreadCpuSeconds() const override {
+    double total = 0;
+    for (const std::thread& t : threads_) {
+      clockid_t clock;
+      timespec ts{};
+      if (pthread_getcpuclockid(const_cast<std::thread&>(t).native_handle(),
+                                &clock) == 0 &&
+          clock_gettime(clock, &ts) == 0) {
+        total += double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+      }
+    }
+    return total;
+  }
   void ResetStats() override {
     std::lock_guard<std::mutex> lock(mu_);
     recorded_.clear();

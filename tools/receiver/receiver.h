@@ -160,6 +160,10 @@ class Receiver {
   virtual uint64_t max_concurrent() const = 0;  // since start / ResetStats()
   virtual uint64_t signature_failures() const = 0;
   virtual uint64_t connections_accepted() const = 0;
+  // CPU seconds (user + system) the receiver's own threads used so far, for
+  // tools that run it in-process and must not count its work as theirs.
+  // Not while Stop() runs.
+  virtual double ThreadCpuSeconds() const = 0;
   virtual void ResetStats() = 0;  // clears recordings and counters
   // Answers every request held by Reply::hold, now and from now on.
   virtual void ReleaseHeld() = 0;
