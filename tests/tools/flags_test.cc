@@ -61,11 +61,11 @@ TEST(FlagsTest, NothingGivenKeepsTheDefaults) {
 
 TEST(FlagsTest, BothFormsEveryType) {
   Fixture f;
-  ASSERT_EQ(f.Parse({"--address", "::1", "--port=0", "--threads", "8",
-                     "--events=1000000", "--rate", "0.25", "--quiet",
-                     "--no-color", "--secret", "a", "--secret=b=c",
-                     "--scheme", "closient"}),
-            Outcome::kOk)
+  ASSERT_EQ(
+      f.Parse({"--address", "::1", "--port=0", "--threads", "8",
+               "--events=1000000", "--rate", "0.25", "--quiet", "--no-color",
+               "--secret", "a", "--secret=b=c", "--scheme", "closient"}),
+      Outcome::kOk)
       << f.flags.error();
   EXPECT_EQ(f.address, "::1");
   EXPECT_EQ(f.port, 0);
@@ -127,7 +127,8 @@ TEST(FlagsTest, ErrorsNameTheFlagAndChangeNothing) {
       {{"--port", "65536"}, "--port: '65536' is out of range [0, 65535]"},
       {{"--port", "-1"}, "--port: '-1' is out of range [0, 65535]"},
       {{"--threads=0"}, "--threads: '0' is out of range [1, 64]"},
-      {{"--events", "99999999999999999999"}, "--events: '99999999999999999999' is out of range"},
+      {{"--events", "99999999999999999999"},
+       "--events: '99999999999999999999' is out of range"},
       {{"--port", "80x"}, "--port: '80x' is not an integer"},
       {{"--threads", "1.5"}, "--threads: '1.5' is not an integer"},
       {{"--threads="}, "--threads: '' is not an integer"},
@@ -136,7 +137,8 @@ TEST(FlagsTest, ErrorsNameTheFlagAndChangeNothing) {
       {{"--rate", "1.5"}, "--rate: '1.5' is out of range [0, 1]"},
       {{"--quiet=maybe"}, "--quiet: 'maybe' is not true or false"},
       {{"--no-quiet=1"}, "--no-quiet takes no value"},
-      {{"--scheme", "hmac"}, "--scheme: 'hmac' is not one of standard|closient"},
+      {{"--scheme", "hmac"},
+       "--scheme: 'hmac' is not one of standard|closient"},
       {{"--port", "1", "stray"}, "unexpected argument 'stray'"},
   };
   for (const ErrorCase& c : cases) {
@@ -155,9 +157,9 @@ TEST(FlagsTest, PositionalArgumentsWhenAllowed) {
   FlagSet flags("admin", "verify|stats|prune <data-dir>", "");
   flags.Choice("format", &format, {"text", "json"}, "output");
   flags.AllowPositional(2, 2);
-  ASSERT_EQ(flags.Parse(std::vector<std::string>{"stats", "--format=json",
-                                                 "/data"}),
-            Outcome::kOk)
+  ASSERT_EQ(
+      flags.Parse(std::vector<std::string>{"stats", "--format=json", "/data"}),
+      Outcome::kOk)
       << flags.error();
   EXPECT_EQ(flags.positional(), (std::vector<std::string>{"stats", "/data"}));
   EXPECT_EQ(format, "json");
@@ -171,7 +173,8 @@ TEST(FlagsTest, PositionalArgumentsWhenAllowed) {
             Outcome::kError);
   EXPECT_THAT(flags.error(), HasSubstr("expected 2 arguments"));
   EXPECT_EQ(format, "text");
-  EXPECT_EQ(flags.positional(), (std::vector<std::string>{"verify", "--odd-dir"}));
+  EXPECT_EQ(flags.positional(),
+            (std::vector<std::string>{"verify", "--odd-dir"}));
 }
 
 TEST(FlagsTest, ArgvFormSkipsTheProgramName) {

@@ -112,8 +112,8 @@ void FlagSet::Double(std::string name, double* out, std::string help,
     char* end = nullptr;
     errno = 0;
     *v = text.empty() ? 0 : std::strtod(text.c_str(), &end);
-    if (text.empty() || end != text.c_str() + text.size() ||
-        std::isnan(*v) || std::isinf(*v) || errno == ERANGE) {
+    if (text.empty() || end != text.c_str() + text.size() || std::isnan(*v) ||
+        std::isinf(*v) || errno == ERANGE) {
       return Quote(s) + " is not a number";
     }
     if (*v < min || *v > max) {

@@ -63,11 +63,10 @@ class FlagSet {
               double max = std::numeric_limits<double>::max(),
               std::string value_name = "F");
   template <class T>
-    requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-  void Int(std::string name, T* out, std::string help,
-           T min = std::numeric_limits<T>::lowest(),
-           T max = std::numeric_limits<T>::max(),
-           std::string value_name = "N");
+  requires std::is_integral_v<T> &&(!std::is_same_v<T, bool>)void Int(
+      std::string name, T* out, std::string help,
+      T min = std::numeric_limits<T>::lowest(),
+      T max = std::numeric_limits<T>::max(), std::string value_name = "N");
 
   // Accepts between `min` and `max` positional arguments (see
   // positional()).
@@ -122,21 +121,22 @@ class FlagSet {
 
 template <class T>
 std::string FlagSet::ParseInt(std::string_view s, T min, T max, T* v) {
-  const std::string range =
-      " is out of range [" + std::to_string(min) + ", " + std::to_string(max) +
-      "]";
+  const std::string range = " is out of range [" + std::to_string(min) + ", " +
+                            std::to_string(max) + "]";
   std::string_view digits = s;
   if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
   const char* end = digits.data() + digits.size();
   auto [p, ec] = std::from_chars(digits.data(), end, *v);
-  if (ec == std::errc::result_out_of_range) return "'" + std::string(s) + "'" + range;
+  if (ec == std::errc::result_out_of_range)
+    return "'" + std::string(s) + "'" + range;
   if (ec != std::errc() || p != end || digits.empty()) {
     // A number of another kind (negative for an unsigned flag, a fraction)
     // is still "out of range" or "not an integer"; say which.
     if (std::is_unsigned_v<T> && !digits.empty() && digits.front() == '-') {
       int64_t neg = 0;
       auto [q, nec] = std::from_chars(digits.data(), end, neg);
-      if (nec == std::errc() && q == end) return "'" + std::string(s) + "'" + range;
+      if (nec == std::errc() && q == end)
+        return "'" + std::string(s) + "'" + range;
     }
     return "'" + std::string(s) + "' is not an integer";
   }
@@ -145,9 +145,10 @@ std::string FlagSet::ParseInt(std::string_view s, T min, T max, T* v) {
 }
 
 template <class T>
-  requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-void FlagSet::Int(std::string name, T* out, std::string help, T min, T max,
-                  std::string value_name) {
+requires std::is_integral_v<T> &&
+    (!std::is_same_v<T, bool>)void FlagSet::Int(std::string name, T* out,
+                                                std::string help, T min, T max,
+                                                std::string value_name) {
   IntFlag(
       std::move(name), std::move(help), std::move(value_name),
       std::to_string(*out),

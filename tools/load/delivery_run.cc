@@ -87,8 +87,8 @@ void Publish(const LoadFlags& flags, Engine* engine, const std::string& payload,
   for (int64_t i = 0; i < flags.events; ++i) {
     if (flags.rate > 0) {
       std::this_thread::sleep_until(
-          t0 + std::chrono::nanoseconds(
-                   start_ns + int64_t(double(i) * 1e9 / flags.rate)));
+          t0 + std::chrono::nanoseconds(start_ns +
+                                        int64_t(double(i) * 1e9 / flags.rate)));
     }
     while (!acks->window.try_acquire_for(std::chrono::milliseconds(100))) {
       if (SteadyClock::now() > deadline) return;
@@ -100,22 +100,23 @@ void Publish(const LoadFlags& flags, Engine* engine, const std::string& payload,
                          : "load." + std::to_string(i % flags.endpoints);
     req.payload = payload;
     const int64_t called = NowNs(t0);
-    engine->Publish(std::move(req), [acks, t0, called](Result<PublishResult> r) {
-      const int64_t now = NowNs(t0);
-      if (r.ok()) {
-        std::lock_guard<std::mutex> lock(acks->mu);
-        for (const DeliveryId& d : r->deliveries) {
-          acks->deliveries.push_back({d, now});
-        }
-        acks->ack_ms.push_back(double(now - called) / 1e6);
-        acks->delivery_count += r->deliveries.size();
-        acks->events++;
-        acks->last_ack_ns = now;
-      } else {
-        acks->errors++;
-      }
-      acks->window.release();
-    });
+    engine->Publish(std::move(req),
+                    [acks, t0, called](Result<PublishResult> r) {
+                      const int64_t now = NowNs(t0);
+                      if (r.ok()) {
+                        std::lock_guard<std::mutex> lock(acks->mu);
+                        for (const DeliveryId& d : r->deliveries) {
+                          acks->deliveries.push_back({d, now});
+                        }
+                        acks->ack_ms.push_back(double(now - called) / 1e6);
+                        acks->delivery_count += r->deliveries.size();
+                        acks->events++;
+                        acks->last_ack_ns = now;
+                      } else {
+                        acks->errors++;
+                      }
+                      acks->window.release();
+                    });
   }
 }
 
@@ -148,15 +149,15 @@ Waited WaitUntilTerminal(const LoadFlags& flags, const EngineUnderLoad& e,
     }
     if (now >= next_progress) {
       const double el = std::chrono::duration<double>(now - t0).count();
-      std::fprintf(
-          stderr,
-          "%s[%s] %5.1fs published %" PRIu64 "/%" PRId64 " delivered %" PRIu64
-          " in_flight %" PRIu64 " due %" PRIu64 " %.0f/s%s",
-          tty ? "\r" : "", flags.scenario.c_str(), el, done_events,
-          flags.events, e.observed->delivered(), st.in_flight,
-          st.due_queue_depth,
-          el > 0 ? double(e.observed->delivered()) / el : 0.0,
-          tty ? "   " : "\n");
+      std::fprintf(stderr,
+                   "%s[%s] %5.1fs published %" PRIu64 "/%" PRId64
+                   " delivered %" PRIu64 " in_flight %" PRIu64 " due %" PRIu64
+                   " %.0f/s%s",
+                   tty ? "\r" : "", flags.scenario.c_str(), el, done_events,
+                   flags.events, e.observed->delivered(), st.in_flight,
+                   st.due_queue_depth,
+                   el > 0 ? double(e.observed->delivered()) / el : 0.0,
+                   tty ? "   " : "\n");
       next_progress = now + std::chrono::seconds(tty ? 1 : 5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -281,8 +282,8 @@ int RunDelivery(const LoadFlags& flags) {
     rep.deliveries_per_s = double(*rep.delivered) / *rep.elapsed_s;
   }
   if (acks.last_ack_ns > start_ns) {
-    rep.publish_per_s = double(acks.events) /
-                        (double(acks.last_ack_ns - start_ns) / 1e9);
+    rep.publish_per_s =
+        double(acks.events) / (double(acks.last_ack_ns - start_ns) / 1e9);
   }
   if (*rep.delivered > 0) {
     rep.cpu_us_per_delivery = *rep.cpu_s * 1e6 / double(*rep.delivered);

@@ -32,8 +32,7 @@ LoadFlags ParseLoadFlags(int argc, char** argv) {
             int64_t{2}, int64_t{16 << 20});
   flags.Double("rate", &f.rate, "events/s to publish at, 0: full speed", 0,
                1e9);
-  flags.Bool("fanout-all", &f.fanout_all,
-             "send every event to every endpoint");
+  flags.Bool("fanout-all", &f.fanout_all, "send every event to every endpoint");
   flags.Double("ceiling-seconds", &f.ceiling_seconds,
                "seconds each ceiling runs (slow: 10)", 0.1, 3600);
   flags.Bool("no-ceilings", &f.no_ceilings, "do not measure the ceilings");
@@ -50,8 +49,8 @@ LoadFlags ParseLoadFlags(int argc, char** argv) {
   flags.Int("receiver-threads", &f.receiver_threads, "receiver threads", 1,
             256);
   flags.Int("engine-threads", &f.engine_threads, "engine threads", 1, 256);
-  flags.Double("timeout", &f.timeout_s, "seconds the engine phase may take",
-               1, 86'400, "S");
+  flags.Double("timeout", &f.timeout_s, "seconds the engine phase may take", 1,
+               86'400, "S");
   flags.Int("restart-events", &f.restart_events,
             "restart: log events in the store", int64_t{1},
             int64_t{1'000'000'000});

@@ -17,7 +17,7 @@ struct LoadFlags {
   int concurrency = 64;                 // per scenario when not given
   int64_t payload_bytes = 100;
   double rate = 0;  // events/s; 0 = as fast as the engine acknowledges
-  double ceiling_seconds = 5;  // per scenario when not given
+  double ceiling_seconds = 5;      // per scenario when not given
   std::string receiver = "child";  // child | inproc
   std::string receiver_bin;        // "": next to this executable, then PATH
   int receiver_threads = 1;

@@ -43,9 +43,7 @@ class LoadReceiver {
   std::string Url(const std::string& path) const { return base_ + path; }
   bool child() const { return pid_ > 0; }
   // "child process" or "in-process".
-  const char* placement() const {
-    return rx_ ? "in-process" : "child process";
-  }
+  const char* placement() const { return rx_ ? "in-process" : "child process"; }
   // Peak RSS of the child (MiB); nullopt in-process (it is part of ours).
   std::optional<double> PeakRssMb() const;
   // CPU seconds (user + system) the receiver used so far: the child

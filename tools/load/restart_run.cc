@@ -139,7 +139,8 @@ double TimeRestart(const std::string& dir, const LoadFlags& flags,
     std::fprintf(stderr, "restart: %s\n", e.status().ToString().c_str());
     return -1;
   }
-  auto fut = (*e)->Publish({"load.0", Payload(size_t(flags.payload_bytes)), ""});
+  auto fut =
+      (*e)->Publish({"load.0", Payload(size_t(flags.payload_bytes)), ""});
   if (fut.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
     return -1;
   }

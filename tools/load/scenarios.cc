@@ -23,8 +23,8 @@ std::optional<ReceiverConfig> ReceiverFor(const LoadFlags& flags,
   if (!c.child) return c;
   if (!flags.receiver_bin.empty()) {
     if (access(flags.receiver_bin.c_str(), X_OK) != 0) {
-      *error = "--receiver-bin " + flags.receiver_bin +
-               " is not an executable file";
+      *error =
+          "--receiver-bin " + flags.receiver_bin + " is not an executable file";
       return std::nullopt;
     }
     c.binary = flags.receiver_bin;

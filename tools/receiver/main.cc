@@ -107,7 +107,7 @@ void PrintRequest(const RecordedRequest& r, const Reply& reply,
   std::string line = FormatTime(r.arrival) + " " + r.method + " " + r.target +
                      " id=" + (r.webhook_id.empty() ? "-" : r.webhook_id) +
                      " type=" + EventType(r) + " signature=" +
-                     (!r.signature_ok ? "unchecked"
+                     (!r.signature_ok   ? "unchecked"
                       : *r.signature_ok ? "ok"
                                         : "FAILED") +
                      " body=" + std::to_string(r.body.size()) + "B -> " +
@@ -144,8 +144,8 @@ int main(int argc, char** argv) {
                 "signing secret to verify with, whsec_... (any one may match)");
   flags.Choice("scheme", &scheme, {"standard", "closient"},
                "signature scheme: Standard Webhooks or Closient");
-  flags.Double("fail-rate", &mix.fail_rate,
-               "share of requests answered 500", 0, 1);
+  flags.Double("fail-rate", &mix.fail_rate, "share of requests answered 500", 0,
+               1);
   flags.Double("rate-limit-rate", &mix.rate_limit_rate,
                "share of requests answered 429 with Retry-After: 1", 0, 1);
   flags.Double("reset-rate", &mix.reset_rate,
@@ -210,8 +210,7 @@ int main(int argc, char** argv) {
       "signature_failures=%llu signature_ok=%llu answered_2xx=%llu "
       "answered_500=%llu answered_429=%llu resets=%llu\n",
       u(rx->total()), u(rx->max_concurrent()), u(rx->connections_accepted()),
-      u(rx->signature_failures()), u(counters.signature_ok),
-      u(counters.ok), u(counters.failed), u(counters.rate_limited),
-      u(counters.reset));
+      u(rx->signature_failures()), u(counters.signature_ok), u(counters.ok),
+      u(counters.failed), u(counters.rate_limited), u(counters.reset));
   return 0;
 }

@@ -23,8 +23,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <random>
