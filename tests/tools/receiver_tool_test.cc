@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <string>
 #include <vector>
@@ -181,6 +182,24 @@ TEST(ReceiverToolTest, FailRateOneAnswers500AndQuietPrintsNoRequestLines) {
   EXPECT_THAT(rx.out(), HasSubstr("answered_500=1 "));
 }
 
+TEST(ReceiverToolTest, TlsWritesItsCertificateForTheClient) {
+  const std::string pem_path =
+      ::testing::TempDir() + "receiver_tool_test_cert.pem";
+  std::remove(pem_path.c_str());
+  Child rx({"--port", "0", "--tls", "--cert-out", pem_path});
+  ASSERT_TRUE(rx.ReadUntil("\n")) << rx.out();
+  EXPECT_THAT(rx.out(), HasSubstr("listening on https://127.0.0.1:"));
+  std::FILE* f = std::fopen(pem_path.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char head[40] = {};
+  EXPECT_GT(std::fread(head, 1, sizeof head - 1, f), 0u);
+  std::fclose(f);
+  EXPECT_THAT(std::string(head), HasSubstr("-----BEGIN CERTIFICATE-----"));
+  kill(rx.pid(), SIGTERM);
+  EXPECT_EQ(rx.ReadAllAndWait(), 0);
+  std::remove(pem_path.c_str());
+}
+
 TEST(ReceiverToolTest, BadFlagsExitTwoWithAMessageAndHelpExitsZero) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--port", "70000"}, "--port: '70000' is out of range"},
@@ -189,6 +208,7 @@ TEST(ReceiverToolTest, BadFlagsExitTwoWithAMessageAndHelpExitsZero) {
       {{"--secret"}, "--secret needs a value"},
       {{"--colour"}, "unknown flag --colour"},
       {{"--fail-rate", "0.6", "--reset-rate", "0.6"}, "must be at most 1"},
+      {{"--cert-out", "/tmp/x.pem"}, "--cert-out needs --tls"},
   };
   for (const auto& [args, message] : cases) {
     Child rx(args);

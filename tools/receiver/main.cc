@@ -7,8 +7,8 @@
 //
 //   hooklog-receiver [--address A] [--port N] [--secret S]...
 //       [--scheme standard|closient] [--fail-rate F] [--rate-limit-rate F]
-//       [--reset-rate F] [--delay-ms N] [--seed N] [--threads N] [--tls]
-//       [--quiet] [--print-body]
+//       [--reset-rate F] [--delay-ms N] [--seed N] [--threads N]
+//       [--tls [--cert-out FILE]] [--quiet] [--print-body]
 //
 // Prints "hooklog-receiver listening on <url>" once ready, runs until
 // SIGINT/SIGTERM, then prints the counters. Exit codes: 0 after a signal,
@@ -131,6 +131,7 @@ int main(int argc, char** argv) {
   int64_t delay_ms = 0;
   bool quiet = false;
   bool print_body = false;
+  std::string cert_out;
 
   hooklog::cli::FlagSet flags(
       "hooklog-receiver", "[flags]",
@@ -156,9 +157,17 @@ int main(int argc, char** argv) {
   flags.Int("threads", &opts.threads, "threads serving connections", 1, 256);
   flags.Bool("tls", &opts.tls,
              "serve HTTPS with a self-signed certificate for localhost");
+  flags.String("cert-out", &cert_out,
+               "with --tls: write the certificate (PEM) here, for the "
+               "client's CA file",
+               "FILE");
   flags.Bool("quiet", &quiet, "do not print a line per request");
   flags.Bool("print-body", &print_body, "print each request's body too");
   flags.ParseOrExit(argc, argv);
+  if (!cert_out.empty() && !opts.tls) {
+    std::fprintf(stderr, "hooklog-receiver: --cert-out needs --tls\n");
+    return 2;
+  }
   if (mix.fail_rate + mix.rate_limit_rate + mix.reset_rate > 1) {
     std::fprintf(stderr,
                  "hooklog-receiver: --fail-rate + --rate-limit-rate + "
@@ -194,6 +203,18 @@ int main(int argc, char** argv) {
     rx->SetSecrets("", secrets,
                    scheme == "closient" ? hooklog::SignatureScheme::kClosient
                                         : hooklog::SignatureScheme::kStandard);
+  }
+  if (!cert_out.empty()) {
+    const std::string pem = rx->CertificatePem();
+    std::FILE* f = std::fopen(cert_out.c_str(), "w");
+    bool written =
+        f != nullptr && std::fwrite(pem.data(), 1, pem.size(), f) == pem.size();
+    if (f != nullptr && std::fclose(f) != 0) written = false;
+    if (!written) {
+      std::fprintf(stderr, "hooklog-receiver: cannot write %s\n",
+                   cert_out.c_str());
+      return 1;
+    }
   }
   std::printf("hooklog-receiver listening on %s\n", rx->Url("").c_str());
   if (secrets.empty() && !quiet) {
