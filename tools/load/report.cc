@@ -1,6 +1,7 @@
 #include "tools/load/report.h"
 
 #include <cstdio>
+#include <string_view>
 
 #include "tools/cli/json_writer.h"
 
@@ -21,8 +22,13 @@ std::string F(const Figure& v, int prec = 1) {
 
 std::string U(const Count& v) { return v ? std::to_string(*v) : "-"; }
 
-void Row(const char* k, const std::string& v) {
-  std::printf("  %-34s %s\n", k, v.c_str());
+// "  <label padded to 34 columns> <value>"; the label may hold UTF-8
+// ("→", "µ"), so columns are counted as code points, not bytes.
+void Row(std::string_view k, const std::string& v) {
+  size_t columns = 0;
+  for (char c : k) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  const std::string pad(columns < 34 ? 34 - columns : 0, ' ');
+  std::printf("  %.*s%s %s\n", int(k.size()), k.data(), pad.c_str(), v.c_str());
 }
 
 std::string CeilingText(const std::optional<CeilingResult>& c,
