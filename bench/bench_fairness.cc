@@ -15,8 +15,8 @@
 namespace hooklog {
 namespace {
 
-using testing::Reply;
-using testing::TestReceiver;
+using receiver::Reply;
+using receiver::Receiver;
 
 int N() {
   const char* v = std::getenv("HOOKLOG_FAIRNESS_N");
@@ -33,7 +33,7 @@ uint64_t CountDelivered(Engine* e, const EndpointId& id) {
 
 // Seconds until `n` healthy deliveries are delivered, optionally with a
 // stuck endpoint holding `n` deliveries that never get an answer.
-double RunOnce(TestReceiver* rx, int n, bool with_stuck) {
+double RunOnce(Receiver* rx, int n, bool with_stuck) {
   EngineOptions o;
   o.transport.allow_private_targets = true;
   o.attempt_timeout = std::chrono::milliseconds(2000);
@@ -69,10 +69,10 @@ double RunOnce(TestReceiver* rx, int n, bool with_stuck) {
 }
 
 void BM_HealthyEndpointBesideStuckOne(benchmark::State& state) {
-  TestReceiver::Options ro;
+  Receiver::Options ro;
   ro.threads = 1;
   ro.record = false;
-  auto rx = TestReceiver::Start(ro);
+  auto rx = Receiver::Start(ro);
   rx->SetReply("/stuck", Reply{.action = Reply::Action::kNeverAnswer});
   const int n = N();
   double alone = 0, beside = 0;

@@ -77,15 +77,18 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], "load-*.txt"))):
     lines = [l for l in open(f) if l.startswith("{")]
     if lines:
         rows.append(json.loads(lines[-1]))
+def f(v, spec):  # null (not measured in that run) prints as "-"
+    return "-" if v is None else format(v, spec)
 for r in rows:
     if r["scenario"] == "restart":
-        print(f'{r["scenario"]:<11} events {r["restart_events"]:>10}  '
-              f'restart {r["restart_s"]:.3f} s (again {r["restart_again_s"]:.3f} s)')
+        print(f'{r["scenario"]:<11} events {f(r["restart_events"], ">10")}  '
+              f'restart {f(r["restart_s"], ".3f")} s (again {f(r["restart_again_s"], ".3f")} s)')
     else:
-        print(f'{r["scenario"]:<11} {r["deliveries_per_s"]:>9.0f}/s  '
-              f'wrk {r["wrk_per_s"]:>9.0f}/s  curl {r["curl_loop_per_s"]:>9.0f}/s  '
-              f'ratio_wrk {r["ratio_wrk"]:.2f}  ratio_curl {r["ratio_curl"]:.2f}  '
-              f'p50 {r["p50_ms"]:.0f} ms  p99 {r["p99_ms"]:.0f} ms  '
-              f'rss {r["peak_rss_mb"]:.0f} MiB  lost {r["lost"]}')
+        print(f'{r["scenario"]:<11} {f(r["deliveries_per_s"], ">9.0f")}/s  '
+              f'wrk {f(r["wrk_per_s"], ">9.0f")}/s  curl {f(r["curl_loop_per_s"], ">9.0f")}/s  '
+              f'ratio_wrk {f(r["ratio_wrk"], ".2f")}  ratio_curl {f(r["ratio_curl"], ".2f")}  '
+              f'p50 {f(r["p50_ms"], ".0f")} ms  p99 {f(r["p99_ms"], ".0f")} ms  '
+              f'rss {f(r["peak_rss_mb"], ".0f")} MiB  '
+              f'cpu/delivery {f(r.get("cpu_us_per_delivery"), ".0f")} us  lost {r["lost"]}')
 PY
 echo "results: $out (record them in bench/RESULTS.md)"

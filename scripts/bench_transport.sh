@@ -22,7 +22,7 @@ done
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk" >&2; exit 1; }
 
 out=$(mktemp); lua=$(mktemp --suffix=.lua); json=$(mktemp)
-"$RX" --port 0 >"$out" 2>&1 &
+"$RX" --port 0 --quiet >"$out" 2>&1 &
 rx_pid=$!
 trap 'kill $rx_pid 2>/dev/null || true; rm -f "$out" "$lua" "$json" "$json".*' EXIT
 for _ in $(seq 50); do grep -q listening "$out" && break; sleep 0.1; done

@@ -3,17 +3,20 @@
 #
 #   bash scripts/demo.sh
 #
-#   1. installs what is missing (scripts/setup.sh) and builds webhookd and the
-#      test receiver (scripts/build.sh → ./build);
-#   2. starts the test receiver, which fails ~30 % of requests at random
-#      (500s and connection resets), and webhookd on a fresh data directory
-#      (build/demo/data) with a newly generated API key;
+#   1. installs what is missing (scripts/setup.sh) and builds webhookd and
+#      hooklog-receiver (scripts/build.sh → ./build);
+#   2. starts hooklog-receiver, which prints every request it gets and fails
+#      ~30 % of them at random (500s and connection resets), and webhookd on
+#      a fresh data directory (build/demo/data) with a newly generated API
+#      key;
 #   3. creates an endpoint, sends it a test event and prints the DeliveryResult;
 #   4. publishes a few hundred events and shows them moving to `delivered`
 #      (the failures are retried: schedule 0s,1s,2s,4s) in a small table;
 #   5. dead-letters one delivery (an endpoint with a wrong URL), fixes the URL
 #      and replays it;
-#   6. leaves webhookd and the receiver running, and prints what to try next.
+#   6. shows what the receiver saw (its log: one line per request, with the
+#      signature verified with the endpoint's secret), leaves webhookd and
+#      the receiver running, and prints what to try next.
 #
 # Environment: DEMO_PORT (default 8080; a free port is picked when it is
 # taken), DEMO_EVENTS (default 300), DEMO_DATA_DIR (default
@@ -50,7 +53,7 @@ for f in "$logs"/webhookd.pid "$logs"/receiver.pid; do
   if [ -f "$f" ]; then
     old=$(cat "$f")
     case "$(ps -p "$old" -o comm= 2>/dev/null || true)" in
-      webhookd | hooklog-test-re*) kill "$old" 2>/dev/null || true; sleep 0.5 ;;
+      webhookd | hooklog-receiv*) kill "$old" 2>/dev/null || true; sleep 0.5 ;;
     esac
   fi
 done
@@ -71,13 +74,20 @@ wait_for_url() {
   return 1
 }
 
-bold "Starting the test receiver (fails ~30% of requests at random)"
-nohup "$receiver" --port 0 --fail-rate 0.2 --reset-rate 0.1 --seed "$RANDOM" \
-  >"$logs/receiver.out" 2>&1 &
-echo $! >"$logs/receiver.pid"
-rx_url=$(wait_for_url "$logs/receiver.out" "$(cat "$logs/receiver.pid")") ||
-  { cat "$logs/receiver.out"; exit 1; }
-echo "receiver: $rx_url (pid $(cat "$logs/receiver.pid"))"
+# start_receiver PORT [flags...]: hooklog-receiver in the background, its
+# output (one line per request) in $logs/receiver.out; sets rx_url.
+start_receiver() {
+  local port=$1
+  shift
+  nohup "$receiver" --port "$port" --fail-rate 0.2 --reset-rate 0.1 \
+    --seed "$RANDOM" "$@" >"$logs/receiver.out" 2>&1 &
+  echo $! >"$logs/receiver.pid"
+  rx_url=$(wait_for_url "$logs/receiver.out" "$(cat "$logs/receiver.pid")") ||
+    { cat "$logs/receiver.out"; exit 1; }
+}
+bold "Starting hooklog-receiver (prints each request; fails ~30% at random)"
+start_receiver 0
+echo "receiver: $rx_url (pid $(cat "$logs/receiver.pid"), log $logs/receiver.out)"
 
 bold "Starting webhookd"
 key=$("$webhookd" keygen)
@@ -123,6 +133,14 @@ endpoint_json=$(call POST endpoints/ \
   "{\"url\":\"$rx_url/hooks\",\"description\":\"demo receiver\",\"event_types\":[\"order.*\"],\"metadata\":{\"team\":\"demo\"}}")
 echo "$endpoint_json" | pretty
 endpoint=$(echo "$endpoint_json" | json id)
+secret=$(echo "$endpoint_json" | json signing_secret)
+
+bold "Restarting hooklog-receiver on the same port with the endpoint's secret (it verifies every signature)"
+old_rx=$(cat "$logs/receiver.pid")
+kill "$old_rx"
+wait "$old_rx" 2>/dev/null || true
+start_receiver "${rx_url##*:}" --secret "$secret"
+echo "receiver: $rx_url --secret $secret (pid $(cat "$logs/receiver.pid"))"
 
 bold "Sending a test event (POST endpoints/$endpoint/test/) — the seed's DeliveryResult"
 call POST "endpoints/$endpoint/test/" | pretty
@@ -189,6 +207,15 @@ bold "Fixing the URL (PATCH) and replaying the dead letter (POST deliveries/$del
 call PATCH "endpoints/$broken/" "{\"url\":\"$rx_url/fixed\"}" >/dev/null
 echo "replay answer (a NEW delivery; the original stays dead_letter):"
 call POST "deliveries/$delivery/replay/" | pretty
+
+bold "What the receiver saw (its output, $logs/receiver.out)"
+echo "requests to /hooks: $(grep -c ' POST /hooks ' "$logs/receiver.out" || true)," \
+  "signature ok: $(grep ' POST /hooks ' "$logs/receiver.out" | grep -c 'signature=ok' || true)," \
+  "answered 500: $(grep -c -- '-> 500' "$logs/receiver.out" || true)," \
+  "reset: $(grep -c -- '-> reset' "$logs/receiver.out" || true)"
+echo "(the /fixed endpoint has a secret of its own, so the receiver reports its"
+echo " request as signature=FAILED: it only knows the first endpoint's secret)"
+grep ' POST ' "$logs/receiver.out" | tail -n 8
 
 bold "webhookd is still running (pid $pid); the receiver too (pid $(cat "$logs/receiver.pid"))"
 cat <<EOF

@@ -37,14 +37,14 @@ const std::string kBody =
     R"("created_at":"2026-01-01T00:00:00Z","data":{"amount":4200}})";
 
 std::string TargetUrl() {
-  static std::unique_ptr<hooklog::testing::TestReceiver> rx;
+  static std::unique_ptr<hooklog::receiver::Receiver> rx;
   static std::string url = [] {
     if (const char* env = std::getenv("HOOKLOG_BENCH_URL")) {
       return std::string(env);
     }
-    hooklog::testing::TestReceiver::Options o;
+    hooklog::receiver::Receiver::Options o;
     o.record = false;
-    rx = hooklog::testing::TestReceiver::Start(o);
+    rx = hooklog::receiver::Receiver::Start(o);
     return rx ? rx->Url("/bench") : std::string();
   }();
   return url;

@@ -14,15 +14,15 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using testing::Reply;
-using testing::TestReceiver;
+using receiver::Reply;
+using receiver::Receiver;
 
 class ProtectionE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    TestReceiver::Options ro;
+    Receiver::Options ro;
     ro.threads = 2;
-    receiver_ = TestReceiver::Start(ro);
+    receiver_ = Receiver::Start(ro);
     ASSERT_NE(receiver_, nullptr);
   }
 
@@ -62,7 +62,7 @@ class ProtectionE2eTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<TestReceiver> receiver_;
+  std::unique_ptr<Receiver> receiver_;
   std::unique_ptr<Engine> engine_;
 };
 

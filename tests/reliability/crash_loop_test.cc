@@ -67,9 +67,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-using hooklog::testing::RecordedRequest;
-using hooklog::testing::Reply;
-using hooklog::testing::TestReceiver;
+using hooklog::receiver::RecordedRequest;
+using hooklog::receiver::Reply;
+using hooklog::receiver::Receiver;
 using webhookd_test::Child;
 using webhookd_test::TempDir;
 
@@ -630,10 +630,10 @@ TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
 
   // The receiver: never killed.
   Ledger ledger(rng());
-  TestReceiver::Options ropts;
+  Receiver::Options ropts;
   ropts.threads = 2;
   ropts.record = false;  // the ledger records
-  auto rx = TestReceiver::Start(ropts);
+  auto rx = Receiver::Start(ropts);
   ASSERT_NE(rx, nullptr);
   rx->SetDefaultScript(
       [&ledger](const RecordedRequest& r) { return ledger.Decide(r); });

@@ -16,6 +16,11 @@
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {
+
+using receiver::Receiver;
+using receiver::RecordedRequest;
+using receiver::Reply;
+
 namespace {
 
 using std::chrono::milliseconds;
@@ -25,7 +30,7 @@ using ::testing::HasSubstr;
 class CurlTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    rx_ = TestReceiver::Start();
+    rx_ = Receiver::Start();
     ASSERT_NE(rx_, nullptr);
     rx_->SetSecrets("", {kTestSecret});
     MakeTransport({});
@@ -44,7 +49,7 @@ class CurlTransportTest : public ::testing::Test {
   }
 
   IoThreads io_;
-  std::unique_ptr<TestReceiver> rx_;
+  std::unique_ptr<Receiver> rx_;
   std::unique_ptr<Transport> transport_;
 };
 
@@ -240,9 +245,9 @@ TEST_F(CurlTransportTest, ErrorConnectRefused) {
 }
 
 TEST_F(CurlTransportTest, ErrorTlsSelfSignedAndSuccessWithCaFile) {
-  TestReceiver::Options o;
+  Receiver::Options o;
   o.tls = true;
-  auto tls = TestReceiver::Start(o);
+  auto tls = Receiver::Start(o);
   ASSERT_NE(tls, nullptr);
   AttemptResult r = Send(MakeRequest(tls->Url("/secure")));
   EXPECT_EQ(r.error, ErrorClass::kTls) << r.error_detail;
@@ -417,9 +422,9 @@ TEST_F(CurlTransportTest, PeerClosesIdleKeptConnections) {
   ASSERT_TRUE(warm.WaitFor(4, seconds(30)));
   const uint16_t port = rx_->port();
   rx_->Stop();
-  TestReceiver::Options o;
+  Receiver::Options o;
   o.port = port;
-  rx_ = TestReceiver::Start(o);
+  rx_ = Receiver::Start(o);
   ASSERT_NE(rx_, nullptr) << "could not listen on port " << port << " again";
   rx_->SetSecrets("", {kTestSecret});
   for (int i = 0; i < 6; ++i) {

@@ -17,6 +17,10 @@
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {
+
+using receiver::Receiver;
+using receiver::Reply;
+
 namespace {
 
 long RssKiB() {
@@ -42,9 +46,9 @@ TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
     GTEST_SKIP() << "needs " << 2 * kN + 200 << " file descriptors";
   }
 
-  TestReceiver::Options o;
+  Receiver::Options o;
   o.record = false;
-  auto rx = TestReceiver::Start(o);
+  auto rx = Receiver::Start(o);
   ASSERT_NE(rx, nullptr);
   rx->SetDefaultReply(
       Reply{.delay = std::chrono::milliseconds(1000), .hold = true});

@@ -8,6 +8,9 @@
 #include "tests/transport/transport_fixture.h"
 
 namespace hooklog::testing {
+
+using receiver::Receiver;
+
 namespace {
 
 using transport_internal::IsBlockedLiteral;
@@ -52,11 +55,11 @@ TEST(SsrfGuardTest, BlockedIPv6RangesAndEmbeddedIPv4) {
 class SsrfEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    rx_ = TestReceiver::Start();
+    rx_ = Receiver::Start();
     ASSERT_NE(rx_, nullptr);
-    TestReceiver::Options v6;
+    Receiver::Options v6;
     v6.address = "::1";
-    rx6_ = TestReceiver::Start(v6);               // may be null without IPv6
+    rx6_ = Receiver::Start(v6);               // may be null without IPv6
     transport_ = NewCurlTransport(io_.io(), {});  // no opt-in
   }
   void TearDown() override {
@@ -64,7 +67,7 @@ class SsrfEndToEndTest : public ::testing::Test {
     io_.Stop();
   }
   IoThreads io_;
-  std::unique_ptr<TestReceiver> rx_, rx6_;
+  std::unique_ptr<Receiver> rx_, rx6_;
   std::unique_ptr<Transport> transport_;
 };
 

@@ -27,8 +27,8 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
-using hooklog::testing::TestReceiver;
+using hooklog::receiver::Reply;
+using hooklog::receiver::Receiver;
 using namespace std::chrono_literals;
 
 constexpr const char* kKey = kFixtureKey;

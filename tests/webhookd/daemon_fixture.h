@@ -62,9 +62,9 @@ inline RunningWebhookd StartWebhookdBinary(
 class DaemonFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    rx_ = hooklog::testing::TestReceiver::Start();
+    rx_ = hooklog::receiver::Receiver::Start();
     ASSERT_NE(rx_, nullptr);
-    rx_->SetDefaultReply(hooklog::testing::Reply{.status = 200, .body = "ok"});
+    rx_->SetDefaultReply(hooklog::receiver::Reply{.status = 200, .body = "ok"});
   }
   void TearDown() override { Stop(); }
 
@@ -201,7 +201,7 @@ class DaemonFixture : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<hooklog::testing::TestReceiver> rx_;
+  std::unique_ptr<hooklog::receiver::Receiver> rx_;
   std::unique_ptr<webhookd::Daemon> daemon_;
   std::unique_ptr<HttpClient> client_;
 };

@@ -33,7 +33,7 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
+using hooklog::receiver::Reply;
 using namespace std::chrono_literals;
 
 enum class Fault { kNone, kWrite, kSync, kEveryOther };
@@ -330,7 +330,7 @@ TEST(FullDiskTest, Enospc503ThenResumesWithoutRestartAndLosesNothing) {
   TmpfsMount fs("8m");
   if (!fs.error().empty()) GTEST_SKIP() << fs.error();
   const std::string data = fs.path() + "/data";
-  auto rx = hooklog::testing::TestReceiver::Start();
+  auto rx = hooklog::receiver::Receiver::Start();
   ASSERT_NE(rx, nullptr);
   rx->SetDefaultReply(Reply{.status = 200});
   const std::string key = "full-disk-key-0123456789abcdef";

@@ -22,9 +22,9 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
-using hooklog::testing::Sequence;
-using hooklog::testing::TestReceiver;
+using hooklog::receiver::Reply;
+using hooklog::receiver::Sequence;
+using hooklog::receiver::Receiver;
 using namespace std::chrono_literals;
 
 // "2026-11-27T02:09:04Z" -> Unix seconds; -1 when malformed.
@@ -240,7 +240,7 @@ TEST_F(FaultMatrixTest, Http429RetryAfterSecondsPausesTheEndpoint) {
 TEST_F(FaultMatrixTest, Http429RetryAfterHttpDate) {
   // The date is computed when the 429 is sent: at least 2 s ahead even after
   // truncation to whole seconds.
-  rx_->SetScript("/429date", [](const hooklog::testing::RecordedRequest& r) {
+  rx_->SetScript("/429date", [](const hooklog::receiver::RecordedRequest& r) {
     if (r.index_on_path > 0) return Reply{.status = 200, .body = "ok"};
     return Reply{.status = 429,
                  .retry_after = HttpDate(std::chrono::system_clock::now() + 3s),
@@ -363,7 +363,7 @@ TEST_F(FaultMatrixTest, OversizedResponseBody) {
 TEST_F(FaultMatrixTest, TlsFailures) {
   std::string plain = rx_->Url("/tls");
   plain.replace(0, 4, "https");
-  auto tls_rx = TestReceiver::Start(TestReceiver::Options{.tls = true});
+  auto tls_rx = Receiver::Start(Receiver::Options{.tls = true});
   ASSERT_NE(tls_rx, nullptr);
   const std::string d1 = PublishTo(plain);
   const std::string d2 = PublishTo(tls_rx->Url("/selfsigned"));

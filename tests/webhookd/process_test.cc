@@ -17,8 +17,8 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
-using hooklog::testing::TestReceiver;
+using hooklog::receiver::Reply;
+using hooklog::receiver::Receiver;
 using namespace std::chrono_literals;
 
 constexpr char kKey[] = "proc-key-0123456789abcdef";
@@ -79,11 +79,11 @@ TEST(WebhookdProcessTest, KeygenPrintsAClosientShapedKey) {
 
 TEST(WebhookdProcessTest, ServesStopsOnSigtermAndContinuesAfterRestart) {
   TempDir dir;
-  auto rx = TestReceiver::Start();
+  auto rx = Receiver::Start();
   ASSERT_NE(rx, nullptr);
   // The first attempt fails; the retry (4 s ± 20 % later) succeeds — after the
   // restart.
-  rx->SetScript("/resume", hooklog::testing::Sequence(
+  rx->SetScript("/resume", hooklog::receiver::Sequence(
                                {Reply{.status = 500}, Reply{.status = 200}}));
   std::string endpoint_id, delivery_id;
   {

@@ -17,7 +17,7 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
+using hooklog::receiver::Reply;
 using namespace std::chrono_literals;
 
 class SecurityTest : public DaemonFixture {
@@ -121,7 +121,7 @@ void ExpectNoSecret(const std::string& text, const std::string& secret,
 // API.md), nor any operator notification contains either secret.
 TEST(SecretsTest, NeverInLogsErrorsListsOrNotifications) {
   TempDir dir;
-  auto rx = hooklog::testing::TestReceiver::Start();
+  auto rx = hooklog::receiver::Receiver::Start();
   ASSERT_NE(rx, nullptr);
   rx->SetReply("/fail", Reply{.status = 500, .body = "nope"});
   rx->SetDefaultReply(Reply{.status = 200, .body = "ok"});

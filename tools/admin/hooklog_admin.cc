@@ -10,21 +10,13 @@
 // mismatch, 2 usage or open error.
 
 #include <cstdio>
-#include <cstring>
 #include <string>
 
-#include "hooklog/verify.h"
 #include "hooklog/rocksdb_storage.h"
+#include "hooklog/verify.h"
+#include "tools/cli/flags.h"
 
 namespace {
-
-int Usage() {
-  std::fprintf(stderr,
-               "usage: hooklog-admin verify <data-dir>\n"
-               "       hooklog-admin stats <data-dir>\n"
-               "       hooklog-admin prune <data-dir>\n");
-  return 2;
-}
 
 hooklog::Result<std::unique_ptr<hooklog::Storage>> Open(const char* dir,
                                                         bool read_only) {
@@ -131,9 +123,24 @@ int Prune(const char* dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3) return Usage();
-  if (std::strcmp(argv[1], "verify") == 0) return Verify(argv[2]);
-  if (std::strcmp(argv[1], "stats") == 0) return Stats(argv[2]);
-  if (std::strcmp(argv[1], "prune") == 0) return Prune(argv[2]);
-  return Usage();
+  hooklog::cli::FlagSet flags(
+      "hooklog-admin", "verify|stats|prune <data-dir>",
+      "Operator tool for a RocksDB data directory:\n"
+      "  verify  replay the log into fresh projections and compare them with\n"
+      "          the stored rows (read-only; may run next to a live daemon)\n"
+      "  stats   sequence, format version, totals, RocksDB statistics\n"
+      "  prune   run one retention pass now\n"
+      "Exit codes: 0 consistent, 1 mismatch, 2 usage or open error.");
+  flags.AllowPositional(2, 2);
+  flags.ParseOrExit(argc, argv);
+  const std::string& command = flags.positional()[0];
+  const char* dir = flags.positional()[1].c_str();
+  if (command == "verify") return Verify(dir);
+  if (command == "stats") return Stats(dir);
+  if (command == "prune") return Prune(dir);
+  std::fprintf(stderr,
+               "hooklog-admin: unknown command '%s' (verify, stats or "
+               "prune)\n",
+               command.c_str());
+  return 2;
 }

@@ -41,12 +41,13 @@ std::string FindReceiverBinary() {
   fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     fs::path p = self.parent_path() / "hooklog-receiver";
-    if (fs::exists(p, ec)) return fs::canonical(p, ec).string();
+    if (access(p.c_str(), X_OK) == 0) return fs::canonical(p, ec).string();
   }
   if (const char* path = std::getenv("PATH")) {
     std::stringstream ss(path);
     std::string dir;
     while (std::getline(ss, dir, ':')) {
+      if (dir.empty()) continue;
       fs::path p = fs::path(dir) / "hooklog-receiver";
       if (access(p.c_str(), X_OK) == 0) return p.string();
     }
@@ -54,21 +55,21 @@ std::string FindReceiverBinary() {
   return "";
 }
 
-std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
-  std::unique_ptr<Receiver> r(new Receiver);
+std::unique_ptr<LoadReceiver> LoadReceiver::Start(const ReceiverConfig& c) {
+  std::unique_ptr<LoadReceiver> r(new LoadReceiver);
   if (!c.child) {
-    testing::TestReceiver::Options o;
+    receiver::Receiver::Options o;
     o.threads = c.threads;
     o.record = false;
-    r->rx_ = testing::TestReceiver::Start(o);
+    r->rx_ = receiver::Receiver::Start(o);
     if (!r->rx_) return nullptr;
-    testing::MixSpec mix;
+    receiver::MixSpec mix;
     mix.seed = c.seed;
     mix.fail_rate = c.fail_rate;
     mix.rate_limit_rate = c.rate_limit_rate;
     mix.ok.delay = c.delay;
     if (c.fail_rate > 0 || c.rate_limit_rate > 0) {
-      r->rx_->SetDefaultScript(testing::RandomMix(mix));
+      r->rx_->SetDefaultScript(receiver::RandomMix(mix));
     } else {
       r->rx_->SetDefaultReply(mix.ok);
     }
@@ -88,7 +89,8 @@ std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
                                    "--fail-rate",
                                    std::to_string(c.fail_rate),
                                    "--rate-limit-rate",
-                                   std::to_string(c.rate_limit_rate)};
+                                   std::to_string(c.rate_limit_rate),
+                                   "--quiet"};
   pid_t pid = 0;
   int out_fd = -1;
   if (!SpawnWithStdoutPipe(args, /*search_path=*/false, &pid, &out_fd)) {
@@ -114,10 +116,10 @@ std::unique_ptr<Receiver> Receiver::Start(const ReceiverConfig& c) {
   return r;
 }
 
-Receiver::~Receiver() { Stop(); }
+LoadReceiver::~LoadReceiver() { Stop(); }
 
-double Receiver::PeakRssMb() const {
-  if (pid_ <= 0) return 0;
+std::optional<double> LoadReceiver::PeakRssMb() const {
+  if (pid_ <= 0) return std::nullopt;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/status");
   std::string line;
   while (std::getline(f, line)) {
@@ -125,10 +127,11 @@ double Receiver::PeakRssMb() const {
       return std::atof(line.c_str() + 6) / 1024.0;
     }
   }
-  return 0;
+  return std::nullopt;
 }
 
-double Receiver::CpuSeconds() const {
+double LoadReceiver::CpuSeconds() const {
+  if (rx_) return rx_->ThreadCpuSeconds();
   if (pid_ <= 0) return 0;
   std::ifstream f("/proc/" + std::to_string(pid_) + "/stat");
   std::string s((std::istreambuf_iterator<char>(f)),
@@ -146,7 +149,7 @@ double Receiver::CpuSeconds() const {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
-std::string Receiver::Stop() {
+std::string LoadReceiver::Stop() {
   std::string out;
   if (rx_) {
     out = "requests=" + std::to_string(rx_->total()) +

@@ -1,6 +1,10 @@
-// The test receiver hooklog-load sends to: either hooklog-receiver as a
-// child process, or the TestReceiver library on its own threads in this
-// process.
+// The receiver hooklog-load sends to, in one of two placements:
+//   child process  hooklog-receiver, found next to hooklog-load's own
+//                  executable (build/tools/ and <prefix>/bin hold both) or
+//                  on PATH, or given with --receiver-bin (the default: its
+//                  CPU and memory stay out of the engine's figures);
+//   in-process     the hooklog::receiver::Receiver library on its own
+//                  threads in this process (only when asked for).
 //
 // Thread-safety: one owner thread.
 #ifndef HOOKLOG_TOOLS_LOAD_RECEIVER_PROCESS_H_
@@ -11,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +25,7 @@ namespace hooklog::load {
 
 struct ReceiverConfig {
   bool child = true;   // false: in-process
-  std::string binary;  // hooklog-receiver (child mode)
+  std::string binary;  // hooklog-receiver (child placement)
   int threads = 1;
   std::chrono::milliseconds delay{0};
   double fail_rate = 0;        // 500
@@ -28,32 +33,34 @@ struct ReceiverConfig {
   uint64_t seed = 1;
 };
 
-class Receiver {
+class LoadReceiver {
  public:
   // nullptr and a message on stderr when it cannot start.
-  static std::unique_ptr<Receiver> Start(const ReceiverConfig& config);
-  ~Receiver();
+  static std::unique_ptr<LoadReceiver> Start(const ReceiverConfig& config);
+  ~LoadReceiver();
 
   // "http://127.0.0.1:<port><path>".
   std::string Url(const std::string& path) const { return base_ + path; }
   bool child() const { return pid_ > 0; }
-  // Peak RSS of the child (MiB); 0 in-process (it is part of ours).
-  double PeakRssMb() const;
-  // CPU seconds (user + system) the child used so far; 0 in-process.
+  // "child process" or "in-process".
+  const char* placement() const { return rx_ ? "in-process" : "child process"; }
+  // Peak RSS of the child (MiB); nullopt in-process (it is part of ours).
+  std::optional<double> PeakRssMb() const;
+  // CPU seconds (user + system) the receiver used so far: the child
+  // process's, or the in-process receiver's threads'.
   double CpuSeconds() const;
-  // Stops it; returns its counters line ("requests=..." for the child).
+  // Stops it; returns its counters line ("requests=...").
   std::string Stop();
 
  private:
-  Receiver() = default;
+  LoadReceiver() = default;
   std::string base_;
   pid_t pid_ = -1;
   int out_fd_ = -1;
-  std::unique_ptr<testing::TestReceiver> rx_;
+  std::unique_ptr<receiver::Receiver> rx_;
 };
 
-// Where hooklog-receiver is: next to this executable, in the build tree
-// (../../tests/support/receiver/), or on PATH. "" when not found.
+// hooklog-receiver next to this executable, else on PATH. "" when neither.
 std::string FindReceiverBinary();
 
 // Starts args[0] (searched on PATH when `search_path`) with its stdout on a

@@ -1,4 +1,4 @@
-// TestReceiver implementation: Beast parses requests; responses are written
+// hooklog::receiver::Receiver: Beast parses requests; responses are written
 // as raw bytes so that the receiver can stop half-way (close or reset
 // mid-response), trickle, or never answer — things a well-behaved
 // serializer would not let it do.
@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +24,7 @@
 #include <boost/beast/ssl.hpp>
 #include <condition_variable>
 #include <cstdio>
+#include <ctime>
 #include <map>
 #include <mutex>
 #include <random>
@@ -30,7 +32,7 @@
 
 #include "hooklog/signing.h"
 
-namespace hooklog::testing {
+namespace hooklog::receiver {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -245,7 +247,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   char sink_[64];
 };
 
-class ReceiverImpl final : public TestReceiver {
+class ReceiverImpl final : public Receiver {
  public:
   explicit ReceiverImpl(Options options)
       : options_(std::move(options)),
@@ -258,7 +260,7 @@ class ReceiverImpl final : public TestReceiver {
     beast::error_code ec;
     if (options_.tls) {
       if (!MakeSelfSigned(cert_pem_, key_pem_)) {
-        std::fprintf(stderr, "test receiver: cannot make a certificate\n");
+        std::fprintf(stderr, "receiver: cannot make a certificate\n");
         return false;
       }
       ssl_.use_certificate_chain(asio::buffer(cert_pem_), ec);
@@ -266,7 +268,7 @@ class ReceiverImpl final : public TestReceiver {
         ssl_.use_private_key(asio::buffer(key_pem_), asio::ssl::context::pem,
                              ec);
       if (ec) {
-        std::fprintf(stderr, "test receiver: %s\n", ec.message().c_str());
+        std::fprintf(stderr, "receiver: %s\n", ec.message().c_str());
         return false;
       }
     }
@@ -277,7 +279,7 @@ class ReceiverImpl final : public TestReceiver {
     if (!ec) acceptor_->bind(ep, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      std::fprintf(stderr, "test receiver: cannot listen on %s:%u: %s\n",
+      std::fprintf(stderr, "receiver: cannot listen on %s:%u: %s\n",
                    options_.address.c_str(), options_.port,
                    ec.message().c_str());
       return false;
@@ -362,6 +364,19 @@ class ReceiverImpl final : public TestReceiver {
   uint64_t max_concurrent() const override { return max_concurrent_.load(); }
   uint64_t signature_failures() const override { return sig_failures_.load(); }
   uint64_t connections_accepted() const override { return connections_.load(); }
+  double ThreadCpuSeconds() const override {
+    double total = 0;
+    for (const std::thread& t : threads_) {
+      clockid_t clock;
+      timespec ts{};
+      if (pthread_getcpuclockid(const_cast<std::thread&>(t).native_handle(),
+                                &clock) == 0 &&
+          clock_gettime(clock, &ts) == 0) {
+        total += double(ts.tv_sec) + double(ts.tv_nsec) / 1e9;
+      }
+    }
+    return total;
+  }
   void ResetStats() override {
     std::lock_guard<std::mutex> lock(mu_);
     recorded_.clear();
@@ -435,6 +450,7 @@ class ReceiverImpl final : public TestReceiver {
       if (!ok) ++sig_failures_;
     }
     if (script) reply = script(rec);
+    if (options_.on_request) options_.on_request(rec, reply);
 
     uint64_t now = ++concurrent_;
     uint64_t seen = max_concurrent_.load();
@@ -728,10 +744,10 @@ void Session<Stream>::EndRequest() {
 
 }  // namespace
 
-std::unique_ptr<TestReceiver> TestReceiver::Start(Options options) {
+std::unique_ptr<Receiver> Receiver::Start(Options options) {
   auto rx = std::make_unique<ReceiverImpl>(std::move(options));
   if (!rx->Init()) return nullptr;
   return rx;
 }
 
-}  // namespace hooklog::testing
+}  // namespace hooklog::receiver

@@ -1,6 +1,7 @@
-// TestReceiver: a small, fast HTTP/1.1 server (Boost.Beast) on loopback that
-// plays a customer's webhook endpoint in tests, benchmarks and the
-// reliability suite.
+// hooklog::receiver::Receiver: a small, fast HTTP/1.1 (and HTTPS) webhook
+// receiver (Boost.Beast) that plays a customer's endpoint: the library behind
+// the hooklog-receiver tool (tools/receiver/main.cc), and the receiver the
+// tests, benchmarks, the reliability suite and hooklog-load run against.
 //
 // It scripts its behaviour per path or per request (status, delay,
 // Retry-After, body size, trickle, close or reset mid-response, never
@@ -8,7 +9,7 @@
 // signatures with the secrets configured for a path, and records every
 // request for assertions.
 //
-//   auto rx = TestReceiver::Start();            // 127.0.0.1, a free port
+//   auto rx = Receiver::Start();            // 127.0.0.1, a free port
 //   rx->SetReply("/slow", Reply{.delay = 1s});
 //   rx->SetSecrets("/", {secret});
 //   ... send to rx->Url("/slow") ...
@@ -35,7 +36,7 @@
 
 #include "hooklog/types.h"
 
-namespace hooklog::testing {
+namespace hooklog::receiver {
 
 // What the receiver does with one request.
 struct Reply {
@@ -58,7 +59,7 @@ struct Reply {
   size_t trickle_bytes = 1;
   std::chrono::milliseconds trickle_interval{100};
   Action action = Action::kRespond;
-  // Held (after `delay`) until TestReceiver::ReleaseHeld(), then answered
+  // Held (after `delay`) until Receiver::ReleaseHeld(), then answered
   // as the rest of this reply says: lets a test observe N requests in
   // flight at once without depending on timing.
   bool hold = false;
@@ -105,7 +106,7 @@ struct MixSpec {
 };
 Script RandomMix(MixSpec spec);
 
-class TestReceiver {
+class Receiver {
  public:
   struct Options {
     std::string address = "127.0.0.1";
@@ -116,13 +117,18 @@ class TestReceiver {
     // count.
     bool record = true;
     size_t max_body_bytes = 16 * 1024 * 1024;
+    // Called for every request once its reply is decided (after the
+    // signature check and the script), on the receiver's threads: with
+    // Options::threads > 1 it must be thread-safe. Sees the request even
+    // when `record` is off.
+    std::function<void(const RecordedRequest&, const Reply&)> on_request;
   };
 
   // Starts listening. nullptr (and a message on stderr) when it cannot bind.
-  static std::unique_ptr<TestReceiver> Start(Options options);
-  static std::unique_ptr<TestReceiver> Start() { return Start(Options{}); }
+  static std::unique_ptr<Receiver> Start(Options options);
+  static std::unique_ptr<Receiver> Start() { return Start(Options{}); }
 
-  virtual ~TestReceiver() = default;
+  virtual ~Receiver() = default;
 
   virtual void Stop() = 0;
 
@@ -154,6 +160,10 @@ class TestReceiver {
   virtual uint64_t max_concurrent() const = 0;  // since start / ResetStats()
   virtual uint64_t signature_failures() const = 0;
   virtual uint64_t connections_accepted() const = 0;
+  // CPU seconds (user + system) the receiver's own threads used so far, for
+  // tools that run it in-process and must not count its work as theirs.
+  // Not while Stop() runs.
+  virtual double ThreadCpuSeconds() const = 0;
   virtual void ResetStats() = 0;  // clears recordings and counters
   // Answers every request held by Reply::hold, now and from now on.
   virtual void ReleaseHeld() = 0;
@@ -162,6 +172,6 @@ class TestReceiver {
                                std::chrono::milliseconds timeout) const = 0;
 };
 
-}  // namespace hooklog::testing
+}  // namespace hooklog::receiver
 
 #endif  // HOOKLOG_TOOLS_RECEIVER_RECEIVER_H_
