@@ -1,6 +1,6 @@
 // Checks of signature verification: hooklog::VerifyStandardWebhooks and
 // hooklog::VerifyClosient, which is what the test receiver
-// (tests/support/receiver/test_receiver.cc, TestReceiver's request handler)
+// (tools/receiver/receiver.cc, the Receiver's request handler)
 // calls on every request with the path's secrets. The receiver adds only
 // the parsing of webhook-timestamp (strtoll, whole string), mirrored here.
 //
