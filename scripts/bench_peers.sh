@@ -26,6 +26,8 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() {  # workers first, Redis last
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
+  sleep 1
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -49,7 +51,8 @@ url=$(sed -nE 's/.*listening on (http[^ ]*).*/\1/p' "$tmp/receiver.log" | head -
 
 echo "== peer: BullMQ, $workers worker processes x $((conc / workers)) concurrency, $events events" >&2
 for _ in $(seq "$workers"); do
-  node bench/peers/bullmq/peer.mjs worker "$redis_port" "$url" "$secret" $((conc / workers)) &
+  node bench/peers/bullmq/peer.mjs worker "$redis_port" "$url" "$secret" $((conc / workers)) \
+    2>>"$tmp/workers.log" &
   pids+=($!)
 done
 sleep 1

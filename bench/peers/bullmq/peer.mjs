@@ -54,9 +54,11 @@ if (mode === 'worker') {
     await res.arrayBuffer();
     if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status}`);
   }, { connection, concurrency: Number(concurrency) });
-  const stop = async () => { await worker.close(); process.exit(0); };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  // A benchmark worker stops at once: no graceful drain, and an error (Redis
+  // gone, say) ends it rather than looping on reconnects and logging.
+  worker.on('error', (e) => { console.error(`worker: ${e.message}`); process.exit(1); });
+  process.on('SIGTERM', () => process.exit(0));
+  process.on('SIGINT', () => process.exit(0));
 } else if (mode === 'produce') {
   const events = Number(rest[0]);
   if (!(events > 0)) usage();
