@@ -397,9 +397,16 @@ TEST_F(EngineTest, StorageFailureRefusesWritesKeepsStateAndRecovers) {
                   .get()
                   .status()
                   .IsUnavailable());
-  // An attempt finishing now cannot be recorded: it will be made again.
+  // An attempt finishing now cannot be recorded: it will be made again,
+  // 1 s after the failed write. Wait until the engine has rescheduled it
+  // (before the clock moves, or the retry would be later than expected).
   transport_->CompleteNext(ScriptedTransport::Http(200));
-  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 5000; ++i) {
+    EngineStats s = engine_->Stats();
+    if (s.in_flight == 0 && s.due_queue_depth == 1) break;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ASSERT_EQ(engine_->Stats().due_queue_depth, 1u);
   EXPECT_EQ(memory_->LastSequence(), seq);
   EXPECT_EQ(Get(before.deliveries[0]).status, DeliveryStatus::kPending);
   flaky_->failing = false;
