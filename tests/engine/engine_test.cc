@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "engine/projection.h"
@@ -328,6 +329,41 @@ TEST_F(EngineTest, IdempotencyKeyReturnsTheSameAnswer) {
   PublishResult c = MustPublish("order.paid", "key-1");
   EXPECT_FALSE(c.duplicate);
   EXPECT_NE(c.message_id, a.message_id);
+}
+
+// The key is looked up on the caller's thread and the decision is made on
+// the strand: publishes racing with one key (one of them may become durable
+// between another's read and its decision) still make one message, and
+// every other caller gets its answer marked duplicate.
+TEST_F(EngineTest, RacingPublishesWithOneKeyMakeOneMessage) {
+  MakeEndpoint();
+  constexpr int kCallers = 4;
+  for (int round = 0; round < 40; ++round) {
+    SCOPED_TRACE(round);
+    const std::string key = "race-" + std::to_string(round);
+    std::atomic<int> ready{0};
+    std::vector<std::future<Result<PublishResult>>> calls;
+    for (int c = 0; c < kCallers; ++c) {
+      calls.push_back(std::async(std::launch::async, [&, c] {
+        ready++;
+        while (ready.load() < kCallers) std::this_thread::yield();
+        // Stagger a little, so that some read after others' writes.
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(c * 40 * (round % 4)));
+        return engine_->Publish({"order.paid", "{}", key}).get();
+      }));
+    }
+    std::set<MessageId> messages;
+    int originals = 0;
+    for (auto& f : calls) {
+      auto r = f.get();
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      messages.insert(r->message_id);
+      originals += !r->duplicate;
+    }
+    EXPECT_EQ(messages.size(), 1u);
+    EXPECT_EQ(originals, 1);
+  }
 }
 
 TEST_F(EngineTest, BadInputIsRejectedAndChangesNothing) {
