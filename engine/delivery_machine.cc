@@ -52,7 +52,8 @@ Event DecideEnqueue(const DeliveryId& id, const Message& message,
 
 Decision DecideAttempt(const Delivery& d, const AttemptResult& result,
                        Timestamp attempted_at, Timestamp now,
-                       const RetryPolicy& policy, Jitter* jitter) {
+                       const RetryPolicy& policy, Jitter* jitter,
+                       Timestamp endpoint_paused_until) {
   Decision out;
   Attempted a;
   a.record.at = attempted_at;
@@ -90,7 +91,7 @@ Decision DecideAttempt(const Delivery& d, const AttemptResult& result,
             : Clamp(jitter->Apply(ScheduleDelay(policy, d.failed_attempts + 1),
                                   policy.jitter),
                     policy);
-    Timestamp next = now + wait.count();
+    Timestamp next = std::max(now + wait.count(), endpoint_paused_until);
     a.status_after = DeliveryStatus::kRateLimited;
     a.next_attempt_at = next;
     out.events.push_back(MakeEvent(EventType::kAttempted, agg, now, a));

@@ -54,9 +54,13 @@ Event DecideEnqueue(const DeliveryId& id, const Message& message,
                     const RetryPolicy& policy, Jitter* jitter);
 
 // The outcome of one attempt on non-terminal `d`, made at `attempted_at`.
+// `endpoint_paused_until` is the end of the endpoint-wide pause (0: none): a
+// rate-limited delivery is not due before it, so that its next_attempt_at
+// shows when it can really go.
 Decision DecideAttempt(const Delivery& d, const AttemptResult& result,
                        Timestamp attempted_at, Timestamp now,
-                       const RetryPolicy& policy, Jitter* jitter);
+                       const RetryPolicy& policy, Jitter* jitter,
+                       Timestamp endpoint_paused_until = 0);
 
 // Replay of `original`: FailedPrecondition unless it is dead_letter; else a
 // kReplayed event creating `new_id`, due now.

@@ -61,6 +61,15 @@ EndpointGuard::Admission EndpointGuard::TryAcquire(Timestamp now,
   return a;
 }
 
+Duration EndpointGuard::RateLimitBackoff(Timestamp started) {
+  if (started < paused_until_) return Duration(0);
+  // 2^run seconds, capped; the shift is bounded so it cannot overflow.
+  const uint32_t run = std::min<uint32_t>(rate_limited_run_, 30);
+  rate_limited_run_++;
+  return std::min(kRateLimitBackoffFirst * (int64_t{1} << run),
+                  kRateLimitBackoffMax);
+}
+
 void EndpointGuard::Open(Timestamp now) {
   open_for_ = open_for_.count() == 0
                   ? options_.open_for
@@ -75,6 +84,7 @@ EndpointGuard::Transition EndpointGuard::OnResult(Outcome outcome,
   if (was_probe) probe_in_flight_ = false;
   if (pause) paused_until_ = std::max(paused_until_, now + pause->count());
   if (outcome == Outcome::kRateLimited) return Transition::kNone;
+  rate_limited_run_ = 0;  // the receiver answered something else: reset
 
   const bool failure = outcome == Outcome::kFailure;
   window_.push_back(failure);

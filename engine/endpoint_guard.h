@@ -2,8 +2,9 @@
 // endpoint start now, and if not, when should the engine look again?
 //
 // It combines, in this order:
-//   1. an endpoint-wide pause (429/503 with Retry-After: the whole endpoint
-//      backs off, not just the one delivery);
+//   1. an endpoint-wide pause (429/503 with Retry-After for that long; a 429
+//      without Retry-After for a backoff that doubles with each consecutive
+//      such 429: the whole endpoint backs off, not just the one delivery);
 //   2. the circuit breaker (closed → open after N consecutive failures or a
 //      failure rate over the last W attempts; open defers every attempt
 //      until open_until; then half-open lets exactly one probe through; the
@@ -26,6 +27,13 @@
 #include "hooklog/options.h"
 
 namespace hooklog {
+
+// The endpoint-wide backoff after a 429 without Retry-After: 1 s for the
+// first, doubling with each consecutive one, capped; the engine multiplies it
+// by a jitter factor in [1 - kRateLimitBackoffJitter, 1 + ...].
+inline constexpr Duration kRateLimitBackoffFirst = std::chrono::seconds(1);
+inline constexpr Duration kRateLimitBackoffMax = std::chrono::minutes(10);
+inline constexpr double kRateLimitBackoffJitter = 0.2;
 
 class EndpointGuard {
  public:
@@ -62,10 +70,20 @@ class EndpointGuard {
 
   enum class Outcome { kSuccess, kFailure, kRateLimited };
   enum class Transition { kNone, kOpened, kClosed };
-  // Records an attempt's outcome. `pause` (from Retry-After on 429/503)
-  // pauses the whole endpoint until now + pause.
+  // Records an attempt's outcome. `pause` (from Retry-After on 429/503, or
+  // the jittered RateLimitBackoff) pauses the whole endpoint until
+  // now + pause. Any outcome but kRateLimited ends the run of 429s.
   Transition OnResult(Outcome outcome, Timestamp now,
                       std::optional<Duration> pause, bool was_probe);
+
+  // For a 429 without Retry-After to an attempt started at `started`: the
+  // endpoint-wide pause before jitter (kRateLimitBackoffFirst doubling per
+  // consecutive 429, up to kRateLimitBackoffMax), counting this 429 in the
+  // run. Zero when the attempt started before the current pause ends: it
+  // was already in flight when the endpoint was paused, so its 429 is part
+  // of the same burst and does not escalate (otherwise N attempts in flight
+  // would multiply the pause by 2^N at once).
+  Duration RateLimitBackoff(Timestamp started);
 
   bool open() const { return open_until_ != 0; }
   Timestamp open_until() const { return open_until_; }
@@ -87,6 +105,7 @@ class EndpointGuard {
   Timestamp failing_since_ = 0;
   // Pause.
   Timestamp paused_until_ = 0;
+  uint32_t rate_limited_run_ = 0;  // consecutive escalating 429s
   // Token bucket.
   double rate_ = 0;
   double burst_ = 1;

@@ -31,7 +31,9 @@ struct RetryPolicy {
   double jitter = 0.2;
   // 429s (and 502/503/504 with Retry-After) wait Retry-After clamped to
   // [min_retry_after, max_retry_after]; without the header, the schedule's
-  // next delay (at least min_retry_after).
+  // next delay (at least min_retry_after), and a 429 without it also pauses
+  // the whole endpoint (1 s doubling per consecutive 429, up to 10 min,
+  // ±20 %; docs/protection.md), which the delivery waits for too.
   Duration min_retry_after = std::chrono::seconds(1);
   Duration max_retry_after = std::chrono::hours(24);
   // A delivery answered only 429 for this long is dead-lettered.

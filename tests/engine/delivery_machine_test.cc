@@ -135,6 +135,28 @@ TEST_F(DeliveryMachineTest, RateLimitedDoesNotConsumeAttempts) {
   EXPECT_EQ(d_.rate_limited_since, 0);
 }
 
+// The endpoint-wide pause (a 429 without Retry-After backs the endpoint
+// off) bounds a rate-limited delivery's next attempt from below.
+TEST_F(DeliveryMachineTest, RateLimitedIsNotDueBeforeTheEndpointPauseEnds) {
+  policy_.schedule = {Duration(0), seconds(1), seconds(1)};
+  const Timestamp pause_end = kNow + 8 * kSecond;
+  Decision dec =
+      DecideAttempt(d_, Code(429), kNow, kNow, policy_, &jitter_, pause_end);
+  for (const Event& e : dec.events) ApplyToDelivery(e, &d_);
+  EXPECT_EQ(d_.status, DeliveryStatus::kRateLimited);
+  EXPECT_EQ(d_.next_attempt_at, pause_end);
+  // A pause already over changes nothing.
+  dec = DecideAttempt(d_, Code(429), kNow + 10 * kSecond, kNow + 10 * kSecond,
+                      policy_, &jitter_, pause_end);
+  for (const Event& e : dec.events) ApplyToDelivery(e, &d_);
+  EXPECT_EQ(d_.next_attempt_at, kNow + 11 * kSecond);
+  // Nor does it hold back a success.
+  dec = DecideAttempt(d_, Code(200), kNow, kNow, policy_, &jitter_,
+                      kNow + Duration(hours(1)).count());
+  for (const Event& e : dec.events) ApplyToDelivery(e, &d_);
+  EXPECT_EQ(d_.status, DeliveryStatus::kDelivered);
+}
+
 TEST_F(DeliveryMachineTest, RateLimitBudgetDeadLetters) {
   Step(Code(429, 3600), kNow);
   Step(Code(429, 3600), kNow + Duration(hours(23)).count());

@@ -137,6 +137,57 @@ TEST(EndpointGuard, RateLimitedIsNotAFailureButPausesTheEndpoint) {
   EXPECT_TRUE(g.TryAcquire(kT0 + 7 * kSecond, 0, 10).allowed);
 }
 
+// A 429 without Retry-After: 1 s, doubling per consecutive 429, capped.
+TEST(EndpointGuard, RateLimitBackoffDoublesUpToTheCap) {
+  EndpointGuard g(Breaker());
+  Timestamp t = kT0;
+  Duration expected = kRateLimitBackoffFirst;
+  for (int i = 0; i < 15; ++i) {
+    SCOPED_TRACE(i);
+    const Duration b = g.RateLimitBackoff(t);
+    EXPECT_EQ(b, std::min(expected, kRateLimitBackoffMax));
+    g.OnResult(Outcome::kRateLimited, t, b, false);
+    EXPECT_EQ(g.paused_until(), t + b.count());
+    EXPECT_FALSE(g.TryAcquire(t + b.count() - 1, 0, 10).allowed);
+    t += b.count();  // the next attempt starts when the pause ends
+    expected *= 2;
+  }
+  EXPECT_EQ(g.RateLimitBackoff(t), kRateLimitBackoffMax);
+  EXPECT_FALSE(g.open());  // 429s never open the breaker
+  EXPECT_EQ(g.failing_since(), 0);
+}
+
+TEST(EndpointGuard, AnyOtherAnswerResetsTheRateLimitBackoff) {
+  for (Outcome other : {Outcome::kSuccess, Outcome::kFailure}) {
+    EndpointGuard g(Breaker(100));
+    Timestamp t = kT0;
+    for (int i = 0; i < 4; ++i) {
+      const Duration b = g.RateLimitBackoff(t);
+      g.OnResult(Outcome::kRateLimited, t, b, false);
+      t += b.count();
+    }
+    EXPECT_EQ(g.RateLimitBackoff(t), std::chrono::seconds(16));
+    g.OnResult(Outcome::kRateLimited, t, std::chrono::seconds(16), false);
+    t += 16 * kSecond;
+    g.OnResult(other, t, {}, false);
+    EXPECT_EQ(g.RateLimitBackoff(t), kRateLimitBackoffFirst);
+  }
+}
+
+// Attempts already in flight when the endpoint was paused answer 429 too:
+// they belong to the same burst and must not multiply the pause.
+TEST(EndpointGuard, RateLimitBackoffIgnoresAttemptsStartedBeforeThePause) {
+  EndpointGuard g(Breaker());
+  const Duration first = g.RateLimitBackoff(kT0);
+  EXPECT_EQ(first, kRateLimitBackoffFirst);
+  g.OnResult(Outcome::kRateLimited, kT0 + 10, first, false);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(g.RateLimitBackoff(kT0 + i), Duration(0));  // started earlier
+  }
+  // The next attempt after the pause escalates.
+  EXPECT_EQ(g.RateLimitBackoff(g.paused_until()), 2 * kRateLimitBackoffFirst);
+}
+
 TEST(EndpointGuard, RestoresPersistedState) {
   EndpointGuard g(Breaker());
   g.Restore(kT0 + 5 * kSecond, kT0 - kSecond);

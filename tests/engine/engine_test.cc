@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "engine/projection.h"
@@ -330,6 +331,41 @@ TEST_F(EngineTest, IdempotencyKeyReturnsTheSameAnswer) {
   EXPECT_NE(c.message_id, a.message_id);
 }
 
+// The key is looked up on the caller's thread and the decision is made on
+// the strand: publishes racing with one key (one of them may become durable
+// between another's read and its decision) still make one message, and
+// every other caller gets its answer marked duplicate.
+TEST_F(EngineTest, RacingPublishesWithOneKeyMakeOneMessage) {
+  MakeEndpoint();
+  constexpr int kCallers = 4;
+  for (int round = 0; round < 40; ++round) {
+    SCOPED_TRACE(round);
+    const std::string key = "race-" + std::to_string(round);
+    std::atomic<int> ready{0};
+    std::vector<std::future<Result<PublishResult>>> calls;
+    for (int c = 0; c < kCallers; ++c) {
+      calls.push_back(std::async(std::launch::async, [&, c] {
+        ready++;
+        while (ready.load() < kCallers) std::this_thread::yield();
+        // Stagger a little, so that some read after others' writes.
+        std::this_thread::sleep_for(
+            std::chrono::microseconds(c * 40 * (round % 4)));
+        return engine_->Publish({"order.paid", "{}", key}).get();
+      }));
+    }
+    std::set<MessageId> messages;
+    int originals = 0;
+    for (auto& f : calls) {
+      auto r = f.get();
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      messages.insert(r->message_id);
+      originals += !r->duplicate;
+    }
+    EXPECT_EQ(messages.size(), 1u);
+    EXPECT_EQ(originals, 1);
+  }
+}
+
 TEST_F(EngineTest, BadInputIsRejectedAndChangesNothing) {
   Endpoint ep = MakeEndpoint();
   uint64_t seq = memory_->LastSequence();
@@ -397,9 +433,16 @@ TEST_F(EngineTest, StorageFailureRefusesWritesKeepsStateAndRecovers) {
                   .get()
                   .status()
                   .IsUnavailable());
-  // An attempt finishing now cannot be recorded: it will be made again.
+  // An attempt finishing now cannot be recorded: it will be made again,
+  // 1 s after the failed write. Wait until the engine has rescheduled it
+  // (before the clock moves, or the retry would be later than expected).
   transport_->CompleteNext(ScriptedTransport::Http(200));
-  std::this_thread::sleep_for(milliseconds(50));
+  for (int i = 0; i < 5000; ++i) {
+    EngineStats s = engine_->Stats();
+    if (s.in_flight == 0 && s.due_queue_depth == 1) break;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  ASSERT_EQ(engine_->Stats().due_queue_depth, 1u);
   EXPECT_EQ(memory_->LastSequence(), seq);
   EXPECT_EQ(Get(before.deliveries[0]).status, DeliveryStatus::kPending);
   flaky_->failing = false;

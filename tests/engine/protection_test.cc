@@ -6,6 +6,7 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/endpoint_guard.h"
 #include "hooklog/engine.h"
 #include "hooklog/rocksdb_storage.h"
 #include "hooklog/testing/fake_clock.h"
@@ -84,6 +85,39 @@ class ProtectionTest : public ::testing::Test {
     options_.retry.schedule[0] = Duration(0);
   }
 
+  // Polls `done` until it holds, for up to 10 s (the engine is
+  // asynchronous). Used to wait for what must happen; never for timing.
+  template <typename Pred>
+  static bool WaitUntil(Pred done) {
+    for (int i = 0; i < 5000; ++i) {
+      if (done()) return true;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return done();
+  }
+
+  uint64_t FailedAttempts() { return engine_->Stats().attempts_failed; }
+
+  // Fails `n` attempts of the endpoint's (single, max_in_flight 1) stream
+  // with a 500, letting the 1 s retries fall due in between. Each failure
+  // is recorded before the clock moves, so that its retry is due at the
+  // time the test expects.
+  void FailAttempts(int n) {
+    for (int i = 0; i < n; ++i) {
+      const uint64_t failed = FailedAttempts();
+      ASSERT_TRUE(transport_->WaitForHeld(1));
+      transport_->CompleteNext(ScriptedTransport::Http(500));
+      ASSERT_TRUE(WaitUntil([&] { return FailedAttempts() > failed; }));
+      clock_->Advance(seconds(1));
+    }
+  }
+
+  // Waits until exactly `n` operational events of `kind` were reported.
+  bool WaitForOps(Kind kind, size_t n) {
+    return WaitUntil([&] { return Ops(kind).size() >= n; }) &&
+           Ops(kind).size() == n;
+  }
+
   // Fails `n` attempts of `id` with a connect error, 6 s apart.
   void FailToConnect(const DeliveryId& id, int n) {
     for (int i = 0; i < n; ++i) {
@@ -145,27 +179,41 @@ TEST_F(ProtectionTest, PerEndpointInFlightCapIsNeverExceeded) {
   EXPECT_EQ(count(capped), 4u);
 }
 
+// Deterministic: every delivery is waiting before the first completion,
+// and each completion's freed slot is refilled before the next one.
 TEST_F(ProtectionTest, GlobalCapHoldsEveryoneAndSharesFairly) {
   options_.global_max_in_flight = 4;
   Open();
   Endpoint a = MakeEndpoint({.url = "https://a.example/"});
   Endpoint b = MakeEndpoint({.url = "https://b.example/"});
-  for (int i = 0; i < 20; ++i) Publish();
+  for (int i = 0; i < 20; ++i) Publish();  // 20 deliveries to each
   ASSERT_TRUE(transport_->WaitForHeld(4));
+  // All 40 are due: wait until they have left the due queue for their
+  // endpoint's ready queue; an update, decided on the strand after that,
+  // marks the end of that work.
+  ASSERT_TRUE(WaitUntil([&] { return engine_->Stats().due_queue_depth == 0; }));
+  EndpointUpdate barrier;
+  barrier.description = "barrier";
+  ASSERT_TRUE(engine_->UpdateEndpoint(b.id, barrier).get().ok());
+  EXPECT_EQ(transport_->held(), 4u);
+  EXPECT_EQ(transport_->requests().size(), 4u);
+  // Each completion frees one global slot; the endpoints take turns.
+  for (size_t i = 0; i < 16; ++i) {
+    ASSERT_TRUE(transport_->CompleteNext(ScriptedTransport::Http(200)));
+    ASSERT_TRUE(transport_->WaitForRequests(5 + i));
+  }
   Settle();
   EXPECT_EQ(transport_->held(), 4u);
-  // Completing drains both endpoints, neither starves.
-  for (int i = 0; i < 16; ++i) {
-    ASSERT_TRUE(transport_->WaitForHeld(1));
-    ASSERT_TRUE(transport_->CompleteNext(ScriptedTransport::Http(200)));
-  }
-  auto reqs = transport_->requests();
+  const auto reqs = transport_->requests();
+  ASSERT_EQ(reqs.size(), 20u);
   size_t to_a = 0;
-  for (size_t i = 0; i < 20 && i < reqs.size(); ++i)
+  for (size_t i = 4; i < reqs.size(); ++i) {
     to_a += reqs[i].url == a.url;
-  EXPECT_GE(to_a, 8u);
-  EXPECT_LE(to_a, 12u);
-  (void)b;
+    if (i > 4) {
+      EXPECT_NE(reqs[i].url, reqs[i - 1].url) << "not round robin at " << i;
+    }
+  }
+  EXPECT_EQ(to_a, 8u);
 }
 
 TEST_F(ProtectionTest, RateLimitDefersWithoutSpendingAttempts) {
@@ -199,8 +247,11 @@ TEST_F(ProtectionTest, RetryAfterBacksOffTheWholeEndpoint) {
   const DeliveryId second = a_first ? b : a;
   AttemptResult r = ScriptedTransport::Http(429, "slow down");
   r.retry_after = seconds(30);
+  const Timestamp answered = clock_->Now();
   transport_->CompleteNext(r);
-  WaitFor(first, DeliveryStatus::kRateLimited, 1);
+  // Retry-After's value, not the backoff of a 429 without it.
+  EXPECT_EQ(WaitFor(first, DeliveryStatus::kRateLimited, 1).next_attempt_at,
+            answered + 30 * kSecond);
   clock_->Advance(seconds(10));
   Settle();
   // `second` was due long ago but the endpoint is paused.
@@ -210,21 +261,160 @@ TEST_F(ProtectionTest, RetryAfterBacksOffTheWholeEndpoint) {
   ASSERT_TRUE(transport_->WaitForHeld(1));
 }
 
+// --- 429 without Retry-After: the endpoint backs off (issue 16) ------------
+
+// The pause after a run of `n` 429s without Retry-After, before jitter.
+Duration BackoffAfter(int n) {
+  Duration d = std::chrono::seconds(1);
+  for (int i = 1; i < n && d < kRateLimitBackoffMax; ++i) d *= 2;
+  return std::min(d, Duration(kRateLimitBackoffMax));
+}
+
+// Is `got` within the ±20 % jitter of `want`?
+bool WithinJitter(Timestamp got, Duration want) {
+  return got >= static_cast<Timestamp>(0.8 * double(want.count())) &&
+         got <= static_cast<Timestamp>(1.2 * double(want.count()));
+}
+
+class RateLimitBackoffTest : public ProtectionTest {
+ protected:
+  void SetUp() override {
+    ProtectionTest::SetUp();
+    // The delivery's own schedule is negligible, so that its next attempt
+    // is the endpoint's pause end.
+    options_.retry.schedule = {Duration(0), milliseconds(1), milliseconds(1)};
+    options_.retry.min_retry_after = milliseconds(1);
+  }
+
+  // Answers the oldest held attempt with `code` (no Retry-After) and
+  // returns `id`'s row once that attempt is recorded.
+  Delivery Answer(const DeliveryId& id, int code, uint32_t attempts) {
+    EXPECT_TRUE(transport_->WaitForHeld(1));
+    transport_->CompleteNext(ScriptedTransport::Http(code));
+    return WaitFor(
+        id,
+        code == 429 ? DeliveryStatus::kRateLimited : DeliveryStatus::kDelivered,
+        attempts);
+  }
+
+  // The endpoint holds everything until `until`, then lets the next
+  // attempt through.
+  void ExpectPausedUntil(Timestamp until) {
+    const size_t sent = transport_->requests().size();
+    clock_->Set(until - 1);
+    Settle();
+    EXPECT_EQ(transport_->requests().size(), sent) << "sent during the pause";
+    clock_->Set(until);
+    EXPECT_TRUE(transport_->WaitForRequests(sent + 1));
+  }
+};
+
+TEST_F(RateLimitBackoffTest, ConsecutiveRateLimitsDoubleThePauseUpToTheCap) {
+  Open();
+  Endpoint ep = MakeEndpoint({.max_in_flight = 1});
+  DeliveryId id = Publish();
+  // 1 s, 2 s, 4 s, ... 512 s, then 10 min (the cap) twice.
+  for (int n = 1; n <= 12; ++n) {
+    SCOPED_TRACE(n);
+    const Timestamp answered = clock_->Now();
+    Delivery d = Answer(id, 429, n);
+    const Timestamp pause = d.next_attempt_at - answered;
+    EXPECT_TRUE(WithinJitter(pause, BackoffAfter(n)))
+        << pause << " us after 429 number " << n;
+    ExpectPausedUntil(d.next_attempt_at);
+  }
+  // 429s are not failures: the breaker (3 failures here) stays closed.
+  EXPECT_EQ(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
+  EXPECT_TRUE(Ops(Kind::kCircuitOpened).empty());
+  EXPECT_EQ(Get(id).failed_attempts, 0u);
+  EXPECT_EQ(engine_->Stats().attempts_failed, 0u);
+}
+
+TEST_F(RateLimitBackoffTest, AnyOtherAnswerResetsTheBackoff) {
+  Open();
+  MakeEndpoint({.max_in_flight = 1});
+  DeliveryId first = Publish();
+  for (int n = 1; n <= 4; ++n) {
+    ExpectPausedUntil(Answer(first, 429, n).next_attempt_at);
+  }
+  Answer(first, 200, 5);
+  // A new run starts at 1 s again.
+  DeliveryId second = Publish();
+  const Timestamp answered = clock_->Now();
+  Delivery d = Answer(second, 429, 1);
+  EXPECT_TRUE(WithinJitter(d.next_attempt_at - answered, BackoffAfter(1)))
+      << d.next_attempt_at - answered;
+}
+
+// The pause holds the endpoint's other deliveries, and 429s of attempts
+// already in flight when it began do not escalate it.
+TEST_F(RateLimitBackoffTest, PauseHoldsTheWholeEndpoint) {
+  Open();
+  MakeEndpoint({});
+  MakeEndpoint({.url = "https://other.example/"});  // not paused
+  std::vector<DeliveryId> ids;
+  for (int i = 0; i < 3; ++i) {  // 3 to each
+    PublishResult r = engine_->Publish({"order.paid", "{}", ""}).get().value();
+    ids.insert(ids.end(), r.deliveries.begin(), r.deliveries.end());
+  }
+  ASSERT_TRUE(transport_->WaitForHeld(6));
+  auto id_of = [&](const std::string& s) {
+    for (const DeliveryId& id : ids) {
+      if (id.ToString() == s) return id;
+    }
+    ADD_FAILURE() << "unknown delivery " << s;
+    return ids[0];
+  };
+  // Held attempts complete oldest first, i.e. in request order. The paused
+  // endpoint's three get 429, 429, 200; the other endpoint's 200.
+  std::vector<Delivery> rows;
+  int mine_seen = 0;
+  for (const auto& r : transport_->requests()) {
+    const bool is_mine = r.url == "https://example.com/h";
+    const int code = !is_mine ? 200 : mine_seen++ < 2 ? 429 : 200;
+    ASSERT_TRUE(transport_->CompleteNext(ScriptedTransport::Http(code)));
+    if (code == 429) {
+      rows.push_back(
+          WaitFor(id_of(r.delivery_id), DeliveryStatus::kRateLimited, 1));
+    }
+  }
+  ASSERT_EQ(rows.size(), 2u);
+  // One pause (the second 429 came from an attempt started before it):
+  // both wait for the same end, about 1 s away.
+  EXPECT_EQ(rows[0].next_attempt_at, rows[1].next_attempt_at);
+  EXPECT_TRUE(
+      WithinJitter(rows[0].next_attempt_at - clock_->Now(), BackoffAfter(1)));
+  // A new delivery to the paused endpoint waits too; the other endpoint's
+  // goes at once.
+  const size_t sent = transport_->requests().size();
+  ids.push_back(Publish());
+  ASSERT_TRUE(transport_->WaitForRequests(sent + 1));
+  Settle();
+  ASSERT_EQ(transport_->requests().size(), sent + 1);
+  EXPECT_EQ(transport_->requests().back().url, "https://other.example/");
+  ASSERT_TRUE(transport_->CompleteNext(ScriptedTransport::Http(200)));
+  clock_->Set(rows[0].next_attempt_at - 1);
+  Settle();
+  EXPECT_EQ(transport_->requests().size(), sent + 1);
+  clock_->Set(rows[0].next_attempt_at);
+  ASSERT_TRUE(transport_->WaitForRequests(sent + 4));  // 2 retries + 1 new
+}
+
 TEST_F(ProtectionTest, CircuitOpensDefersThenProbeCloses) {
   Open();
   Endpoint ep = MakeEndpoint({.max_in_flight = 1});
   std::vector<DeliveryId> ids;
   for (int i = 0; i < 4; ++i) ids.push_back(Publish());
   // Three failures in a row open the breaker.
-  for (int i = 0; i < 3; ++i) {
+  for (uint64_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(transport_->WaitForHeld(1));
     transport_->CompleteNext(ScriptedTransport::Http(500));
-    Settle();
+    ASSERT_TRUE(WaitUntil([&] { return FailedAttempts() == i + 1; }));
   }
   auto row = engine_->GetEndpoint(ep.id).get().value();
   EXPECT_NE(row.circuit_open_until, 0);
   EXPECT_NE(row.failing_since, 0);
-  EXPECT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);
+  EXPECT_TRUE(WaitForOps(Kind::kCircuitOpened, 1));
   size_t sent = transport_->requests().size();
   EXPECT_EQ(sent, 3u);
   // Retries fall due (1 s) but the breaker holds them, spending nothing.
@@ -240,8 +430,7 @@ TEST_F(ProtectionTest, CircuitOpensDefersThenProbeCloses) {
   Settle();
   EXPECT_EQ(transport_->held(), 1u);
   transport_->CompleteNext(ScriptedTransport::Http(200));
-  Settle();
-  EXPECT_EQ(Ops(Kind::kCircuitClosed).size(), 1u);
+  EXPECT_TRUE(WaitForOps(Kind::kCircuitClosed, 1));
   row = engine_->GetEndpoint(ep.id).get().value();
   EXPECT_EQ(row.circuit_open_until, 0);
   // Closed: the rest flow again.
@@ -259,10 +448,10 @@ TEST_F(ProtectionTest, OpenCircuitSurvivesRestart) {
   Open();
   Endpoint ep = MakeEndpoint({});
   Publish();
-  for (int i = 0; i < 3; ++i) {
+  for (uint64_t i = 0; i < 3; ++i) {
     ASSERT_TRUE(transport_->WaitForHeld(1));
     transport_->CompleteNext(ScriptedTransport::Http(503));
-    Settle();
+    ASSERT_TRUE(WaitUntil([&] { return FailedAttempts() == i + 1; }));
     clock_->Advance(seconds(1));
   }
   ASSERT_NE(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
@@ -286,8 +475,8 @@ TEST_F(ProtectionTest, FailingForTooLongDisablesTheEndpoint) {
   auto row = engine_->GetEndpoint(ep.id).get().value();
   EXPECT_FALSE(row.enabled);
   EXPECT_EQ(row.disabled_reason, "failing");
+  ASSERT_TRUE(WaitForOps(Kind::kEndpointDisabled, 1));
   auto disabled = Ops(Kind::kEndpointDisabled);
-  ASSERT_EQ(disabled.size(), 1u);
   EXPECT_EQ(disabled[0].reason, "failing");
   // Disabled: the failing delivery waits. Re-enabling resumes it.
   size_t sent = transport_->requests().size();
@@ -363,17 +552,6 @@ CircuitBreakerOptions TripAfter(uint32_t failures, Duration open_for) {
   return b;
 }
 
-// Fails `n` attempts of the endpoint's (single, max_in_flight 1) stream,
-// letting the 1 s retries fall due in between.
-void FailAttempts(ScriptedTransport* t, FakeClock* clock, int n) {
-  for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE(t->WaitForHeld(1));
-    t->CompleteNext(ScriptedTransport::Http(500));
-    std::this_thread::sleep_for(milliseconds(60));
-    clock->Advance(seconds(1));
-  }
-}
-
 TEST_F(ProtectionTest, EndpointBreakerSettingsOverrideTheEngineDefault) {
   Open();  // engine default: opens after 3 failures
   EndpointSpec eager{.max_in_flight = 1};
@@ -381,12 +559,12 @@ TEST_F(ProtectionTest, EndpointBreakerSettingsOverrideTheEngineDefault) {
   Endpoint ep = MakeEndpoint(eager);
   EXPECT_EQ(ep.protection.circuit_breaker, TripAfter(1, seconds(10)));
   Publish();
-  FailAttempts(transport_, clock_.get(), 1);
+  FailAttempts(1);
   auto row = engine_->GetEndpoint(ep.id).get().value();
   ASSERT_NE(row.circuit_open_until, 0) << "one failure opens this endpoint";
   // Its own open period (10 s), not the default 30 s.
   EXPECT_LE(row.circuit_open_until, clock_->Now() + 10 * kSecond);
-  ASSERT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);
+  ASSERT_TRUE(WaitForOps(Kind::kCircuitOpened, 1));
   EXPECT_EQ(Ops(Kind::kCircuitOpened)[0].endpoint_id, ep.id);
 }
 
@@ -396,7 +574,7 @@ TEST_F(ProtectionTest, EndpointCanSwitchItsBreakerOff) {
   spec.protection.circuit_breaker = CircuitBreakerOptions{.enabled = false};
   Endpoint ep = MakeEndpoint(spec);
   DeliveryId id = Publish();
-  FailAttempts(transport_, clock_.get(), 5);  // more than the default 3
+  FailAttempts(5);  // more than the default 3
   WaitFor(id, DeliveryStatus::kDeadLetter);
   EXPECT_EQ(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
   EXPECT_TRUE(Ops(Kind::kCircuitOpened).empty());
@@ -406,7 +584,7 @@ TEST_F(ProtectionTest, SwitchingAnOpenBreakerOffLetsDeliveriesThrough) {
   Open();
   Endpoint ep = MakeEndpoint({.max_in_flight = 1});
   Publish();
-  FailAttempts(transport_, clock_.get(), 3);  // the default opens it
+  FailAttempts(3);  // the default opens it
   ASSERT_NE(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
   const size_t sent = transport_->requests().size();
   EndpointUpdate off;
@@ -416,10 +594,9 @@ TEST_F(ProtectionTest, SwitchingAnOpenBreakerOffLetsDeliveriesThrough) {
   ASSERT_TRUE(transport_->WaitForHeld(1)) << "no longer held by the breaker";
   EXPECT_EQ(transport_->requests().size(), sent + 1);
   transport_->CompleteNext(ScriptedTransport::Http(200));
-  Settle();
   // The success records that the circuit closed.
+  EXPECT_TRUE(WaitForOps(Kind::kCircuitClosed, 1));
   EXPECT_EQ(engine_->GetEndpoint(ep.id).get()->circuit_open_until, 0);
-  EXPECT_EQ(Ops(Kind::kCircuitClosed).size(), 1u);
 }
 
 TEST_F(ProtectionTest, EndpointAutoDisableOverridesTheEngineDefault) {
@@ -436,7 +613,7 @@ TEST_F(ProtectionTest, EndpointAutoDisableOverridesTheEngineDefault) {
   auto row = engine_->GetEndpoint(quick.id).get().value();
   EXPECT_FALSE(row.enabled);
   EXPECT_EQ(row.disabled_reason, "failing");
-  EXPECT_EQ(Ops(Kind::kEndpointDisabled).size(), 1u);
+  EXPECT_TRUE(WaitForOps(Kind::kEndpointDisabled, 1));
 }
 
 TEST_F(ProtectionTest, EndpointAutoDisableZeroNeverDisables) {
@@ -552,8 +729,8 @@ TEST_F(ProtectionTest, ProtectionSurvivesRestartOnRocksDb) {
   Endpoint ep = MakeEndpoint(spec);
   std::vector<DeliveryId> ids;
   for (int i = 0; i < 3; ++i) ids.push_back(Publish());
-  FailAttempts(transport_, clock_.get(), 2);  // opens (its own threshold)
-  ASSERT_EQ(Ops(Kind::kCircuitOpened).size(), 1u);
+  FailAttempts(2);  // opens (its own threshold)
+  ASSERT_TRUE(WaitForOps(Kind::kCircuitOpened, 1));
   const Endpoint before = engine_->GetEndpoint(ep.id).get().value();
   ASSERT_NE(before.circuit_open_until, 0);
 
