@@ -9,11 +9,14 @@
 //   queries.cc         Get*, List*, counters, ReadLog, LoadActive, stats
 //   retention.cc       pruning of old terminal deliveries
 //
-// Write path: a leader/follower queue (write.cc); the leader holds
-// write_mu_ while it assigns sequences, reads the previous rows it
-// replaces, builds ONE rocksdb::WriteBatch for the whole group and writes it
-// with one synced WAL write. The pruner writes through the same lock, one
-// short chunk at a time.
+// Write path: Append holds write_mu_ while it assigns the batch's
+// sequences, reads the previous rows it replaces, builds ONE
+// rocksdb::WriteBatch (events, rows, index maintenance, counters, last
+// sequence) and writes it with one synced WAL write. Group commit is the
+// engine Committer's job (one Append per merged batch), so the store keeps
+// no queue of its own; concurrent Appends (tests, tools) simply take turns,
+// which keeps every Append atomic and the log gapless. The pruner writes
+// through the same lock, one short chunk at a time.
 //
 // Read path: plain Gets and iterators, no lock; list queries use a snapshot
 // so that index entries and rows agree.
@@ -30,7 +33,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -93,15 +95,6 @@ class RocksDbStorage : public Storage {
   Result<RocksDbStats> Stats();
 
  private:
-  // One queued Append.
-  struct PendingWrite {
-    WriteBatch* batch;
-    bool done = false;
-    Status status;
-    uint64_t last_seq = 0;
-    std::condition_variable cv;
-  };
-
   // What the write path needs of a non-terminal delivery's current row to
   // replace it: the fields its index, due and counter keys derive from.
   struct ActiveRow {
@@ -148,8 +141,8 @@ class RocksDbStorage : public Storage {
 
   // write.cc. REQUIRES: write_mu_ held, w->seq and w->totals initialised
   // from committed_seq_ and totals_.
-  Status BuildGroup(const std::vector<PendingWrite*>& group, WriteState* w);
-  Status Prefetch(const std::vector<PendingWrite*>& group, WriteState* w);
+  Status BuildWrite(WriteBatch* batch, WriteState* w);
+  Status Prefetch(const WriteBatch& batch, WriteState* w);
   // The delivery's current row as of this write. With `use_cache` a
   // non-terminal row may come back reduced to ActiveRow's fields.
   Status LoadDelivery(WriteState* w, const DeliveryId& id, bool use_cache,
@@ -207,10 +200,7 @@ class RocksDbStorage : public Storage {
 
   std::atomic<uint64_t> last_seq_{0};
 
-  std::mutex queue_mu_;
-  std::deque<PendingWrite*> queue_;
-
-  // Held by the leader while it builds and writes a group, and by the pruner
+  // Held by Append while it builds and writes a batch, and by the pruner
   // for one chunk: the state below is only touched under it.
   std::mutex write_mu_;
   uint64_t committed_seq_ = 0;

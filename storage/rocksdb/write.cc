@@ -1,14 +1,17 @@
-// The write path: a leader/follower queue in the manner of LevelDB's
-// DBImpl::Write. Callers enqueue their WriteBatch; the caller at the head of
-// the queue becomes the leader, takes every batch queued so far, turns them
-// into ONE rocksdb::WriteBatch (events + rows + index maintenance + counters
-// + last sequence) and writes it with one synced WAL write. The followers
-// sleep meanwhile and are woken with their result. Hence:
-//   - group commit: every batch that queued while the previous sync ran
-//     shares the next sync;
-//   - sequence numbers are assigned by exactly one thread, in commit order,
-//     so a crash can never leave seq N+1 durable without seq N;
-//   - index maintenance reads old rows without racing another writer.
+// The write path: Append turns one WriteBatch into ONE rocksdb::WriteBatch
+// (events under their new sequence numbers, rows, index maintenance, the
+// due index, counters, totals, last_seq) and writes it with one synced WAL
+// write (docs/storage.md, "Write path").
+//
+// Why no queue here: the engine's Committer already merges every decision
+// since its last write into one Append, from one thread. A second
+// leader/follower queue in the adapter only added a hand-off per publish.
+// Appends from elsewhere (tests, tools) take turns on write_mu_; that alone
+// gives what the contract asks:
+//   - atomicity: a batch is one rocksdb::WriteBatch, all or nothing;
+//   - gapless sequences: assigned under the lock that commits, so seq N+1
+//     can never be durable without seq N;
+//   - index maintenance reads the previous rows without racing a writer.
 #include <rocksdb/slice.h>
 
 #include <algorithm>
@@ -83,56 +86,13 @@ Result<uint64_t> RocksDbStorage::Append(WriteBatch* batch) {
   if (options_.read_only) {
     return Status::FailedPrecondition("store " + path_ + " is open read-only");
   }
-  PendingWrite pw{batch};
-  std::unique_lock<std::mutex> lock(queue_mu_);
-  queue_.push_back(&pw);
-  while (!pw.done && queue_.front() != &pw) pw.cv.wait(lock);
-  if (pw.done) {
-    if (!pw.status.ok()) return pw.status;
-    return pw.last_seq;
-  }
-  // Leader: take everything queued so far (bounded so that one group's
-  // latency stays reasonable).
-  std::vector<PendingWrite*> group;
-  size_t events = 0;
-  for (PendingWrite* p : queue_) {
-    if (!group.empty() && events + p->batch->events.size() > 50'000) break;
-    group.push_back(p);
-    events += p->batch->events.size();
-  }
-  lock.unlock();
-
-  Status status;
-  std::vector<uint64_t> last_seqs(group.size());
-  {
-    std::lock_guard<std::mutex> wl(write_mu_);
-    WriteState w;
-    w.seq = committed_seq_;
-    w.totals = totals_;
-    status = BuildGroup(group, &w);
-    if (status.ok()) {
-      // Recompute each member's last sequence from the batch sizes.
-      uint64_t seq = committed_seq_;
-      for (size_t i = 0; i < group.size(); ++i) {
-        seq += group[i]->batch->events.size();
-        last_seqs[i] = seq;
-      }
-      status = Commit(&w);
-    }
-  }
-
-  lock.lock();
-  for (size_t i = 0; i < group.size(); ++i) {
-    PendingWrite* p = queue_.front();
-    queue_.pop_front();
-    p->status = status;
-    p->last_seq = last_seqs[i];
-    p->done = true;
-    if (p != &pw) p->cv.notify_one();
-  }
-  if (!queue_.empty()) queue_.front()->cv.notify_one();
-  if (!status.ok()) return status;
-  return pw.last_seq;
+  std::lock_guard<std::mutex> lock(write_mu_);
+  WriteState w;
+  w.seq = committed_seq_;
+  w.totals = totals_;
+  HOOKLOG_RETURN_IF_ERROR(BuildWrite(batch, &w));
+  HOOKLOG_RETURN_IF_ERROR(Commit(&w));
+  return w.seq;
 }
 
 void RocksDbStorage::MultiGetRows(const rocksdb::ReadOptions& ro,
@@ -186,15 +146,12 @@ Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
 // messages those deliveries start referring to. New deliveries are misses
 // answered by the Bloom filters. (The adapter does not interpret events, so
 // "new" is found out by looking, not by the event type.)
-Status RocksDbStorage::Prefetch(const std::vector<PendingWrite*>& group,
-                                WriteState* w) {
+Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
   std::vector<DeliveryId> ids;
-  for (const PendingWrite* p : group) {
-    for (const Delivery& d : p->batch->deliveries) {
-      if (active_cache_.count(d.id) || w->prefetched.count(d.id)) continue;
-      w->prefetched.emplace(d.id, std::nullopt);
-      ids.push_back(d.id);
-    }
+  for (const Delivery& d : batch.deliveries) {
+    if (active_cache_.count(d.id) || w->prefetched.count(d.id)) continue;
+    w->prefetched.emplace(d.id, std::nullopt);
+    ids.push_back(d.id);
   }
   // MultiGet wants its keys sorted; ids and their big-endian keys sort alike.
   std::sort(ids.begin(), ids.end());
@@ -221,18 +178,16 @@ Status RocksDbStorage::Prefetch(const std::vector<PendingWrite*>& group,
   }
   std::vector<MessageId> msgs;
   std::unordered_set<MessageId, IdHash> seen;
-  for (const PendingWrite* p : group) {
-    for (const Delivery& d : p->batch->deliveries) {
-      const MessageId* old_msg = nullptr;
-      if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
-        old_msg = &it->second.message_id;
-      } else if (auto pf = w->prefetched.find(d.id);
-                 pf != w->prefetched.end() && pf->second) {
-        old_msg = &pf->second->message_id;
-      }
-      if (old_msg != nullptr && *old_msg == d.message_id) continue;
-      if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
+  for (const Delivery& d : batch.deliveries) {
+    const MessageId* old_msg = nullptr;
+    if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
+      old_msg = &it->second.message_id;
+    } else if (auto pf = w->prefetched.find(d.id);
+               pf != w->prefetched.end() && pf->second) {
+      old_msg = &pf->second->message_id;
     }
+    if (old_msg != nullptr && *old_msg == d.message_id) continue;
+    if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
   }
   if (msgs.empty()) return Status::Ok();
   std::sort(msgs.begin(), msgs.end());
@@ -355,41 +310,37 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
   return Status::Ok();
 }
 
-Status RocksDbStorage::BuildGroup(const std::vector<PendingWrite*>& group,
-                                  WriteState* w) {
-  HOOKLOG_RETURN_IF_ERROR(Prefetch(group, w));
-  for (PendingWrite* p : group) {
-    WriteBatch* b = p->batch;
-    for (Event& e : b->events) {
-      e.seq = ++w->seq;
-      w->wb.Put(log_cf(), SeqKey(e.seq), EncodeEvent(e));
+Status RocksDbStorage::BuildWrite(WriteBatch* batch, WriteState* w) {
+  HOOKLOG_RETURN_IF_ERROR(Prefetch(*batch, w));
+  for (Event& e : batch->events) {
+    e.seq = ++w->seq;
+    w->wb.Put(log_cf(), SeqKey(e.seq), EncodeEvent(e));
+  }
+  for (const Endpoint& e : batch->endpoints) {
+    std::optional<Endpoint> old;
+    HOOKLOG_RETURN_IF_ERROR(LoadEndpoint(w, e.id, &old));
+    const std::string new_key = EndpointIndexKey(e);
+    if (old) {
+      const std::string old_key = EndpointIndexKey(*old);
+      if (old_key != new_key) w->index_ops.push_back({old_key, {}, false});
     }
-    for (const Endpoint& e : b->endpoints) {
-      std::optional<Endpoint> old;
-      HOOKLOG_RETURN_IF_ERROR(LoadEndpoint(w, e.id, &old));
-      const std::string new_key = EndpointIndexKey(e);
-      if (old) {
-        const std::string old_key = EndpointIndexKey(*old);
-        if (old_key != new_key) w->index_ops.push_back({old_key, {}, false});
-      }
-      w->index_ops.push_back({new_key, {}, true});
-      w->row_ops.push_back({RowKey(kRowEndpoint, e.id.raw()),
-                            storage_internal::EncodeEndpointRow(e), true});
-      w->endpoints[e.id] = e;
-    }
-    for (const Message& m : b->messages) {
-      w->row_ops.push_back({RowKey(kRowMessage, m.id.raw()),
-                            storage_internal::EncodeMessageRow(m), true});
-    }
-    for (const Delivery& d : b->deliveries) {
-      std::optional<Delivery> old;
-      HOOKLOG_RETURN_IF_ERROR(LoadDelivery(w, d.id, /*use_cache=*/true, &old));
-      HOOKLOG_RETURN_IF_ERROR(PutDelivery(w, old ? &*old : nullptr, &d));
-    }
-    for (const IdempotencyRecord& rec : b->idempotency) {
-      w->row_ops.push_back({IdempotencyKey(rec.key),
-                            storage_internal::EncodeIdempotencyRow(rec), true});
-    }
+    w->index_ops.push_back({new_key, {}, true});
+    w->row_ops.push_back({RowKey(kRowEndpoint, e.id.raw()),
+                          storage_internal::EncodeEndpointRow(e), true});
+    w->endpoints[e.id] = e;
+  }
+  for (const Message& m : batch->messages) {
+    w->row_ops.push_back({RowKey(kRowMessage, m.id.raw()),
+                          storage_internal::EncodeMessageRow(m), true});
+  }
+  for (const Delivery& d : batch->deliveries) {
+    std::optional<Delivery> old;
+    HOOKLOG_RETURN_IF_ERROR(LoadDelivery(w, d.id, /*use_cache=*/true, &old));
+    HOOKLOG_RETURN_IF_ERROR(PutDelivery(w, old ? &*old : nullptr, &d));
+  }
+  for (const IdempotencyRecord& rec : batch->idempotency) {
+    w->row_ops.push_back({IdempotencyKey(rec.key),
+                          storage_internal::EncodeIdempotencyRow(rec), true});
   }
   return Status::Ok();
 }
