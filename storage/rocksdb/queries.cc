@@ -273,34 +273,36 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
   return page;
 }
 
+// Endpoints are few, and a list always reports total_count: ONE scan of
+// the whole endpoint index counts every match and collects the page on the
+// way (the entries after the cursor, or after the skipped pages).
 Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
-  Timestamp cursor_ts = 0;
-  Uuid128 cursor_id;
-  std::string start(1, kIdxEndpoints);
-  bool skip_equal = false;
+  std::string cursor_key;  // empty: the page starts at the first match
   if (!q.cursor.empty()) {
+    Timestamp cursor_ts = 0;
+    Uuid128 cursor_id;
     HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
-    PutOrderSuffix(&start, cursor_ts, cursor_id);
-    skip_equal = true;
+    cursor_key.assign(1, kIdxEndpoints);
+    PutOrderSuffix(&cursor_key, cursor_ts, cursor_id);
   }
   ScopedSnapshot snap(db_);
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.get();
-  const std::string upper(1, kIdxEndpoints + 1);
+  const std::string lower(1, kIdxEndpoints);
+  const std::string upper = PrefixSuccessor(lower);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
-  it->Seek(start);
-  if (skip_equal && it->Valid() && it->key().ToStringView() == start) {
-    it->Next();
-  }
   Page<Endpoint> page;
   uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
-  bool page_full = false;
-  for (; it->Valid(); it->Next()) {
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != 1 + kOrderSuffixBytes) {
+      return Status::Corruption("malformed index key in " + path_);
+    }
     Timestamp ts;
     Uuid128 id;
-    ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+    ParseOrderSuffix(key, &ts, &id);
     auto row =
         GetRow<Endpoint>(RowKey(kRowEndpoint, id), "endpoint",
                          storage_internal::DecodeEndpointRow, snap.get());
@@ -317,31 +319,21 @@ Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
     }
     if (!match) continue;
     ++page.total_count;
+    // Before the page: at or before the cursor, or in a skipped page.
+    if (!cursor_key.empty() && key <= cursor_key) continue;
     if (to_skip > 0) {
       --to_skip;
       continue;
     }
-    if (page_full) {
-      if (page.next_cursor.empty()) {
-        page.next_cursor = EncodeListCursor(page.items.back().created_at,
-                                            page.items.back().id.raw());
-      }
-      continue;  // keep counting
+    if (page.items.size() < q.page_size) {
+      page.items.push_back(e);
+    } else if (page.next_cursor.empty()) {
+      // One more match exists: the page gets a cursor.
+      page.next_cursor = EncodeListCursor(page.items.back().created_at,
+                                          page.items.back().id.raw());
     }
-    page.items.push_back(e);
-    page_full = page.items.size() == q.page_size;
   }
   HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing endpoints"));
-  if (!q.cursor.empty()) {
-    // total_count counts every match, not only those after the cursor.
-    EndpointQuery all = q;
-    all.cursor.clear();
-    all.page = 1;
-    all.page_size = 1;
-    auto r = ListEndpoints(all);
-    if (!r.ok()) return r.status();
-    page.total_count = r->total_count;
-  }
   return page;
 }
 
