@@ -68,6 +68,18 @@ void ParseOrderSuffix(std::string_view key, Timestamp* created_at, Uuid128* id);
 
 // rows: `prefix` + id.
 std::string RowKey(char prefix, const Uuid128& id);
+template <typename Tag>
+std::string RowKey(char prefix, const Id<Tag>& id) {
+  return RowKey(prefix, id.raw());
+}
+// RowKey(prefix, id) of each of `ids`, in order.
+template <typename IdT>
+std::vector<std::string> RowKeys(char prefix, const std::vector<IdT>& ids) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const IdT& id : ids) keys.push_back(RowKey(prefix, id));
+  return keys;
+}
 std::string IdempotencyKey(std::string_view key);
 
 // log: big-endian seq. ParseSeqKey gives 0 for a malformed key.

@@ -117,6 +117,12 @@ RocksDbStorage::~RocksDbStorage() {
   delete db_;
 }
 
+Result<RocksDbStorage*> RocksDbStorage::From(Storage* storage) {
+  auto* s = dynamic_cast<RocksDbStorage*>(storage);
+  if (s == nullptr) return Status::InvalidArgument("not a RocksDB storage");
+  return s;
+}
+
 Status RocksDbStorage::MapOpenError(const rocksdb::Status& s) const {
   const std::string msg = s.ToString();
   std::string lower = msg;
@@ -244,13 +250,12 @@ Status RocksDbStorage::CheckMeta() {
         std::to_string(version) + ", this build reads up to " +
         std::to_string(kStoreFormatVersion) + ")");
   }
-  uint64_t meta_seq = 0;
-  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaLastSeq, &value);
-  if (s.ok()) {
-    meta_seq = ParseFixed64Value(value);
-  } else if (!s.IsNotFound()) {
-    return FromRocks(s, "reading metadata of " + path_);
-  }
+  const rocksdb::ReadOptions ro;
+  const std::string what = "metadata of " + path_;
+  std::optional<uint64_t> last_seq;
+  HOOKLOG_RETURN_IF_ERROR(
+      ReadRow(ro, meta_cf(), kMetaLastSeq, DecodeCount, what, &last_seq));
+  const uint64_t meta_seq = last_seq.value_or(0);
   const uint64_t log_seq =
       log_empty ? 0 : ParseSeqKey(it->key().ToStringView());
   // Both are written by the same atomic batch: disagreement means damage.
@@ -263,15 +268,18 @@ Status RocksDbStorage::CheckMeta() {
   last_seq_ = meta_seq;
   committed_seq_ = meta_seq;
   std::optional<EndpointCounters> totals;
-  HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), meta_cf(),
-                                  kMetaTotals, storage_internal::DecodeCounters,
-                                  "metadata of " + path_, &totals));
-  if (totals) totals_ = *totals;
-  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPruned, &value);
-  if (s.ok()) pruned_total_ = ParseFixed64Value(value);
-  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPrunedBefore, &value);
-  if (s.ok()) {
-    pruned_before_ = UnbiasTimestamp(ParseFixed64Value(value));
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, meta_cf(), kMetaTotals,
+                                  storage_internal::DecodeCounters, what,
+                                  &totals));
+  totals_ = totals.value_or(EndpointCounters{});
+  std::optional<uint64_t> pruned, pruned_before;
+  HOOKLOG_RETURN_IF_ERROR(
+      ReadRow(ro, meta_cf(), kMetaPruned, DecodeCount, what, &pruned));
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, meta_cf(), kMetaPrunedBefore, DecodeCount,
+                                  what, &pruned_before));
+  pruned_total_ = pruned.value_or(0);
+  if (pruned_before) {
+    pruned_before_ = UnbiasTimestamp(*pruned_before);
   } else if (pruned_total_ > 0) {
     // Pruned by a build that did not record the watermark: any terminal
     // delivery may be gone.

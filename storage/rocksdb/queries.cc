@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "base/coding.h"
+#include "storage/query_match.h"
 #include "storage/rocksdb/key_layout.h"
 #include "storage/rocksdb/store.h"
 #include "storage/row_codec.h"
@@ -36,6 +37,32 @@ class ScopedSnapshot {
  private:
   rocksdb::DB* db_;
   const rocksdb::Snapshot* s_;
+};
+
+// An iterator over the keys of `cf` that start with `prefix`, as of
+// `snapshot`: RocksDB stops at the prefix's end (iterate_upper_bound), so
+// no loop has to test the prefix. Not movable: RocksDB keeps a pointer to
+// the bound.
+class PrefixIterator {
+ public:
+  PrefixIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                 const rocksdb::Snapshot* snapshot, const std::string& prefix)
+      : upper_(PrefixSuccessor(prefix)), upper_slice_(upper_) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ro.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(ro, cf));
+  }
+  PrefixIterator(const PrefixIterator&) = delete;
+  PrefixIterator& operator=(const PrefixIterator&) = delete;
+
+  rocksdb::Iterator* get() const { return it_.get(); }
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  const std::string upper_;
+  const rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
 };
 
 // Positions `it` on the first index key of a list page: at `start`, or,
@@ -80,13 +107,11 @@ Status RocksDbStorage::MultiGetDeliveries(const rocksdb::ReadOptions& ro,
                                           const char* index,
                                           std::vector<Delivery>* out) {
   if (ids.empty()) return Status::Ok();
-  std::vector<std::string> keys;
-  keys.reserve(ids.size());
-  for (const Uuid128& id : ids) keys.push_back(RowKey(kRowDelivery, id));
   std::vector<rocksdb::PinnableSlice> values;
   std::vector<rocksdb::Status> statuses;
-  MultiGetRows(ro, keys, /*sorted_input=*/false, &values, &statuses);
-  for (size_t i = 0; i < keys.size(); ++i) {
+  MultiGetRows(ro, RowKeys(kRowDelivery, ids), /*sorted_input=*/false, &values,
+               &statuses);
+  for (size_t i = 0; i < ids.size(); ++i) {
     if (!statuses[i].ok()) {
       return Status::Corruption(std::string(index) + " of " + path_ +
                                 " names a missing delivery " +
@@ -128,17 +153,17 @@ Status RocksDbStorage::ReadLog(uint64_t from_seq, size_t max_events,
 }
 
 Result<Endpoint> RocksDbStorage::GetEndpoint(const EndpointId& id) {
-  return GetRow<Endpoint>(RowKey(kRowEndpoint, id.raw()), "endpoint",
+  return GetRow<Endpoint>(RowKey(kRowEndpoint, id), "endpoint",
                           storage_internal::DecodeEndpointRow);
 }
 
 Result<Message> RocksDbStorage::GetMessage(const MessageId& id) {
-  return GetRow<Message>(RowKey(kRowMessage, id.raw()), "message",
+  return GetRow<Message>(RowKey(kRowMessage, id), "message",
                          storage_internal::DecodeMessageRow);
 }
 
 Result<Delivery> RocksDbStorage::GetDelivery(const DeliveryId& id) {
-  return GetRow<Delivery>(RowKey(kRowDelivery, id.raw()), "delivery",
+  return GetRow<Delivery>(RowKey(kRowDelivery, id), "delivery",
                           storage_internal::DecodeDeliveryRow);
 }
 
@@ -158,13 +183,13 @@ Result<EndpointCounters> RocksDbStorage::GetCounters(const EndpointId& id) {
   ro.snapshot = snap.get();
   rocksdb::PinnableSlice endpoint;
   rocksdb::Status s =
-      db_->Get(ro, rows_cf(), RowKey(kRowEndpoint, id.raw()), &endpoint);
+      db_->Get(ro, rows_cf(), RowKey(kRowEndpoint, id), &endpoint);
   if (s.IsNotFound()) {
     return Status::NotFound("endpoint " + id.ToString() + " not found");
   }
   if (!s.ok()) return FromRocks(s, "reading counters");
   std::optional<EndpointCounters> c;
-  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, rows_cf(), RowKey(kRowCounters, id.raw()),
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, rows_cf(), RowKey(kRowCounters, id),
                                   storage_internal::DecodeCounters, "counters",
                                   &c));
   return c.value_or(EndpointCounters{});
@@ -191,12 +216,9 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
   const std::string prefix = DeliveryIndexPrefix(
       mask, q.endpoint_id ? &*q.endpoint_id : nullptr,
       q.status ? &*q.status : nullptr, q.event_type ? &*q.event_type : nullptr);
-  const std::string upper = PrefixSuccessor(prefix);
   ScopedSnapshot snap(db_);
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.get();
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
 
   // The newest key that can match: created_before (inclusive) bounds it.
   std::string range_start = prefix;
@@ -210,7 +232,7 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
   Page<Delivery> page;
   std::vector<Uuid128> ids;  // of the page
   {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+    PrefixIterator it(db_, index_cf(), snap.get(), prefix);
     SeekPageStart(it.get(), prefix, range_start, q.cursor, cursor_ts,
                   cursor_id);
     uint64_t to_skip =
@@ -261,7 +283,7 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
     return page;
   }
   // A keys-only scan of the range.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+  PrefixIterator it(db_, index_cf(), snap.get(), prefix);
   for (it->Seek(range_start); it->Valid(); it->Next()) {
     Timestamp ts;
     Uuid128 id;
@@ -286,16 +308,11 @@ Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
     PutOrderSuffix(&cursor_key, cursor_ts, cursor_id);
   }
   ScopedSnapshot snap(db_);
-  rocksdb::ReadOptions ro;
-  ro.snapshot = snap.get();
-  const std::string lower(1, kIdxEndpoints);
-  const std::string upper = PrefixSuccessor(lower);
-  rocksdb::Slice upper_slice(upper);
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+  const std::string prefix(1, kIdxEndpoints);
+  PrefixIterator it(db_, index_cf(), snap.get(), prefix);
   Page<Endpoint> page;
   uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
-  for (it->Seek(lower); it->Valid(); it->Next()) {
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
     const std::string_view key = it->key().ToStringView();
     if (key.size() != 1 + kOrderSuffixBytes) {
       return Status::Corruption("malformed index key in " + path_);
@@ -308,16 +325,7 @@ Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
                          storage_internal::DecodeEndpointRow, snap.get());
     if (!row.ok()) return row.status();
     const Endpoint& e = *row;
-    if (e.deleted && !q.include_deleted) continue;
-    bool match = true;
-    for (const auto& [k, v] : q.metadata) {
-      auto m = e.metadata.find(k);
-      if (m == e.metadata.end() || m->second != v) {
-        match = false;
-        break;
-      }
-    }
-    if (!match) continue;
+    if (!storage_internal::MatchesEndpointQuery(q, e)) continue;
     ++page.total_count;
     // Before the page: at or before the cursor, or in a skipped page.
     if (!cursor_key.empty() && key <= cursor_key) continue;
@@ -354,19 +362,15 @@ Status RocksDbStorage::LoadActive(
   rocksdb::ReadOptions ro;
   ro.snapshot = snap->get();
   {
-    const std::string lower(1, kRowEndpoint);
-    const std::string upper = PrefixSuccessor(lower);
-    rocksdb::Slice upper_slice(upper);
-    ro.iterate_upper_bound = &upper_slice;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, rows_cf()));
-    for (it->Seek(lower); it->Valid(); it->Next()) {
+    const std::string prefix(1, kRowEndpoint);
+    PrefixIterator it(db_, rows_cf(), snap->get(), prefix);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
       Endpoint e;
       HOOKLOG_RETURN_IF_ERROR(
           storage_internal::DecodeEndpointRow(it->value().ToStringView(), &e));
       on_endpoint(e);
     }
     HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading endpoints"));
-    ro.iterate_upper_bound = nullptr;
   }
   // The due index holds exactly the non-terminal deliveries; fetch their
   // rows in chunks with MultiGet.
@@ -415,11 +419,9 @@ Result<RocksDbStats> RocksDbStorage::Stats() {
 }  // namespace rocksdb_internal
 
 Result<RocksDbStats> GetRocksDbStats(Storage* storage) {
-  auto* s = dynamic_cast<rocksdb_internal::RocksDbStorage*>(storage);
-  if (s == nullptr) {
-    return Status::InvalidArgument("not a RocksDB storage");
-  }
-  return s->Stats();
+  auto s = rocksdb_internal::RocksDbStorage::From(storage);
+  if (!s.ok()) return s.status();
+  return (*s)->Stats();
 }
 
 }  // namespace hooklog

@@ -57,9 +57,7 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
     if (candidates.empty()) break;
     {
       std::lock_guard<std::mutex> wl(write_mu_);
-      WriteState w;
-      w.seq = committed_seq_;
-      w.totals = totals_;
+      WriteState w(committed_seq_, totals_);
       for (const DeliveryId& id : candidates) {
         // The index was read without the lock: decide on the current row.
         std::optional<Delivery> old;
@@ -76,7 +74,7 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
         if (*refs == 0) {
           // The message's payload goes with its last delivery row.
           w.row_ops.push_back(
-              {RowKey(kRowMessage, old->message_id.raw()), {}, false});
+              {RowKey(kRowMessage, old->message_id), {}, false});
         }
       }
       // Pruned rows were created before `cutoff` (their last activity is).
@@ -107,11 +105,9 @@ void RocksDbStorage::PrunerLoop() {
 }  // namespace rocksdb_internal
 
 Result<uint64_t> PruneRocksDbStorage(Storage* storage) {
-  auto* s = dynamic_cast<rocksdb_internal::RocksDbStorage*>(storage);
-  if (s == nullptr) {
-    return Status::InvalidArgument("not a RocksDB storage");
-  }
-  return s->PruneOnce();
+  auto s = rocksdb_internal::RocksDbStorage::From(storage);
+  if (!s.ok()) return s.status();
+  return (*s)->PruneOnce();
 }
 
 }  // namespace hooklog

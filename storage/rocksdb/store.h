@@ -41,6 +41,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/coding.h"
 #include "hooklog/rocksdb_storage.h"
 #include "hooklog/storage.h"
 
@@ -58,6 +59,16 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   return Status::Unavailable(std::move(msg));
 }
 
+// Decodes a fixed64 count value (last_seq, pruned, reference counts); a
+// malformed one reads as 0, like a missing one. For ReadRow.
+inline Status DecodeCount(std::string_view value, uint64_t* count) {
+  uint64_t v = 0;
+  storage_internal::Reader r(value);
+  (void)r.Fixed64(&v);
+  *count = v;
+  return Status::Ok();
+}
+
 // One pending write to a sorted column family (rows, index, due).
 struct KeyOp {
   std::string key;
@@ -69,6 +80,10 @@ class RocksDbStorage : public Storage {
  public:
   RocksDbStorage(std::string path, RocksDbOptions options);
   ~RocksDbStorage() override;
+
+  // The store behind `storage` (as returned by OpenRocksDbStorage), or
+  // InvalidArgument.
+  static Result<RocksDbStorage*> From(Storage* storage);
 
   Status Open();
 
@@ -112,8 +127,12 @@ class RocksDbStorage : public Storage {
 
   // The rows of one write (an Append, or a pruning chunk) as they will be
   // after it, and the counters it touched. Published into the caches only
-  // when the write succeeded.
+  // when the write succeeded. Starts from the committed sequence and totals
+  // (REQUIRES: write_mu_ held for its whole life).
   struct WriteState {
+    WriteState(uint64_t committed_seq, const EndpointCounters& committed_totals)
+        : totals(committed_totals), seq(committed_seq) {}
+
     rocksdb::WriteBatch wb;  // log and meta families
     // Writes to the sorted families, emitted in key order by Commit.
     std::vector<KeyOp> row_ops, index_ops, due_ops;
@@ -139,8 +158,7 @@ class RocksDbStorage : public Storage {
   Status MapOpenError(const rocksdb::Status& s) const;
   Status CheckMeta();
 
-  // write.cc. REQUIRES: write_mu_ held, w->seq and w->totals initialised
-  // from committed_seq_ and totals_.
+  // write.cc. REQUIRES: write_mu_ held.
   Status BuildWrite(WriteBatch* batch, WriteState* w);
   Status Prefetch(const WriteBatch& batch, WriteState* w);
   // The delivery's current row as of this write. With `use_cache` a

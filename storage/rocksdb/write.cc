@@ -55,12 +55,6 @@ void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
   c->attempts += static_cast<uint64_t>(sign) * d.attempts;
 }
 
-// A message reference count value; malformed reads as 0, like a missing one.
-Status DecodeRefs(std::string_view value, uint64_t* refs) {
-  *refs = ParseFixed64Value(value);
-  return Status::Ok();
-}
-
 }  // namespace
 
 RocksDbStorage::ActiveRow RocksDbStorage::ToActiveRow(const Delivery& d) {
@@ -87,9 +81,7 @@ Result<uint64_t> RocksDbStorage::Append(WriteBatch* batch) {
     return Status::FailedPrecondition("store " + path_ + " is open read-only");
   }
   std::lock_guard<std::mutex> lock(write_mu_);
-  WriteState w;
-  w.seq = committed_seq_;
-  w.totals = totals_;
+  WriteState w(committed_seq_, totals_);
   HOOKLOG_RETURN_IF_ERROR(BuildWrite(batch, &w));
   HOOKLOG_RETURN_IF_ERROR(Commit(&w));
   return w.seq;
@@ -125,9 +117,9 @@ Status RocksDbStorage::LoadDelivery(WriteState* w, const DeliveryId& id,
       return Status::Ok();
     }
   }
-  return ReadRow(
-      rocksdb::ReadOptions(), rows_cf(), RowKey(kRowDelivery, id.raw()),
-      storage_internal::DecodeDeliveryRow, "delivery " + id.ToString(), out);
+  return ReadRow(rocksdb::ReadOptions(), rows_cf(), RowKey(kRowDelivery, id),
+                 storage_internal::DecodeDeliveryRow,
+                 "delivery " + id.ToString(), out);
 }
 
 Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
@@ -136,9 +128,9 @@ Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
     *out = it->second;
     return Status::Ok();
   }
-  return ReadRow(
-      rocksdb::ReadOptions(), rows_cf(), RowKey(kRowEndpoint, id.raw()),
-      storage_internal::DecodeEndpointRow, "endpoint " + id.ToString(), out);
+  return ReadRow(rocksdb::ReadOptions(), rows_cf(), RowKey(kRowEndpoint, id),
+                 storage_internal::DecodeEndpointRow,
+                 "endpoint " + id.ToString(), out);
 }
 
 // Reads ahead, with one MultiGet each, the previous rows of the batch's
@@ -158,13 +150,8 @@ Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
   std::vector<rocksdb::PinnableSlice> values;
   std::vector<rocksdb::Status> statuses;
   if (!ids.empty()) {
-    std::vector<std::string> keys;
-    keys.reserve(ids.size());
-    for (const DeliveryId& id : ids) {
-      keys.push_back(RowKey(kRowDelivery, id.raw()));
-    }
-    MultiGetRows(rocksdb::ReadOptions(), keys, /*sorted_input=*/true, &values,
-                 &statuses);
+    MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowDelivery, ids),
+                 /*sorted_input=*/true, &values, &statuses);
     for (size_t i = 0; i < ids.size(); ++i) {
       if (statuses[i].IsNotFound()) continue;
       if (!statuses[i].ok()) {
@@ -191,13 +178,8 @@ Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
   }
   if (msgs.empty()) return Status::Ok();
   std::sort(msgs.begin(), msgs.end());
-  std::vector<std::string> ref_keys;
-  ref_keys.reserve(msgs.size());
-  for (const MessageId& m : msgs) {
-    ref_keys.push_back(RowKey(kRowMessageRefs, m.raw()));
-  }
-  MultiGetRows(rocksdb::ReadOptions(), ref_keys, /*sorted_input=*/true, &values,
-               &statuses);
+  MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowMessageRefs, msgs),
+               /*sorted_input=*/true, &values, &statuses);
   for (size_t i = 0; i < msgs.size(); ++i) {
     uint64_t refs = 0;
     if (statuses[i].ok()) {
@@ -221,7 +203,7 @@ Status RocksDbStorage::CountersFor(WriteState* w, const EndpointId& id,
     } else {
       std::optional<EndpointCounters> stored;
       HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
-                                      RowKey(kRowCounters, id.raw()),
+                                      RowKey(kRowCounters, id),
                                       storage_internal::DecodeCounters,
                                       "counters of " + id.ToString(), &stored));
       if (stored) c = *stored;
@@ -237,9 +219,9 @@ Status RocksDbStorage::MessageRefsFor(WriteState* w, const MessageId& id,
   auto it = w->message_refs.find(id);
   if (it == w->message_refs.end()) {
     std::optional<uint64_t> refs;
-    HOOKLOG_RETURN_IF_ERROR(ReadRow(
-        rocksdb::ReadOptions(), rows_cf(), RowKey(kRowMessageRefs, id.raw()),
-        DecodeRefs, "message " + id.ToString(), &refs));
+    HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
+                                    RowKey(kRowMessageRefs, id), DecodeCount,
+                                    "message " + id.ToString(), &refs));
     it = w->message_refs.emplace(id, refs.value_or(0)).first;
   }
   *out = &it->second;
@@ -300,11 +282,11 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
     }
   }
   if (new_row != nullptr) {
-    w->row_ops.push_back({RowKey(kRowDelivery, new_row->id.raw()),
+    w->row_ops.push_back({RowKey(kRowDelivery, new_row->id),
                           storage_internal::EncodeDeliveryRow(*new_row), true});
     w->deliveries[new_row->id] = *new_row;
   } else if (old_row != nullptr) {
-    w->row_ops.push_back({RowKey(kRowDelivery, old_row->id.raw()), {}, false});
+    w->row_ops.push_back({RowKey(kRowDelivery, old_row->id), {}, false});
     w->deliveries[old_row->id] = std::nullopt;
   }
   return Status::Ok();
@@ -325,12 +307,12 @@ Status RocksDbStorage::BuildWrite(WriteBatch* batch, WriteState* w) {
       if (old_key != new_key) w->index_ops.push_back({old_key, {}, false});
     }
     w->index_ops.push_back({new_key, {}, true});
-    w->row_ops.push_back({RowKey(kRowEndpoint, e.id.raw()),
+    w->row_ops.push_back({RowKey(kRowEndpoint, e.id),
                           storage_internal::EncodeEndpointRow(e), true});
     w->endpoints[e.id] = e;
   }
   for (const Message& m : batch->messages) {
-    w->row_ops.push_back({RowKey(kRowMessage, m.id.raw()),
+    w->row_ops.push_back({RowKey(kRowMessage, m.id),
                           storage_internal::EncodeMessageRow(m), true});
   }
   for (const Delivery& d : batch->deliveries) {
@@ -347,15 +329,15 @@ Status RocksDbStorage::BuildWrite(WriteBatch* batch, WriteState* w) {
 
 Status RocksDbStorage::Commit(WriteState* w) {
   for (const auto& [id, c] : w->counters) {
-    w->row_ops.push_back({RowKey(kRowCounters, id.raw()),
-                          storage_internal::EncodeCounters(c), true});
+    w->row_ops.push_back(
+        {RowKey(kRowCounters, id), storage_internal::EncodeCounters(c), true});
   }
   for (const auto& [id, refs] : w->message_refs) {
     if (refs == 0) {
-      w->row_ops.push_back({RowKey(kRowMessageRefs, id.raw()), {}, false});
+      w->row_ops.push_back({RowKey(kRowMessageRefs, id), {}, false});
     } else {
       w->row_ops.push_back(
-          {RowKey(kRowMessageRefs, id.raw()), Fixed64Value(refs), true});
+          {RowKey(kRowMessageRefs, id), Fixed64Value(refs), true});
     }
   }
   EmitSorted(&w->row_ops, rows_cf(), &w->wb);
