@@ -41,9 +41,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "base/coding.h"
 #include "hooklog/rocksdb_storage.h"
 #include "hooklog/storage.h"
+#include "storage/rocksdb/key_layout.h"
 
 namespace hooklog::rocksdb_internal {
 
@@ -62,10 +62,7 @@ inline Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 // Decodes a fixed64 count value (last_seq, pruned, reference counts); a
 // malformed one reads as 0, like a missing one. For ReadRow.
 inline Status DecodeCount(std::string_view value, uint64_t* count) {
-  uint64_t v = 0;
-  storage_internal::Reader r(value);
-  (void)r.Fixed64(&v);
-  *count = v;
+  *count = ParseFixed64Value(value);
   return Status::Ok();
 }
 
