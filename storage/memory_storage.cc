@@ -8,9 +8,11 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <tuple>
 #include <unordered_map>
 
 #include "hooklog/storage.h"
+#include "storage/query_match.h"
 
 namespace hooklog {
 namespace {
@@ -20,16 +22,22 @@ struct ListKey {
   Timestamp created_at;
   Uuid128 id;
   bool operator<(const ListKey& o) const {
-    if (created_at != o.created_at) return created_at > o.created_at;
-    return id > o.id;
+    return std::tie(o.created_at, o.id) < std::tie(created_at, id);
   }
 };
 
-template <typename Row, typename Match>
-Result<Page<Row>> ListFrom(
-    const std::set<ListKey>& index, uint32_t page, uint32_t page_size,
-    const std::string& cursor, bool count_total, Match&& match,
-    const std::function<const Row*(const Uuid128&)>& lookup) {
+// One page of the rows of `rows` (a map by typed id) named by `index`
+// that `match`.
+template <typename Map, typename Match,
+          typename Row = typename Map::mapped_type>
+Result<Page<Row>> ListFrom(const std::set<ListKey>& index, const Map& rows,
+                           uint32_t page, uint32_t page_size,
+                           const std::string& cursor, bool count_total,
+                           Match&& match) {
+  auto lookup = [&](const Uuid128& id) -> const Row* {
+    auto it = rows.find(typename Map::key_type(id));
+    return it == rows.end() ? nullptr : &it->second;
+  };
   Page<Row> out;
   auto it = index.begin();
   uint64_t skip = 0;
@@ -65,6 +73,18 @@ Result<Page<Row>> ListFrom(
                                        out.items.back().id.raw());
   }
   return out;
+}
+
+// The row of `id` in `rows`, or NotFound naming `what` and the id.
+template <typename Map, typename Key>
+Result<typename Map::mapped_type> Find(const Map& rows, const Key& id,
+                                       const char* what) {
+  auto it = rows.find(id);
+  if (it == rows.end()) {
+    return Status::NotFound(std::string(what) + " " + id.ToString() +
+                            " not found");
+  }
+  return it->second;
 }
 
 class MemoryStorage : public Storage {
@@ -116,48 +136,25 @@ class MemoryStorage : public Storage {
 
   Result<Endpoint> GetEndpoint(const EndpointId& id) override {
     std::shared_lock lock(mu_);
-    auto it = endpoints_.find(id);
-    if (it == endpoints_.end()) {
-      return Status::NotFound("endpoint " + id.ToString() + " not found");
-    }
-    return it->second;
+    return Find(endpoints_, id, "endpoint");
   }
 
   Result<Page<Endpoint>> ListEndpoints(const EndpointQuery& q) override {
     std::shared_lock lock(mu_);
-    auto match = [&](const Endpoint& e) {
-      if (e.deleted && !q.include_deleted) return false;
-      for (const auto& [k, v] : q.metadata) {
-        auto it = e.metadata.find(k);
-        if (it == e.metadata.end() || it->second != v) return false;
-      }
-      return true;
-    };
-    std::function<const Endpoint*(const Uuid128&)> lookup =
-        [&](const Uuid128& id) -> const Endpoint* {
-      auto it = endpoints_.find(EndpointId(id));
-      return it == endpoints_.end() ? nullptr : &it->second;
-    };
-    return ListFrom<Endpoint>(endpoint_index_, q.page, q.page_size, q.cursor,
-                              true, match, lookup);
+    return ListFrom(endpoint_index_, endpoints_, q.page, q.page_size, q.cursor,
+                    /*count_total=*/true, [&](const Endpoint& e) {
+                      return storage_internal::MatchesEndpointQuery(q, e);
+                    });
   }
 
   Result<Message> GetMessage(const MessageId& id) override {
     std::shared_lock lock(mu_);
-    auto it = messages_.find(id);
-    if (it == messages_.end()) {
-      return Status::NotFound("message " + id.ToString() + " not found");
-    }
-    return it->second;
+    return Find(messages_, id, "message");
   }
 
   Result<Delivery> GetDelivery(const DeliveryId& id) override {
     std::shared_lock lock(mu_);
-    auto it = deliveries_.find(id);
-    if (it == deliveries_.end()) {
-      return Status::NotFound("delivery " + id.ToString() + " not found");
-    }
-    return it->second;
+    return Find(deliveries_, id, "delivery");
   }
 
   Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
@@ -170,22 +167,14 @@ class MemoryStorage : public Storage {
       if (q.created_before && d.created_at > *q.created_before) return false;
       return true;
     };
-    std::function<const Delivery*(const Uuid128&)> lookup =
-        [&](const Uuid128& id) -> const Delivery* {
-      auto it = deliveries_.find(DeliveryId(id));
-      return it == deliveries_.end() ? nullptr : &it->second;
-    };
-    return ListFrom<Delivery>(delivery_index_, q.page, q.page_size, q.cursor,
-                              q.count_total, match, lookup);
+    return ListFrom(delivery_index_, deliveries_, q.page, q.page_size, q.cursor,
+                    q.count_total, match);
   }
 
   Result<EndpointCounters> GetCounters(const EndpointId& id) override {
     std::shared_lock lock(mu_);
-    auto it = counters_.find(id);
-    if (it == counters_.end()) {
-      return Status::NotFound("endpoint " + id.ToString() + " not found");
-    }
-    return it->second;
+    // Counters exist exactly for the stored endpoints.
+    return Find(counters_, id, "endpoint");
   }
 
   Result<EndpointCounters> GetTotals() override {

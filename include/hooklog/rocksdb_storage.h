@@ -2,9 +2,11 @@
 //
 // Events and the projection rows they produce are written in one RocksDB
 // WriteBatch; an Append is acknowledged only after its WAL bytes are synced
-// (unless RocksDbOptions::sync is false). Concurrent Appends share one sync
-// (group commit). Start-up reads metadata and the index of non-terminal
-// deliveries only, never the whole log. See docs/storage.md.
+// (unless RocksDbOptions::sync is false): one sync per Append. Group commit
+// is the engine Committer's (engine/committer.h); concurrent Appends from
+// elsewhere take turns. Start-up reads metadata and the index of
+// non-terminal deliveries only, never the whole log. See docs/storage.md;
+// the code is in storage/rocksdb/.
 //
 // Thread-safety: as Storage. Ownership: the returned Storage owns the DB;
 // one process at a time may open a data directory (Unavailable otherwise).

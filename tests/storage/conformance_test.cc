@@ -29,7 +29,7 @@ struct RocksDbFactory {
   }
 };
 
-// The same store with sync=true: group commit path with real fsyncs.
+// The same store with sync=true: every Append a real fsync.
 struct RocksDbSyncFactory : RocksDbFactory {
   std::unique_ptr<Storage> Open() { return Reopen(); }
   std::unique_ptr<Storage> Reopen() {

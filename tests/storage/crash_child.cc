@@ -1,8 +1,9 @@
 // Child process of the crash test: appends engine-like batches to a RocksDB
 // store (sync=true) as fast as it can and reports every acknowledged
 // sequence number to the parent (8 bytes, native order, on fd 1) only AFTER
-// Append returned OK. Extra threads append concurrently so that group commit
-// is exercised too. Runs until killed.
+// Append returned OK. Extra threads append concurrently so that overlapping
+// Appends (which take turns on the store's write lock) are killed too. Runs
+// until killed.
 //
 // usage: storage_crash_child <data-dir> <seed>
 

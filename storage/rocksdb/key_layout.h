@@ -1,0 +1,122 @@
+// The RocksDB store's on-disk layout: column family names, metadata keys,
+// row and index key prefixes, and the functions that build and parse keys
+// (the table in docs/storage.md, "Layout: column families"). Every decision
+// about what a key's bytes are lives here, so that the layout is read, and
+// changed (then bump kStoreFormatVersion), in one place.
+//
+// Keys are big-endian so that RocksDB's bytewise order is the numeric
+// order; list indexes store (created_at, id) bit-inverted so that an
+// ascending scan returns newest first.
+//
+// Thread-safety: constants and pure functions. Ownership: keys are returned
+// by value.
+#ifndef HOOKLOG_STORAGE_ROCKSDB_KEY_LAYOUT_H_
+#define HOOKLOG_STORAGE_ROCKSDB_KEY_LAYOUT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hooklog/ids.h"
+#include "hooklog/types.h"
+
+namespace hooklog::rocksdb_internal {
+
+// Bumped when the key layout changes incompatibly. Stored in meta.
+inline constexpr uint32_t kStoreFormatVersion = 1;
+
+// Column families, in the order of RocksDbStorage's handles.
+inline constexpr char kCfLog[] = "log";      // seq -> event
+inline constexpr char kCfRows[] = "rows";    // prefix + id -> row
+inline constexpr char kCfIndex[] = "index";  // list indexes, keys only
+inline constexpr char kCfDue[] = "due";      // non-terminal deliveries
+inline constexpr char kCfMeta[] = "meta";    // named values below
+inline constexpr size_t kOwnColumnFamilies = 5;
+
+inline constexpr char kMetaFormatVersion[] = "format_version";
+inline constexpr char kMetaLastSeq[] = "last_seq";
+inline constexpr char kMetaTotals[] = "totals";
+inline constexpr char kMetaPruned[] = "pruned";
+inline constexpr char kMetaPrunedBefore[] = "pruned_before";
+
+// Row key prefixes (rows column family).
+inline constexpr char kRowEndpoint = 'e';
+inline constexpr char kRowMessage = 'm';
+inline constexpr char kRowDelivery = 'd';
+inline constexpr char kRowIdempotency = 'i';
+inline constexpr char kRowCounters = 'c';
+inline constexpr char kRowMessageRefs = 'r';  // live delivery rows per message
+// Index key prefixes (index column family).
+inline constexpr char kIdxEndpoints = 'N';
+inline constexpr char kIdxDeliveries = 'D';
+
+inline constexpr size_t kIdBytes = 16;
+inline constexpr size_t kSeqKeyBytes = 8;
+inline constexpr size_t kDueKeyBytes = 8 + kIdBytes;
+inline constexpr size_t kOrderSuffixBytes = 8 + kIdBytes;  // inverted (ts, id)
+
+// Appends the 16 big-endian bytes of `id` (hi, then lo).
+void PutId(std::string* out, const Uuid128& id);
+
+// Newest-first ordering: bytewise ascending keys must list larger
+// (created_at, id) first, so both are stored bit-inverted.
+void PutOrderSuffix(std::string* out, Timestamp created_at, const Uuid128& id);
+// REQUIRES: key.size() >= kOrderSuffixBytes (the suffix is its tail).
+void ParseOrderSuffix(std::string_view key, Timestamp* created_at, Uuid128* id);
+
+// rows: `prefix` + id.
+std::string RowKey(char prefix, const Uuid128& id);
+template <typename Tag>
+std::string RowKey(char prefix, const Id<Tag>& id) {
+  return RowKey(prefix, id.raw());
+}
+// RowKey(prefix, id) of each of `ids`, in order.
+template <typename IdT>
+std::vector<std::string> RowKeys(char prefix, const std::vector<IdT>& ids) {
+  std::vector<std::string> keys;
+  keys.reserve(ids.size());
+  for (const IdT& id : ids) keys.push_back(RowKey(prefix, id));
+  return keys;
+}
+std::string IdempotencyKey(std::string_view key);
+
+// log: big-endian seq. ParseSeqKey gives 0 for a malformed key.
+std::string SeqKey(uint64_t seq);
+uint64_t ParseSeqKey(std::string_view key);
+
+// due: biased big-endian next_attempt_at + id.
+std::string DueKey(const Delivery& d);
+// REQUIRES: key.size() == kDueKeyBytes.
+Uuid128 ParseDueKeyId(std::string_view key);
+
+// Delivery list indexes: one per combination of the equality filters
+// (endpoint, status, event type), so that every DeliveryQuery is a range scan
+// of exactly the matching rows. Key: 'D' mask [endpoint] [status]
+// [len-prefixed type] inverted(created_at, id).
+enum FilterMask : uint8_t { kByEndpoint = 1, kByStatus = 2, kByType = 4 };
+inline constexpr uint8_t kFilterMasks = 8;
+
+// The pointers matching `mask`'s bits must be non-null; the others are
+// ignored.
+std::string DeliveryIndexPrefix(uint8_t mask, const EndpointId* endpoint,
+                                const DeliveryStatus* status,
+                                const std::string* type);
+// The kFilterMasks index keys of `d`, by mask.
+std::vector<std::string> DeliveryIndexKeys(const Delivery& d);
+
+// index: 'N' + inverted(created_at, id).
+std::string EndpointIndexKey(const Endpoint& e);
+
+// The smallest key greater than every key starting with `prefix`.
+std::string PrefixSuccessor(std::string prefix);
+
+// Values of meta counts, message reference counts: fixed64.
+// ParseFixed64Value gives 0 for a malformed value.
+std::string Fixed64Value(uint64_t v);
+uint64_t ParseFixed64Value(std::string_view s);
+
+}  // namespace hooklog::rocksdb_internal
+
+#endif  // HOOKLOG_STORAGE_ROCKSDB_KEY_LAYOUT_H_

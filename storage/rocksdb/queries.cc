@@ -1,0 +1,427 @@
+// The read side of the RocksDB store: point reads, the log, list queries,
+// counters, start-up loading and statistics. No lock is taken: RocksDB
+// reads are thread-safe, and list queries read under a snapshot so that the
+// index entries they scan and the rows they fetch agree.
+//
+// Lists are range scans of the index family (key_layout.h): the equality
+// filters of a DeliveryQuery choose one of eight indexes, created_before
+// is the seek key, created_after the stop condition, and a cursor is a seek
+// to the key after it, so a cursor page costs the same at any depth.
+#include <rocksdb/slice.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "base/coding.h"
+#include "storage/query_match.h"
+#include "storage/rocksdb/key_layout.h"
+#include "storage/rocksdb/store.h"
+#include "storage/row_codec.h"
+
+namespace hooklog {
+namespace rocksdb_internal {
+namespace {
+
+using storage_internal::BiasTimestamp;
+using storage_internal::PutBigEndian64;
+
+// RAII snapshot.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), s_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(s_); }
+  ScopedSnapshot(const ScopedSnapshot&) = delete;
+  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
+  const rocksdb::Snapshot* get() const { return s_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* s_;
+};
+
+// An iterator over the keys of `cf` that start with `prefix`, as of
+// `snapshot`: RocksDB stops at the prefix's end (iterate_upper_bound), so
+// no loop has to test the prefix. Not movable: RocksDB keeps a pointer to
+// the bound.
+class PrefixIterator {
+ public:
+  PrefixIterator(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf,
+                 const rocksdb::Snapshot* snapshot, const std::string& prefix)
+      : upper_(PrefixSuccessor(prefix)), upper_slice_(upper_) {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    ro.iterate_upper_bound = &upper_slice_;
+    it_.reset(db->NewIterator(ro, cf));
+  }
+  PrefixIterator(const PrefixIterator&) = delete;
+  PrefixIterator& operator=(const PrefixIterator&) = delete;
+
+  rocksdb::Iterator* get() const { return it_.get(); }
+  rocksdb::Iterator* operator->() const { return it_.get(); }
+
+ private:
+  const std::string upper_;
+  const rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// Positions `it` on the first index key of a list page: at `start`, or,
+// with a cursor, strictly after the cursor's key (which sorts after
+// `start` whenever it can match). Keys are newest first.
+void SeekPageStart(rocksdb::Iterator* it, const std::string& prefix,
+                   const std::string& start, const std::string& cursor,
+                   Timestamp cursor_ts, const Uuid128& cursor_id) {
+  std::string from = start;
+  bool skip_equal = false;
+  if (!cursor.empty()) {
+    std::string cursor_key = prefix;
+    PutOrderSuffix(&cursor_key, cursor_ts, cursor_id);
+    // Resume strictly after the cursor, but never before `start`.
+    if (cursor_key > from) {
+      from = std::move(cursor_key);
+      skip_equal = true;
+    }
+  }
+  it->Seek(from);
+  if (skip_equal && it->Valid() && it->key().ToStringView() == from) {
+    it->Next();
+  }
+}
+
+}  // namespace
+
+template <typename T>
+Result<T> RocksDbStorage::GetRow(const std::string& key, const char* what,
+                                 Status (*decode)(std::string_view, T*),
+                                 const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::optional<T> row;
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, rows_cf(), key, decode, what, &row));
+  if (!row) return Status::NotFound(std::string(what) + " not found");
+  return std::move(*row);
+}
+
+Status RocksDbStorage::MultiGetDeliveries(const rocksdb::ReadOptions& ro,
+                                          const std::vector<Uuid128>& ids,
+                                          const char* index,
+                                          std::vector<Delivery>* out) {
+  if (ids.empty()) return Status::Ok();
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  MultiGetRows(ro, RowKeys(kRowDelivery, ids), /*sorted_input=*/false, &values,
+               &statuses);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!statuses[i].ok()) {
+      return Status::Corruption(std::string(index) + " of " + path_ +
+                                " names a missing delivery " +
+                                ids[i].ToString());
+    }
+    Delivery d;
+    HOOKLOG_RETURN_IF_ERROR(
+        storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
+    out->push_back(std::move(d));
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::ReadLog(uint64_t from_seq, size_t max_events,
+                               std::vector<Event>* out) {
+  // Appends (storage.h): existing elements of *out are kept.
+  if (from_seq == 0) from_seq = 1;
+  const size_t limit =
+      out->size() + std::min(max_events, SIZE_MAX - out->size());
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), log_cf()));
+  for (it->Seek(SeqKey(from_seq)); it->Valid() && out->size() < limit;
+       it->Next()) {
+    const uint64_t seq = ParseSeqKey(it->key().ToStringView());
+    auto event = DecodeEvent(it->value().ToStringView());
+    if (!event.ok()) {
+      return Status::Corruption("log of " + path_ + " at seq " +
+                                std::to_string(seq) + ": " +
+                                event.status().message());
+    }
+    if (event->seq != seq) {
+      return Status::Corruption("log of " + path_ + ": key seq " +
+                                std::to_string(seq) + " holds event seq " +
+                                std::to_string(event->seq));
+    }
+    out->push_back(std::move(*event));
+  }
+  return FromRocks(it->status(), "reading the log of " + path_);
+}
+
+Result<Endpoint> RocksDbStorage::GetEndpoint(const EndpointId& id) {
+  return GetRow<Endpoint>(RowKey(kRowEndpoint, id), "endpoint",
+                          storage_internal::DecodeEndpointRow);
+}
+
+Result<Message> RocksDbStorage::GetMessage(const MessageId& id) {
+  return GetRow<Message>(RowKey(kRowMessage, id), "message",
+                         storage_internal::DecodeMessageRow);
+}
+
+Result<Delivery> RocksDbStorage::GetDelivery(const DeliveryId& id) {
+  return GetRow<Delivery>(RowKey(kRowDelivery, id), "delivery",
+                          storage_internal::DecodeDeliveryRow);
+}
+
+Result<std::optional<IdempotencyRecord>> RocksDbStorage::GetIdempotency(
+    std::string_view key) {
+  auto r = GetRow<IdempotencyRecord>(IdempotencyKey(key), "idempotency key",
+                                     storage_internal::DecodeIdempotencyRow);
+  if (r.ok()) return std::optional<IdempotencyRecord>(std::move(*r));
+  if (r.status().IsNotFound()) return std::optional<IdempotencyRecord>();
+  return r.status();
+}
+
+Result<EndpointCounters> RocksDbStorage::GetCounters(const EndpointId& id) {
+  // One snapshot: the endpoint and its counters as of the same commit.
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  rocksdb::PinnableSlice endpoint;
+  rocksdb::Status s =
+      db_->Get(ro, rows_cf(), RowKey(kRowEndpoint, id), &endpoint);
+  if (s.IsNotFound()) {
+    return Status::NotFound("endpoint " + id.ToString() + " not found");
+  }
+  if (!s.ok()) return FromRocks(s, "reading counters");
+  std::optional<EndpointCounters> c;
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, rows_cf(), RowKey(kRowCounters, id),
+                                  storage_internal::DecodeCounters, "counters",
+                                  &c));
+  return c.value_or(EndpointCounters{});
+}
+
+Result<EndpointCounters> RocksDbStorage::GetTotals() {
+  std::optional<EndpointCounters> c;
+  HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), meta_cf(),
+                                  kMetaTotals, storage_internal::DecodeCounters,
+                                  "totals", &c));
+  return c.value_or(EndpointCounters{});
+}
+
+Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
+  Timestamp cursor_ts = 0;
+  Uuid128 cursor_id;
+  if (!q.cursor.empty()) {
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
+  }
+  uint8_t mask = 0;
+  if (q.endpoint_id) mask |= kByEndpoint;
+  if (q.status) mask |= kByStatus;
+  if (q.event_type) mask |= kByType;
+  const std::string prefix = DeliveryIndexPrefix(
+      mask, q.endpoint_id ? &*q.endpoint_id : nullptr,
+      q.status ? &*q.status : nullptr, q.event_type ? &*q.event_type : nullptr);
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+
+  // The newest key that can match: created_before (inclusive) bounds it.
+  std::string range_start = prefix;
+  if (q.created_before) {
+    PutBigEndian64(&range_start, ~BiasTimestamp(*q.created_before));
+  }
+  auto in_range = [&](Timestamp ts) {
+    return !q.created_after || ts >= *q.created_after;
+  };
+
+  Page<Delivery> page;
+  std::vector<Uuid128> ids;  // of the page
+  {
+    PrefixIterator it(db_, index_cf(), snap.get(), prefix);
+    SeekPageStart(it.get(), prefix, range_start, q.cursor, cursor_ts,
+                  cursor_id);
+    uint64_t to_skip =
+        q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+    Timestamp last_ts = 0;
+    for (; it->Valid(); it->Next()) {
+      if (it->key().size() < prefix.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed index key in " + path_);
+      }
+      Timestamp ts;
+      Uuid128 id;
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      if (!in_range(ts)) break;
+      if (to_skip > 0) {
+        --to_skip;
+        continue;
+      }
+      if (ids.size() == q.page_size) {
+        // One more exists: the page gets a cursor.
+        page.next_cursor = EncodeListCursor(last_ts, ids.back());
+        break;
+      }
+      ids.push_back(id);
+      last_ts = ts;
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing deliveries"));
+  }
+  HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "index", &page.items));
+  if (!q.count_total) return page;
+  if (!q.event_type && !q.created_after && !q.created_before) {
+    // Served by the counters, no scan.
+    std::optional<EndpointCounters> c;
+    if (q.endpoint_id) {
+      HOOKLOG_RETURN_IF_ERROR(
+          ReadRow(ro, rows_cf(), RowKey(kRowCounters, q.endpoint_id->raw()),
+                  storage_internal::DecodeCounters, "counters", &c));
+    } else {
+      HOOKLOG_RETURN_IF_ERROR(ReadRow(ro, meta_cf(), kMetaTotals,
+                                      storage_internal::DecodeCounters,
+                                      "totals", &c));
+    }
+    const EndpointCounters counts = c.value_or(EndpointCounters{});
+    if (q.status) {
+      page.total_count = counts.by_status[static_cast<int>(*q.status)];
+    } else {
+      for (uint64_t v : counts.by_status) page.total_count += v;
+    }
+    return page;
+  }
+  // A keys-only scan of the range.
+  PrefixIterator it(db_, index_cf(), snap.get(), prefix);
+  for (it->Seek(range_start); it->Valid(); it->Next()) {
+    Timestamp ts;
+    Uuid128 id;
+    ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+    if (!in_range(ts)) break;
+    ++page.total_count;
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "counting deliveries"));
+  return page;
+}
+
+// Endpoints are few, and a list always reports total_count: ONE scan of
+// the whole endpoint index counts every match and collects the page on the
+// way (the entries after the cursor, or after the skipped pages).
+Result<Page<Endpoint>> RocksDbStorage::ListEndpoints(const EndpointQuery& q) {
+  std::string cursor_key;  // empty: the page starts at the first match
+  if (!q.cursor.empty()) {
+    Timestamp cursor_ts = 0;
+    Uuid128 cursor_id;
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
+    cursor_key.assign(1, kIdxEndpoints);
+    PutOrderSuffix(&cursor_key, cursor_ts, cursor_id);
+  }
+  ScopedSnapshot snap(db_);
+  const std::string prefix(1, kIdxEndpoints);
+  PrefixIterator it(db_, index_cf(), snap.get(), prefix);
+  Page<Endpoint> page;
+  uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() != 1 + kOrderSuffixBytes) {
+      return Status::Corruption("malformed index key in " + path_);
+    }
+    Timestamp ts;
+    Uuid128 id;
+    ParseOrderSuffix(key, &ts, &id);
+    auto row =
+        GetRow<Endpoint>(RowKey(kRowEndpoint, id), "endpoint",
+                         storage_internal::DecodeEndpointRow, snap.get());
+    if (!row.ok()) return row.status();
+    const Endpoint& e = *row;
+    if (!storage_internal::MatchesEndpointQuery(q, e)) continue;
+    ++page.total_count;
+    // Before the page: at or before the cursor, or in a skipped page.
+    if (!cursor_key.empty() && key <= cursor_key) continue;
+    if (to_skip > 0) {
+      --to_skip;
+      continue;
+    }
+    if (page.items.size() < q.page_size) {
+      page.items.push_back(e);
+    } else if (page.next_cursor.empty()) {
+      // One more match exists: the page gets a cursor.
+      page.next_cursor = EncodeListCursor(page.items.back().created_at,
+                                          page.items.back().id.raw());
+    }
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing endpoints"));
+  return page;
+}
+
+Status RocksDbStorage::LoadActive(
+    const std::function<void(const Endpoint&)>& on_endpoint,
+    const std::function<void(const Delivery&)>& on_delivery) {
+  // The rows loaded here are exactly the ones the write path's cache wants:
+  // warm it, but only while no commit has happened since the snapshot (a
+  // row of the snapshot could be stale then). At start-up nothing else
+  // writes, so the whole cache gets warm.
+  uint64_t generation = 0;
+  std::optional<ScopedSnapshot> snap;
+  {
+    std::lock_guard<std::mutex> wl(write_mu_);
+    generation = commit_generation_;
+    snap.emplace(db_);
+  }
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap->get();
+  {
+    const std::string prefix(1, kRowEndpoint);
+    PrefixIterator it(db_, rows_cf(), snap->get(), prefix);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      Endpoint e;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeEndpointRow(it->value().ToStringView(), &e));
+      on_endpoint(e);
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading endpoints"));
+  }
+  // The due index holds exactly the non-terminal deliveries; fetch their
+  // rows in chunks with MultiGet.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+  std::vector<Uuid128> ids;
+  auto flush = [&]() -> Status {
+    std::vector<Delivery> rows;
+    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "due index", &rows));
+    ids.clear();
+    if (!options_.read_only && !rows.empty()) {
+      std::lock_guard<std::mutex> wl(write_mu_);
+      if (commit_generation_ == generation) {
+        for (const Delivery& d : rows) CacheActive(d.id, &d);
+      }
+    }
+    for (const Delivery& d : rows) on_delivery(d);
+    return Status::Ok();
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key().size() != kDueKeyBytes) {
+      return Status::Corruption("malformed due index key in " + path_);
+    }
+    ids.push_back(ParseDueKeyId(it->key().ToStringView()));
+    if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  return flush();
+}
+
+Result<RocksDbStats> RocksDbStorage::Stats() {
+  RocksDbStats s;
+  s.last_sequence = last_seq_.load();
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaPruned, &value).ok()) {
+    s.pruned_deliveries = ParseFixed64Value(value);
+  }
+  if (db_->Get(rocksdb::ReadOptions(), meta_cf(), kMetaFormatVersion, &value)
+          .ok()) {
+    storage_internal::Reader r(value);
+    (void)r.Fixed32(&s.format_version);
+  }
+  (void)db_->GetProperty("rocksdb.stats", &s.rocksdb_stats);
+  return s;
+}
+
+}  // namespace rocksdb_internal
+
+Result<RocksDbStats> GetRocksDbStats(Storage* storage) {
+  auto s = rocksdb_internal::RocksDbStorage::From(storage);
+  if (!s.ok()) return s.status();
+  return (*s)->Stats();
+}
+
+}  // namespace hooklog

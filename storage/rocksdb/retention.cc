@@ -1,0 +1,113 @@
+// Retention: removes terminal deliveries whose last activity is older than
+// RocksDbOptions::retention, with their index entries, their contribution
+// to the counters and, once no delivery row refers to it, their message
+// (docs/storage.md, "Retention").
+//
+// Why in chunks: each chunk of candidates is one short critical section on
+// write_mu_ and one atomic write (through the same Commit as Append), so
+// appends interleave with a long pass instead of waiting for it, and a
+// crash mid-pass leaves a consistent store. The log is never rewritten;
+// each chunk records the watermark that tells VerifyStorage pruning from
+// damage (Storage::PrunedBefore).
+#include <rocksdb/db.h>
+
+#include <algorithm>
+
+#include "storage/rocksdb/key_layout.h"
+#include "storage/rocksdb/store.h"
+
+namespace hooklog {
+namespace rocksdb_internal {
+
+Result<uint64_t> RocksDbStorage::PruneOnce() {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("store " + path_ + " is open read-only");
+  }
+  if (options_.retention.count() <= 0) return uint64_t{0};
+  const Timestamp cutoff = options_.clock->Now() - options_.retention.count();
+  // Walk the all-deliveries index from the oldest end. Rows created at or
+  // after the cutoff cannot be old enough, so the walk stops there.
+  const std::string prefix = DeliveryIndexPrefix(0, nullptr, nullptr, nullptr);
+  const std::string upper = PrefixSuccessor(prefix);
+  uint64_t pruned = 0;
+  std::string resume = upper;  // exclusive upper end of the next chunk
+  constexpr size_t kChunk = 256;
+  for (;;) {
+    std::vector<DeliveryId> candidates;
+    {
+      rocksdb::ReadOptions ro;
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+      it->SeekForPrev(resume);
+      if (it->Valid() && it->key().ToStringView() == resume) it->Prev();
+      for (; it->Valid() && candidates.size() < kChunk; it->Prev()) {
+        std::string_view key = it->key().ToStringView();
+        if (key.compare(0, prefix.size(), prefix) != 0 ||
+            key.size() != prefix.size() + kOrderSuffixBytes) {
+          break;
+        }
+        Timestamp ts;
+        Uuid128 id;
+        ParseOrderSuffix(key, &ts, &id);
+        if (ts >= cutoff) break;
+        candidates.push_back(DeliveryId(id));
+        resume.assign(key);
+      }
+      HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "pruning"));
+    }
+    if (candidates.empty()) break;
+    {
+      std::lock_guard<std::mutex> wl(write_mu_);
+      WriteState w(committed_seq_, totals_);
+      for (const DeliveryId& id : candidates) {
+        // The index was read without the lock: decide on the current row.
+        std::optional<Delivery> old;
+        HOOKLOG_RETURN_IF_ERROR(
+            LoadDelivery(&w, id, /*use_cache=*/false, &old));
+        if (!old || !IsTerminal(old->status)) continue;
+        const Timestamp last_activity =
+            std::max(old->created_at, old->last_attempted_at);
+        if (last_activity >= cutoff) continue;
+        HOOKLOG_RETURN_IF_ERROR(PutDelivery(&w, &*old, nullptr));
+        ++w.pruned;
+        uint64_t* refs = nullptr;
+        HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(&w, old->message_id, &refs));
+        if (*refs == 0) {
+          // The message's payload goes with its last delivery row.
+          w.row_ops.push_back(
+              {RowKey(kRowMessage, old->message_id), {}, false});
+        }
+      }
+      // Pruned rows were created before `cutoff` (their last activity is).
+      w.pruned_before = cutoff;
+      if (w.pruned > 0) {
+        HOOKLOG_RETURN_IF_ERROR(Commit(&w));
+        pruned += w.pruned;
+      }
+    }
+    if (candidates.size() < kChunk) break;
+  }
+  return pruned;
+}
+
+void RocksDbStorage::PrunerLoop() {
+  std::unique_lock<std::mutex> lock(prune_mu_);
+  while (!stopping_) {
+    prune_cv_.wait_for(lock, options_.prune_interval,
+                       [this] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    // Errors are retried on the next pass; the store keeps serving.
+    (void)PruneOnce();
+    lock.lock();
+  }
+}
+
+}  // namespace rocksdb_internal
+
+Result<uint64_t> PruneRocksDbStorage(Storage* storage) {
+  auto s = rocksdb_internal::RocksDbStorage::From(storage);
+  if (!s.ok()) return s.status();
+  return (*s)->PruneOnce();
+}
+
+}  // namespace hooklog

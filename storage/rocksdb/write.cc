@@ -1,0 +1,407 @@
+// The write path: Append turns one WriteBatch into ONE rocksdb::WriteBatch
+// (events under their new sequence numbers, rows, index maintenance, the
+// due index, counters, totals, last_seq) and writes it with one synced WAL
+// write (docs/storage.md, "Write path").
+//
+// Why no queue here: the engine's Committer already merges every decision
+// since its last write into one Append, from one thread. A second
+// leader/follower queue in the adapter only added a hand-off per publish.
+// Appends from elsewhere (tests, tools) take turns on write_mu_; that alone
+// gives what the contract asks:
+//   - atomicity: a batch is one rocksdb::WriteBatch, all or nothing;
+//   - gapless sequences: assigned under the lock that commits, so seq N+1
+//     can never be durable without seq N;
+//   - index maintenance reads the previous rows without racing a writer.
+#include <rocksdb/slice.h>
+
+#include <algorithm>
+#include <unordered_set>
+
+#include "base/coding.h"
+#include "storage/rocksdb/key_layout.h"
+#include "storage/rocksdb/store.h"
+#include "storage/row_codec.h"
+
+namespace hooklog::rocksdb_internal {
+namespace {
+
+using storage_internal::BiasTimestamp;
+
+// Emits `ops` into `wb` in key order, keeping only the last op per key (the
+// result is what applying them in order would give). Why sorted: RocksDB's
+// skiplist memtable reuses its insert "splice" between consecutive inserts,
+// so keys that arrive in order are inserted near each other instead of
+// searching the whole memtable from the top for every random key (which
+// was 2/3 of the commit path's CPU; docs/storage.md, "Write path").
+void EmitSorted(std::vector<KeyOp>* ops, rocksdb::ColumnFamilyHandle* cf,
+                rocksdb::WriteBatch* wb) {
+  std::stable_sort(
+      ops->begin(), ops->end(),
+      [](const KeyOp& a, const KeyOp& b) { return a.key < b.key; });
+  for (size_t i = 0; i < ops->size(); ++i) {
+    if (i + 1 < ops->size() && (*ops)[i + 1].key == (*ops)[i].key) continue;
+    const KeyOp& op = (*ops)[i];
+    if (op.put) {
+      wb->Put(cf, op.key, op.value);
+    } else {
+      wb->Delete(cf, op.key);
+    }
+  }
+  ops->clear();
+}
+
+void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
+  c->by_status[static_cast<int>(d.status)] += static_cast<uint64_t>(sign);
+  c->attempts += static_cast<uint64_t>(sign) * d.attempts;
+}
+
+}  // namespace
+
+RocksDbStorage::ActiveRow RocksDbStorage::ToActiveRow(const Delivery& d) {
+  return ActiveRow{d.message_id, d.endpoint_id, d.event_type,     d.status,
+                   d.attempts,   d.created_at,  d.next_attempt_at};
+}
+
+Delivery RocksDbStorage::FromActiveRow(const DeliveryId& id,
+                                       const ActiveRow& r) {
+  Delivery d;
+  d.id = id;
+  d.message_id = r.message_id;
+  d.endpoint_id = r.endpoint_id;
+  d.event_type = r.event_type;
+  d.status = r.status;
+  d.attempts = r.attempts;
+  d.created_at = r.created_at;
+  d.next_attempt_at = r.next_attempt_at;
+  return d;
+}
+
+Result<uint64_t> RocksDbStorage::Append(WriteBatch* batch) {
+  if (options_.read_only) {
+    return Status::FailedPrecondition("store " + path_ + " is open read-only");
+  }
+  std::lock_guard<std::mutex> lock(write_mu_);
+  WriteState w(committed_seq_, totals_);
+  HOOKLOG_RETURN_IF_ERROR(BuildWrite(batch, &w));
+  HOOKLOG_RETURN_IF_ERROR(Commit(&w));
+  return w.seq;
+}
+
+void RocksDbStorage::MultiGetRows(const rocksdb::ReadOptions& ro,
+                                  const std::vector<std::string>& keys,
+                                  bool sorted_input,
+                                  std::vector<rocksdb::PinnableSlice>* values,
+                                  std::vector<rocksdb::Status>* statuses) {
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  values->clear();
+  values->resize(keys.size());
+  statuses->assign(keys.size(), rocksdb::Status());
+  db_->MultiGet(ro, rows_cf(), keys.size(), slices.data(), values->data(),
+                statuses->data(), sorted_input);
+}
+
+Status RocksDbStorage::LoadDelivery(WriteState* w, const DeliveryId& id,
+                                    bool use_cache,
+                                    std::optional<Delivery>* out) {
+  if (auto it = w->deliveries.find(id); it != w->deliveries.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  if (use_cache) {
+    if (auto it = active_cache_.find(id); it != active_cache_.end()) {
+      *out = FromActiveRow(id, it->second);
+      return Status::Ok();
+    }
+    if (auto it = w->prefetched.find(id); it != w->prefetched.end()) {
+      *out = it->second;
+      return Status::Ok();
+    }
+  }
+  return ReadRow(rocksdb::ReadOptions(), rows_cf(), RowKey(kRowDelivery, id),
+                 storage_internal::DecodeDeliveryRow,
+                 "delivery " + id.ToString(), out);
+}
+
+Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
+                                    std::optional<Endpoint>* out) {
+  if (auto it = w->endpoints.find(id); it != w->endpoints.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  return ReadRow(rocksdb::ReadOptions(), rows_cf(), RowKey(kRowEndpoint, id),
+                 storage_internal::DecodeEndpointRow,
+                 "endpoint " + id.ToString(), out);
+}
+
+// Reads ahead, with one MultiGet each, the previous rows of the batch's
+// deliveries that the cache does not hold, then the reference counts of the
+// messages those deliveries start referring to. New deliveries are misses
+// answered by the Bloom filters. (The adapter does not interpret events, so
+// "new" is found out by looking, not by the event type.)
+Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
+  std::vector<DeliveryId> ids;
+  for (const Delivery& d : batch.deliveries) {
+    if (active_cache_.count(d.id) || w->prefetched.count(d.id)) continue;
+    w->prefetched.emplace(d.id, std::nullopt);
+    ids.push_back(d.id);
+  }
+  // MultiGet wants its keys sorted; ids and their big-endian keys sort alike.
+  std::sort(ids.begin(), ids.end());
+  std::vector<rocksdb::PinnableSlice> values;
+  std::vector<rocksdb::Status> statuses;
+  if (!ids.empty()) {
+    MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowDelivery, ids),
+                 /*sorted_input=*/true, &values, &statuses);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) {
+        return FromRocks(statuses[i], "reading delivery " + ids[i].ToString());
+      }
+      Delivery d;
+      HOOKLOG_RETURN_IF_ERROR(
+          storage_internal::DecodeDeliveryRow(values[i].ToStringView(), &d));
+      w->prefetched[ids[i]] = std::move(d);
+    }
+  }
+  std::vector<MessageId> msgs;
+  std::unordered_set<MessageId, IdHash> seen;
+  for (const Delivery& d : batch.deliveries) {
+    const MessageId* old_msg = nullptr;
+    if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
+      old_msg = &it->second.message_id;
+    } else if (auto pf = w->prefetched.find(d.id);
+               pf != w->prefetched.end() && pf->second) {
+      old_msg = &pf->second->message_id;
+    }
+    if (old_msg != nullptr && *old_msg == d.message_id) continue;
+    if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
+  }
+  if (msgs.empty()) return Status::Ok();
+  std::sort(msgs.begin(), msgs.end());
+  MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowMessageRefs, msgs),
+               /*sorted_input=*/true, &values, &statuses);
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    uint64_t refs = 0;
+    if (statuses[i].ok()) {
+      refs = ParseFixed64Value(values[i].ToStringView());
+    } else if (!statuses[i].IsNotFound()) {
+      return FromRocks(statuses[i], "reading message " + msgs[i].ToString());
+    }
+    w->message_refs.emplace(msgs[i], refs);
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::CountersFor(WriteState* w, const EndpointId& id,
+                                   EndpointCounters** out) {
+  auto it = w->counters.find(id);
+  if (it == w->counters.end()) {
+    EndpointCounters c;
+    if (auto cached = counters_cache_.find(id);
+        cached != counters_cache_.end()) {
+      c = cached->second;
+    } else {
+      std::optional<EndpointCounters> stored;
+      HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
+                                      RowKey(kRowCounters, id),
+                                      storage_internal::DecodeCounters,
+                                      "counters of " + id.ToString(), &stored));
+      if (stored) c = *stored;
+    }
+    it = w->counters.emplace(id, c).first;
+  }
+  *out = &it->second;
+  return Status::Ok();
+}
+
+Status RocksDbStorage::MessageRefsFor(WriteState* w, const MessageId& id,
+                                      uint64_t** out) {
+  auto it = w->message_refs.find(id);
+  if (it == w->message_refs.end()) {
+    std::optional<uint64_t> refs;
+    HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
+                                    RowKey(kRowMessageRefs, id), DecodeCount,
+                                    "message " + id.ToString(), &refs));
+    it = w->message_refs.emplace(id, refs.value_or(0)).first;
+  }
+  *out = &it->second;
+  return Status::Ok();
+}
+
+Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
+                                   const Delivery* new_row) {
+  std::vector<std::string> old_keys, new_keys;
+  if (old_row != nullptr) old_keys = DeliveryIndexKeys(*old_row);
+  if (new_row != nullptr) new_keys = DeliveryIndexKeys(*new_row);
+  // Keys that did not change (same endpoint/type/created_at) stay put.
+  for (auto& k : old_keys) {
+    if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
+      w->index_ops.push_back({std::move(k), {}, false});
+    }
+  }
+  for (auto& k : new_keys) {
+    if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
+      w->index_ops.push_back({std::move(k), {}, true});
+    }
+  }
+  std::string old_due, new_due;
+  if (old_row != nullptr && !IsTerminal(old_row->status)) {
+    old_due = DueKey(*old_row);
+  }
+  if (new_row != nullptr && !IsTerminal(new_row->status)) {
+    new_due = DueKey(*new_row);
+  }
+  if (old_due != new_due) {
+    if (!old_due.empty()) w->due_ops.push_back({std::move(old_due), {}, false});
+    if (!new_due.empty()) w->due_ops.push_back({std::move(new_due), {}, true});
+  }
+  EndpointCounters* c = nullptr;
+  if (old_row != nullptr) {
+    HOOKLOG_RETURN_IF_ERROR(CountersFor(w, old_row->endpoint_id, &c));
+    AddToCounters(c, *old_row, -1);
+    AddToCounters(&w->totals, *old_row, -1);
+  }
+  if (new_row != nullptr) {
+    HOOKLOG_RETURN_IF_ERROR(CountersFor(w, new_row->endpoint_id, &c));
+    AddToCounters(c, *new_row, +1);
+    AddToCounters(&w->totals, *new_row, +1);
+  }
+  // Message reference counts let retention drop a message's payload once
+  // its last delivery row is gone.
+  const MessageId* old_msg = old_row ? &old_row->message_id : nullptr;
+  const MessageId* new_msg = new_row ? &new_row->message_id : nullptr;
+  if (old_msg == nullptr || new_msg == nullptr || *old_msg != *new_msg) {
+    uint64_t* refs = nullptr;
+    if (old_msg != nullptr) {
+      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *old_msg, &refs));
+      if (*refs > 0) --*refs;
+    }
+    if (new_msg != nullptr) {
+      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *new_msg, &refs));
+      ++*refs;
+    }
+  }
+  if (new_row != nullptr) {
+    w->row_ops.push_back({RowKey(kRowDelivery, new_row->id),
+                          storage_internal::EncodeDeliveryRow(*new_row), true});
+    w->deliveries[new_row->id] = *new_row;
+  } else if (old_row != nullptr) {
+    w->row_ops.push_back({RowKey(kRowDelivery, old_row->id), {}, false});
+    w->deliveries[old_row->id] = std::nullopt;
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::BuildWrite(WriteBatch* batch, WriteState* w) {
+  HOOKLOG_RETURN_IF_ERROR(Prefetch(*batch, w));
+  for (Event& e : batch->events) {
+    e.seq = ++w->seq;
+    w->wb.Put(log_cf(), SeqKey(e.seq), EncodeEvent(e));
+  }
+  for (const Endpoint& e : batch->endpoints) {
+    std::optional<Endpoint> old;
+    HOOKLOG_RETURN_IF_ERROR(LoadEndpoint(w, e.id, &old));
+    const std::string new_key = EndpointIndexKey(e);
+    if (old) {
+      const std::string old_key = EndpointIndexKey(*old);
+      if (old_key != new_key) w->index_ops.push_back({old_key, {}, false});
+    }
+    w->index_ops.push_back({new_key, {}, true});
+    w->row_ops.push_back({RowKey(kRowEndpoint, e.id),
+                          storage_internal::EncodeEndpointRow(e), true});
+    w->endpoints[e.id] = e;
+  }
+  for (const Message& m : batch->messages) {
+    w->row_ops.push_back({RowKey(kRowMessage, m.id),
+                          storage_internal::EncodeMessageRow(m), true});
+  }
+  for (const Delivery& d : batch->deliveries) {
+    std::optional<Delivery> old;
+    HOOKLOG_RETURN_IF_ERROR(LoadDelivery(w, d.id, /*use_cache=*/true, &old));
+    HOOKLOG_RETURN_IF_ERROR(PutDelivery(w, old ? &*old : nullptr, &d));
+  }
+  for (const IdempotencyRecord& rec : batch->idempotency) {
+    w->row_ops.push_back({IdempotencyKey(rec.key),
+                          storage_internal::EncodeIdempotencyRow(rec), true});
+  }
+  return Status::Ok();
+}
+
+Status RocksDbStorage::Commit(WriteState* w) {
+  for (const auto& [id, c] : w->counters) {
+    w->row_ops.push_back(
+        {RowKey(kRowCounters, id), storage_internal::EncodeCounters(c), true});
+  }
+  for (const auto& [id, refs] : w->message_refs) {
+    if (refs == 0) {
+      w->row_ops.push_back({RowKey(kRowMessageRefs, id), {}, false});
+    } else {
+      w->row_ops.push_back(
+          {RowKey(kRowMessageRefs, id), Fixed64Value(refs), true});
+    }
+  }
+  EmitSorted(&w->row_ops, rows_cf(), &w->wb);
+  EmitSorted(&w->index_ops, index_cf(), &w->wb);
+  EmitSorted(&w->due_ops, due_cf(), &w->wb);
+  w->wb.Put(meta_cf(), kMetaTotals,
+            storage_internal::EncodeCounters(w->totals));
+  if (w->seq != committed_seq_) {
+    w->wb.Put(meta_cf(), kMetaLastSeq, Fixed64Value(w->seq));
+  }
+  if (w->pruned > 0) {
+    w->wb.Put(meta_cf(), kMetaPruned, Fixed64Value(pruned_total_ + w->pruned));
+  }
+  const Timestamp pruned_before = std::max(w->pruned_before, PrunedBefore());
+  if (pruned_before != PrunedBefore()) {
+    w->wb.Put(meta_cf(), kMetaPrunedBefore,
+              Fixed64Value(BiasTimestamp(pruned_before)));
+  }
+  HOOKLOG_RETURN_IF_ERROR(ResumeIfNeeded());
+  rocksdb::Status s = db_->Write(write_options_, &w->wb);
+  if (!s.ok()) {
+    // Nothing of this batch is visible (RocksDB inserts into the memtables
+    // only after the WAL write succeeded); the caches stay as they were.
+    needs_resume_ = true;
+    return FromRocks(s, "appending to " + path_);
+  }
+  // Durable: publish the new state.
+  ++commit_generation_;
+  for (auto& [id, c] : w->counters) counters_cache_[id] = c;
+  for (const auto& [id, row] : w->deliveries) {
+    CacheActive(id, row ? &*row : nullptr);
+  }
+  pruned_before_ = pruned_before;
+  totals_ = w->totals;
+  pruned_total_ += w->pruned;
+  committed_seq_ = w->seq;
+  last_seq_.store(w->seq);
+  return Status::Ok();
+}
+
+Status RocksDbStorage::ResumeIfNeeded() {
+  if (!needs_resume_) return Status::Ok();
+  // Resume() flushes the memtables (the WAL after a failed write cannot be
+  // trusted) and clears the background error; on a disk that is still
+  // full it fails again and the store stays read-only until the next try.
+  rocksdb::Status s = db_->Resume();
+  if (!s.ok()) {
+    return FromRocks(
+        s, "storage " + path_ + " is read-only after a failed write; resuming");
+  }
+  needs_resume_ = false;
+  return Status::Ok();
+}
+
+void RocksDbStorage::CacheActive(const DeliveryId& id, const Delivery* row) {
+  if (row == nullptr || IsTerminal(row->status)) {
+    active_cache_.erase(id);
+    return;
+  }
+  if (auto it = active_cache_.find(id); it != active_cache_.end()) {
+    it->second = ToActiveRow(*row);
+  } else if (active_cache_.size() < options_.active_row_cache_entries) {
+    active_cache_.emplace(id, ToActiveRow(*row));
+  }
+}
+
+}  // namespace hooklog::rocksdb_internal
