@@ -42,6 +42,8 @@ std::string_view ErrorCodeFor(int status) {
       return "VALIDATION_ERROR";
     case 429:
       return "RATE_LIMITED";
+    case 501:
+      return "NOT_IMPLEMENTED";
     case 503:
       return "UNAVAILABLE";
     default:
