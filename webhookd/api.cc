@@ -36,6 +36,19 @@ bool Api::Authenticate(std::string_view key) const {
 }
 
 void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
+  if (req.method() == http::verb::head) {
+    // RFC 9110 §9.3.2: HEAD is answered like GET (same status and headers,
+    // Content-Length of the GET body) without the body. Routes that do not
+    // take GET refuse it with their 405, whose Allow has no HEAD.
+    req.method(http::verb::get);
+    return Handle(std::move(req), [done = std::move(done)](HttpResponse res) {
+      if (res.result() != http::status::no_content) {
+        res.content_length(res.body().size());
+      }
+      res.body().clear();
+      done(std::move(res));
+    });
+  }
   std::string_view target(req.target().data(), req.target().size());
   size_t qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
@@ -45,7 +58,7 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
 
   if (path == "/healthz" || path == "/healthz/") {
     if (req.method() != http::verb::get) {
-      return done(MethodNotAllowedResponse("GET"));
+      return done(MethodNotAllowedResponse("GET, HEAD"));
     }
     return done(JsonResponse(200, R"({"status":"ok"})"));
   }
@@ -57,7 +70,7 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
   }
   if (path == "/metrics" || path == "/metrics/") {
     if (req.method() != http::verb::get) {
-      return done(MethodNotAllowedResponse("GET"));
+      return done(MethodNotAllowedResponse("GET, HEAD"));
     }
     HttpResponse res{http::status::ok, 11};
     res.set(http::field::content_type,

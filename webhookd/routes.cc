@@ -442,7 +442,7 @@ void Route(const RouteContext& ctx, const HttpRequest& req,
     if (seg.size() == 1) {
       if (m == http::verb::get) return ListEndpoints(ctx, q, done);
       if (m == http::verb::post) return CreateEndpoint(ctx, req, done);
-      return not_allowed("GET, POST");
+      return not_allowed("GET, HEAD, POST");
     }
     if (seg.size() > 3) return not_found();
     if (seg.size() == 3 && seg[2] != "test" && seg[2] != "rotate-secret") {
@@ -452,7 +452,7 @@ void Route(const RouteContext& ctx, const HttpRequest& req,
     if (seg.size() == 2) {
       if (m != http::verb::get && m != http::verb::patch &&
           m != http::verb::delete_) {
-        return not_allowed("GET, PATCH, DELETE");
+        return not_allowed("GET, HEAD, PATCH, DELETE");
       }
     } else if (m != http::verb::post) {
       return not_allowed("POST");
@@ -472,13 +472,13 @@ void Route(const RouteContext& ctx, const HttpRequest& req,
   if (seg[0] == "deliveries") {
     if (seg.size() == 1) {
       if (m == http::verb::get) return ListDeliveries(ctx, q, done);
-      return not_allowed("GET");
+      return not_allowed("GET, HEAD");
     }
     if (seg.size() > 3 || (seg.size() == 3 && seg[2] != "replay")) {
       return not_found();
     }
     if (seg.size() == 2 && m != http::verb::get) {
-      return not_allowed("GET");
+      return not_allowed("GET, HEAD");
     }
     if (seg.size() == 3 && m != http::verb::post) return not_allowed("POST");
     auto id = hooklog::DeliveryId::Parse(seg[1]);
