@@ -117,6 +117,7 @@ HttpResponse StatusResponse(const Status& st, std::string_view default_field) {
 
 HttpResponse UnauthorizedResponse() {
   HttpResponse res = ErrorResponse(401, "missing or invalid X-API-Key header");
+  res.set(http::field::www_authenticate, std::string(kWwwAuthenticate));
   return res;
 }
 
