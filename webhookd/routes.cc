@@ -11,6 +11,7 @@
 #include "hooklog/clock.h"
 #include "hooklog/transport.h"
 #include "tools/cli/json_writer.h"
+#include "webhookd/cursor.h"
 #include "webhookd/log.h"
 #include "webhookd/render.h"
 
@@ -68,17 +69,38 @@ void CheckPrivateTarget(const RouteContext& ctx, std::string_view url,
        "refuses those unless started with --allow-private-targets"});
 }
 
+// The paging of a list request, its cursor turned from the API's (bound to
+// `tag` and the filters, cursor.h) into the engine's; a cursor issued for
+// another list or other filters is refused like any foreign one.
+void BindPaging(const Paging& paging, std::string_view tag,
+                const std::string& filter_key, std::vector<FieldError>* errors,
+                uint32_t* page, uint32_t* page_size, std::string* cursor) {
+  *page = paging.page;
+  *page_size = paging.page_size;
+  if (paging.cursor.empty()) return;
+  if (auto engine_cursor = UnwrapCursor(tag, filter_key, paging.cursor)) {
+    *cursor = std::move(*engine_cursor);
+  } else {
+    errors->push_back(BadCursorError());
+  }
+}
+
 // The callback of a list call: the page as {"data", "pagination",
-// "next_cursor"}.
+// "next_cursor"}, the next cursor bound like the one that came in.
 template <typename T, typename WriteItem>
-auto ListAnswer(const Done& done, const Paging& paging,
-                std::string_view default_field, WriteItem write_item) {
-  return Safe(done, [done, paging, default_field,
+auto ListAnswer(const Done& done, const Paging& paging, std::string_view tag,
+                std::string filter_key, std::string_view default_field,
+                WriteItem write_item) {
+  return Safe(done, [done, paging, tag, filter_key = std::move(filter_key),
+                     default_field,
                      write_item](hooklog::Result<hooklog::Page<T>> r) {
     if (!r.ok()) return done(StatusResponse(r.status(), default_field));
+    const std::string next = r->next_cursor.empty()
+                                 ? ""
+                                 : WrapCursor(tag, filter_key, r->next_cursor);
     done(JsonResponse(
         200, ListJson(r->items, paging.page, paging.page_size, r->total_count,
-                      !paging.cursor.empty(), r->next_cursor, write_item)));
+                      !paging.cursor.empty(), next, write_item)));
   });
 }
 
@@ -184,17 +206,17 @@ void ListEndpoints(const RouteContext& ctx, const QueryParams& q,
       }
     }
   }
+  const std::string filter_key = EndpointFilterKey(query);
+  BindPaging(paging, kEndpointsCursorTag, filter_key, &errors, &query.page,
+             &query.page_size, &query.cursor);
   if (!errors.empty()) return done(ValidationResponse(std::move(errors)));
-  query.page = paging.page;
-  query.page_size = paging.page_size;
-  query.cursor = paging.cursor;
   const ApiOptions* dflt = ctx.options;
   ctx.engine->ListEndpoints(
-      query,
-      ListAnswer<hooklog::Endpoint>(
-          done, paging, "", [dflt](JsonWriter& w, const hooklog::Endpoint& ep) {
-            WriteEndpoint(w, ep, false, *dflt);
-          }));
+      query, ListAnswer<hooklog::Endpoint>(
+                 done, paging, kEndpointsCursorTag, filter_key, "",
+                 [dflt](JsonWriter& w, const hooklog::Endpoint& ep) {
+                   WriteEndpoint(w, ep, false, *dflt);
+                 }));
 }
 
 void GetEndpoint(const RouteContext& ctx, hooklog::EndpointId id,
@@ -335,16 +357,16 @@ void ListDeliveries(const RouteContext& ctx, const QueryParams& q,
                                  : *t + hooklog::kSecond - 1;
     }
   }
+  const std::string filter_key = DeliveryFilterKey(query);
+  BindPaging(paging, kDeliveriesCursorTag, filter_key, &errors, &query.page,
+             &query.page_size, &query.cursor);
   if (!errors.empty()) return done(ValidationResponse(std::move(errors)));
-  query.page = paging.page;
-  query.page_size = paging.page_size;
-  query.cursor = paging.cursor;
   ctx.engine->ListDeliveries(
-      query,
-      ListAnswer<hooklog::Delivery>(
-          done, paging, "query", [](JsonWriter& w, const hooklog::Delivery& d) {
-            WriteDelivery(w, d, false);
-          }));
+      query, ListAnswer<hooklog::Delivery>(
+                 done, paging, kDeliveriesCursorTag, filter_key, "query",
+                 [](JsonWriter& w, const hooklog::Delivery& d) {
+                   WriteDelivery(w, d, false);
+                 }));
 }
 
 void GetDelivery(const RouteContext& ctx, hooklog::DeliveryId id,
