@@ -25,6 +25,26 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
+// Unicode code points in `s`, which is valid UTF-8 (or about to be refused
+// for not being so): every byte that is not a continuation byte starts one.
+// The documented limits are in characters, and "é" must count once, not as
+// its two bytes.
+size_t CodePoints(std::string_view s) {
+  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// One metadata entry (of a spec or of an update's patch).
+Status ValidateMetadataEntry(std::string_view k, std::string_view v) {
+  if (k.empty() || CodePoints(k) > kMaxMetadataKeyLength ||
+      CodePoints(v) > kMaxMetadataValueLength) {
+    return Status::InvalidArgument(
+        "metadata keys are 1..128 characters, values at most 512", "metadata");
+  }
+  return Status::Ok();
+}
+
 bool AllDigits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(),
                                    [](char c) { return c >= '0' && c <= '9'; });
@@ -203,12 +223,7 @@ Status ValidateMetadata(const Metadata& metadata) {
     return Status::InvalidArgument("at most 50 metadata keys", "metadata");
   }
   for (const auto& [k, v] : metadata) {
-    if (k.empty() || k.size() > kMaxMetadataKeyLength ||
-        v.size() > kMaxMetadataValueLength) {
-      return Status::InvalidArgument(
-          "metadata keys are 1..128 characters, values at most 512",
-          "metadata");
-    }
+    HOOKLOG_RETURN_IF_ERROR(ValidateMetadataEntry(k, v));
     if (!simdjson::validate_utf8(k.data(), k.size()) ||
         !simdjson::validate_utf8(v.data(), v.size())) {
       return Status::InvalidArgument("metadata must be valid UTF-8",
@@ -274,8 +289,8 @@ Status ValidateAutoDisableAfter(std::optional<Duration> after) {
 }
 
 Status ValidateDescription(const std::string& d) {
-  if (d.size() > kMaxDescriptionLength ||
-      !simdjson::validate_utf8(d.data(), d.size())) {
+  if (!simdjson::validate_utf8(d.data(), d.size()) ||
+      CodePoints(d) > kMaxDescriptionLength) {
     return Status::InvalidArgument(
         "description must be valid UTF-8 of at most 255 characters",
         "description");
@@ -334,12 +349,7 @@ Status ValidateEndpointUpdate(const EndpointUpdate& u) {
     HOOKLOG_RETURN_IF_ERROR(ValidateEventTypeFilter(*u.event_types));
   }
   for (const auto& [k, v] : u.metadata_patch) {
-    if (k.empty() || k.size() > kMaxMetadataKeyLength ||
-        v.size() > kMaxMetadataValueLength) {
-      return Status::InvalidArgument(
-          "metadata keys are 1..128 characters, values at most 512",
-          "metadata");
-    }
+    HOOKLOG_RETURN_IF_ERROR(ValidateMetadataEntry(k, v));
   }
   if (u.headers) HOOKLOG_RETURN_IF_ERROR(ValidateHeaders(*u.headers));
   HOOKLOG_RETURN_IF_ERROR(ValidateLimits(u.rate_limit_per_s, u.max_in_flight));
@@ -359,7 +369,8 @@ Status ValidatePaging(uint32_t page, uint32_t page_size,
     return Status::InvalidArgument(
         "page_size must be 1.." + std::to_string(kMaxPageSize), "page_size");
   }
-  if (page == 0) return Status::InvalidArgument("page must be 1 or more", "page");
+  if (page == 0)
+    return Status::InvalidArgument("page must be 1 or more", "page");
   if (!cursor.empty()) {
     Timestamp ts;
     Uuid128 id;

@@ -15,6 +15,8 @@
 
 namespace hooklog {
 
+// Lengths of text a person writes (description, metadata keys and values)
+// are in characters, i.e. Unicode code points of the UTF-8 text, not bytes.
 inline constexpr size_t kMaxUrlLength = 2048;
 inline constexpr size_t kMaxDescriptionLength = 255;
 inline constexpr size_t kMaxEventTypeLength = 100;  // API.md

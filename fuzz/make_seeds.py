@@ -178,6 +178,46 @@ def main():
             '{"type":"t","data":{}}\x00', '{"a":1,"a":2}']):
         write("webhookd_api", "seed_%02d" % i, j)
 
+    # Wire mode (fuzz/check_webhookd.cc): raw bytes to the real server,
+    # Transfer-Encoding / Content-Length combinations and pipelining.
+    key = "X-API-Key: fuzz-api-key-0123456789\r\n"
+    base = "/integrations/api/v1/webhooks/"
+
+    def req(method, path, extra="", body="", version="HTTP/1.1"):
+        return (method + " " + base + path + " " + version + "\r\nHost: x\r\n" +
+                key + extra + "\r\n" + body)
+
+    smuggled = req("GET", "endpoints/")
+    event = '{"type":"a.b","data":{}}'
+    chunked = "%x\r\n%s\r\n0\r\n\r\n" % (len(event), event)
+    for i, w in enumerate([
+            req("POST", "events/", "Transfer-Encoding: gzip\r\n") + smuggled,
+            req("POST", "events/", "Transfer-Encoding: chunked, gzip\r\n",
+                chunked) + smuggled,
+            req("POST", "events/", "Transfer-Encoding: gzip, chunked\r\n",
+                chunked) + smuggled,
+            req("POST", "events/", "Transfer-Encoding: identity\r\n"
+                "Content-Length: %d\r\n" % len(smuggled), smuggled),
+            req("POST", "events/", "Content-Length: 5\r\n"
+                "Transfer-Encoding: chunked\r\n", chunked) + smuggled,
+            req("POST", "events/", "Transfer-Encoding: chunked\r\n", chunked)
+            + req("HEAD", "endpoints/") + req("GET", "deliveries/?page_size=1"),
+            req("POST", "events/", "Content-Length: %d\r\n" % len(event), event)
+            + req("GET", "endpoints/", "Connection: close\r\n") + smuggled,
+            req("POST", "events/", "Content-Length: 3, 4\r\n", "abcd") + smuggled,
+            req("POST", "events/", "Content-Length: 99999\r\n", "{") + smuggled,
+            req("POST", "events/", "Transfer-Encoding: chunked\r\n", chunked,
+                "HTTP/1.0") + smuggled,
+            req("POST", "events/", "Expect: 100-continue\r\nContent-Length: %d\r\n"
+                % len(event), event) + smuggled,
+            "HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            "DELETE " + base + "endpoints/2222222222222222222222 HTTP/1.1\r\n"
+            "Host: x\r\n" + key + "\r\n",
+            req("POST", "endpoints/", "Content-Length: 40\r\n", '{"url":'),
+            req("GET", "endpoints/", "X-Big: " + "b" * 2100 + "\r\n") + smuggled]):
+        write("webhookd_api", "wire_%02d" % i, w)
+
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,11 @@
-// Api: webhookd's REST handlers — API.md's routes over a hooklog::Engine.
+// Api: webhookd's REST API — API.md's routes over a hooklog::Engine.
 //
 // Handle() takes one parsed HTTP request and completes exactly once with the
 // response, possibly on another thread (engine calls answer asynchronously).
-// It authenticates (X-API-Key, constant time), routes (with and without the
-// trailing slash), parses JSON bodies with simdjson, calls the engine, and
-// writes every body with JsonWriter; every error uses API.md's envelope.
+// It answers /healthz, authenticates (X-API-Key, constant time), answers
+// /metrics and hands the rest to the routes (routes.h), which parse the
+// request (request.h), call the engine and render its answer (render.h);
+// every error uses API.md's envelope (errors.h).
 //
 // Thread-safety: Handle() may be called concurrently from any thread.
 // Ownership: the engine must outlive the Api and every pending Handle().
@@ -12,7 +13,6 @@
 #define HOOKLOG_WEBHOOKD_API_H_
 
 #include <array>
-#include <boost/beast/http.hpp>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,15 +20,10 @@
 
 #include "hooklog/engine.h"
 #include "hooklog/status.h"
+#include "webhookd/errors.h"
+#include "webhookd/http_types.h"
 
 namespace webhookd {
-
-using HttpRequest =
-    boost::beast::http::request<boost::beast::http::string_body>;
-using HttpResponse =
-    boost::beast::http::response<boost::beast::http::string_body>;
-
-inline constexpr std::string_view kBasePath = "/integrations/api/v1/webhooks/";
 
 struct ApiOptions {
   std::vector<std::string> api_keys;
@@ -42,19 +37,6 @@ struct ApiOptions {
   hooklog::Duration auto_disable_after = std::chrono::hours(24 * 5);
 };
 
-// A response carrying API.md's error envelope.
-struct FieldError {
-  std::string field;
-  std::string message;
-};
-HttpResponse ErrorResponse(int status, std::string_view message,
-                           const std::vector<FieldError>* details = nullptr);
-// The envelope's "code" for an HTTP status ("NOT_FOUND", ...).
-std::string_view ErrorCodeFor(int status);
-// An engine Status as an HTTP error (422 with details for InvalidArgument).
-HttpResponse StatusResponse(const hooklog::Status& st,
-                            std::string_view default_field = {});
-
 class Api {
  public:
   Api(hooklog::Engine* engine, ApiOptions options);
@@ -67,7 +49,6 @@ class Api {
   bool Authenticate(std::string_view key) const;
 
  private:
-  struct Impl;
   hooklog::Engine* engine_;
   ApiOptions options_;
   std::vector<std::array<unsigned char, 32>> key_digests_;

@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <utility>
 
+#include "hooklog/rocksdb_storage.h"
 #include "webhookd/api.h"
 #include "webhookd/log.h"
 #include "webhookd/operator_notifier.h"
 #include "webhookd/server.h"
-#include "hooklog/rocksdb_storage.h"
 
 namespace webhookd {
 
@@ -46,11 +46,14 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
     auto notifier = OperatorNotifier::Start(c.data_dir, c.operator_url, nopts);
     if (!notifier.ok()) return notifier.status();
     d->notifier_ = std::move(*notifier);
-    eopts.on_operational_event =
-        [n = d->notifier_.get()](const hooklog::OperationalEvent& e) {
-          n->Notify(e);
-        };
   }
+  // Every operational event is logged (a dead letter or an opened circuit
+  // must be visible at the default level), and notified when configured.
+  eopts.on_operational_event =
+      [n = d->notifier_.get()](const hooklog::OperationalEvent& e) {
+        LogOperationalEvent(e);
+        if (n) n->Notify(e);
+      };
   auto engine = hooklog::OpenEngine(std::move(store), eopts);
   if (!engine.ok()) return engine.status();
   d->engine_ = std::move(*engine);

@@ -10,11 +10,48 @@ namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 
+// The length of the well-formed UTF-8 sequence starting at v[i] (RFC 3629:
+// no overlong forms, no surrogates, nothing above U+10FFFF), or 0 when the
+// bytes there are not one.
+size_t Utf8SequenceLength(std::string_view v, size_t i) {
+  const auto at = [&](size_t k) { return static_cast<unsigned char>(v[k]); };
+  const unsigned char c = at(i);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // bounds of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > v.size()) return 0;
+  if (at(i + 1) < lo || at(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (at(i + k) < 0x80 || at(i + k) > 0xBF) return 0;
+  }
+  return n;
+}
+
 bool NeedsQuotes(std::string_view v) {
   if (v.empty()) return true;
-  for (char c : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(v[i]);
     if (c <= ' ' || c == '"' || c == '=' || c == '\\' || c == 0x7F) {
       return true;
+    }
+    // Bytes >= 0x80 are fine unquoted only as part of well-formed UTF-8.
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(v, i);
+      if (n == 0) return true;
+      i += n - 1;
     }
   }
   return false;
@@ -26,19 +63,33 @@ void AppendValue(std::string_view v, std::string* out) {
     return;
   }
   static constexpr char kHex[] = "0123456789abcdef";
+  const auto escape = [out](unsigned char c) {
+    *out += "\\x";
+    *out += kHex[c >> 4];
+    *out += kHex[c & 0xF];
+  };
   *out += '"';
-  for (char ch : v) {
+  for (size_t i = 0; i < v.size(); ++i) {
+    const char ch = v[i];
     const unsigned char c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
+    if (c >= 0x80) {
+      // Well-formed UTF-8 is kept; any other byte (e.g. from a raw request
+      // path) is escaped, so that every line is valid UTF-8.
+      const size_t n = Utf8SequenceLength(v, i);
+      if (n == 0) {
+        escape(c);
+      } else {
+        out->append(v.substr(i, n));
+        i += n - 1;
+      }
+    } else if (c == '"' || c == '\\') {
       *out += '\\';
       *out += ch;
     } else if (c == '\n') {
       *out += "\\n";
     } else if (c < 0x20 || c == 0x7F) {
       // Control characters would let a value forge a second log line.
-      *out += "\\x";
-      *out += kHex[c >> 4];
-      *out += kHex[c & 0xF];
+      escape(c);
     } else {
       *out += ch;
     }

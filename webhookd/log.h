@@ -2,8 +2,10 @@
 //
 // Each line is logfmt: `time=2026-11-26T23:07:04.123Z level=info msg="..."
 // key=value ...`; values with spaces, quotes or '=' are quoted and escaped so
-// that a line always parses back. Secrets (API keys, signing secrets) must
-// never be passed as fields; callers log ids, never credentials.
+// that a line always parses back; control characters and bytes that are not
+// well-formed UTF-8 are written as \xNN, so that every line is valid UTF-8.
+// Secrets (API keys, signing secrets) must never be passed as fields;
+// callers log ids, never credentials.
 //
 // Thread-safety: Log() may be called from any thread; each line is written
 // with one fwrite so that lines from different threads never interleave.

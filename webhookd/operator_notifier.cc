@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "hooklog/rocksdb_storage.h"
 #include "tools/cli/json_writer.h"
 #include "webhookd/log.h"
-#include "hooklog/rocksdb_storage.h"
 
 namespace webhookd {
 
@@ -59,6 +59,27 @@ hooklog::Result<std::unique_ptr<OperatorNotifier>> OperatorNotifier::Start(
   Log(LogLevel::kInfo, "operator notifications enabled",
       {{"url", url}, {"secret_file", secret_path}});
   return n;
+}
+
+void LogOperationalEvent(const hooklog::OperationalEvent& event) {
+  // A delivery that succeeded after failures is routine under a flaky
+  // receiver; the others are rare and each needs an operator's attention.
+  const LogLevel level =
+      event.kind == hooklog::OperationalEvent::Kind::kDeliveryRecovered
+          ? LogLevel::kDebug
+          : LogLevel::kInfo;
+  if (!LogEnabled(level)) return;
+  const std::string_view msg = hooklog::OperationalEventKindName(event.kind);
+  const std::string reason = event.reason.empty() ? "-" : event.reason;
+  if (event.delivery_id) {
+    Log(level, msg,
+        {{"endpoint_id", event.endpoint_id.ToString()},
+         {"delivery_id", event.delivery_id->ToString()},
+         {"reason", reason}});
+  } else {
+    Log(level, msg,
+        {{"endpoint_id", event.endpoint_id.ToString()}, {"reason", reason}});
+  }
 }
 
 void OperatorNotifier::Notify(const hooklog::OperationalEvent& event) {

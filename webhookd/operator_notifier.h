@@ -22,6 +22,14 @@
 
 namespace webhookd {
 
+// Writes one log line for `event` (the event's kind as the message, then
+// endpoint_id, delivery_id when there is one, and reason): at info for
+// everything an operator must hear about (a dead letter, a circuit that
+// opened or closed, an endpoint disabled), at debug for a delivery that
+// recovered. webhookd calls it for every event, with or without an
+// operator URL.
+void LogOperationalEvent(const hooklog::OperationalEvent& event);
+
 class OperatorNotifier {
  public:
   static hooklog::Result<std::unique_ptr<OperatorNotifier>> Start(

@@ -101,5 +101,56 @@ TEST(EndpointFilter, Matches) {
   EXPECT_FALSE(ep.Matches("anything"));
 }
 
+// Description and metadata limits count characters (code points), not
+// bytes: 255 × "é" (510 bytes) is a valid description, 256 are not; the
+// same for metadata keys (128) and values (512), in specs and in updates.
+std::string Repeat(std::string_view s, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+TEST(ValidateEndpointSpec, LimitsCountCharactersNotBytes) {
+  const std::string kE = "\xC3\xA9";              // é, 2 bytes
+  const std::string kEmoji = "\xF0\x9F\x98\x80";  // 😀, 4 bytes
+  EndpointSpec spec{.url = "https://example.com/h"};
+  for (const std::string& ch : {kE, kEmoji, std::string("a")}) {
+    SCOPED_TRACE(ch);
+    spec.description = Repeat(ch, 255);
+    EXPECT_TRUE(ValidateEndpointSpec(spec).ok());
+    spec.description = Repeat(ch, 256);
+    Status st = ValidateEndpointSpec(spec);
+    EXPECT_TRUE(st.IsInvalidArgument());
+    EXPECT_EQ(st.field(), "description");
+    spec.description.clear();
+
+    spec.metadata = {{Repeat(ch, 128), Repeat(ch, 512)}};
+    EXPECT_TRUE(ValidateEndpointSpec(spec).ok());
+    spec.metadata = {{Repeat(ch, 129), "v"}};
+    EXPECT_EQ(ValidateEndpointSpec(spec).field(), "metadata");
+    spec.metadata = {{"k", Repeat(ch, 513)}};
+    EXPECT_EQ(ValidateEndpointSpec(spec).field(), "metadata");
+    spec.metadata.clear();
+  }
+  // Invalid UTF-8 is still refused, whatever its length.
+  spec.description = "\xC3";
+  EXPECT_TRUE(ValidateEndpointSpec(spec).IsInvalidArgument());
+}
+
+TEST(ValidateEndpointUpdate, MetadataPatchCountsCharacters) {
+  const std::string kE = "\xC3\xA9";
+  EndpointUpdate u;
+  u.description = Repeat(kE, 255);
+  u.metadata_patch = {{Repeat(kE, 128), Repeat(kE, 512)}};
+  EXPECT_TRUE(ValidateEndpointUpdate(u).ok());
+  u.description = Repeat(kE, 256);
+  EXPECT_EQ(ValidateEndpointUpdate(u).field(), "description");
+  u.description.reset();
+  u.metadata_patch = {{Repeat(kE, 129), ""}};
+  EXPECT_EQ(ValidateEndpointUpdate(u).field(), "metadata");
+  u.metadata_patch = {{"k", Repeat(kE, 513)}};
+  EXPECT_EQ(ValidateEndpointUpdate(u).field(), "metadata");
+}
+
 }  // namespace
 }  // namespace hooklog

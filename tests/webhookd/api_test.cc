@@ -17,12 +17,12 @@
 #include <thread>
 #include <vector>
 
-#include "webhookd/daemon.h"
-#include "webhookd/log.h"
 #include "hooklog/signing.h"
-#include "tools/receiver/receiver.h"
 #include "tests/webhookd/daemon_fixture.h"
 #include "tests/webhookd/support.h"
+#include "tools/receiver/receiver.h"
+#include "webhookd/daemon.h"
+#include "webhookd/log.h"
 
 namespace webhookd_test {
 namespace {
@@ -98,17 +98,17 @@ TEST_F(WebhookdTest, WrongMethodsUnknownRoutesAndTrailingSlashes) {
     std::string method, path, allow;
   };
   for (const Case& c : std::vector<Case>{
-           {"PUT", "endpoints/", "GET, POST"},
-           {"DELETE", "endpoints", "GET, POST"},
-           {"POST", "endpoints/" + ep + "/", "GET, PATCH, DELETE"},
+           {"PUT", "endpoints/", "GET, HEAD, POST"},
+           {"DELETE", "endpoints", "GET, HEAD, POST"},
+           {"POST", "endpoints/" + ep + "/", "GET, HEAD, PATCH, DELETE"},
            {"GET", "endpoints/" + ep + "/test/", "POST"},
            {"GET", "endpoints/" + ep + "/rotate-secret", "POST"},
-           {"POST", "deliveries/", "GET"},
-           {"DELETE", "deliveries/" + d + "/", "GET"},
+           {"POST", "deliveries/", "GET, HEAD"},
+           {"DELETE", "deliveries/" + d + "/", "GET, HEAD"},
            {"GET", "deliveries/" + d + "/replay/", "POST"},
            {"GET", "events/", "POST"},
-           {"POST", "/metrics", "GET"},
-           {"POST", "/healthz", "GET"},
+           {"POST", "/metrics", "GET, HEAD"},
+           {"POST", "/healthz", "GET, HEAD"},
        }) {
     HttpResult r = Call(c.method, c.path);
     ExpectError(r, 405, "METHOD_NOT_ALLOWED");

@@ -17,10 +17,10 @@
 #include <utility>
 #include <vector>
 
+#include "tests/webhookd/support.h"
+#include "tools/receiver/receiver.h"
 #include "webhookd/daemon.h"
 #include "webhookd/log.h"
-#include "tools/receiver/receiver.h"
-#include "tests/webhookd/support.h"
 
 namespace webhookd_test {
 
@@ -133,6 +133,10 @@ class DaemonFixture : public ::testing::Test {
     simdjson::dom::object root;
     ASSERT_FALSE(j.root().get(root));
     EXPECT_EQ(root.size(), 1u) << "only \"error\" at the top: " << r.body;
+    // RFC 9110 §15.5.2: every 401 names the scheme it wants.
+    if (status == 401) {
+      EXPECT_EQ(r.Header("www-authenticate"), "ApiKey header=\"X-API-Key\"");
+    }
     if (status == 422) {
       simdjson::dom::array details;
       ASSERT_FALSE(j["error/details"].get(details)) << r.body;

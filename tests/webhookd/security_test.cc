@@ -251,7 +251,8 @@ TEST(SecretsTest, NeverInLogsErrorsListsOrNotifications) {
 // other numeric spellings of loopback and the remaining private ranges,
 // each either refused at validation (422 on url) or, if accepted, blocked
 // when connecting (error "blocked", null code, nothing reaches the
-// receiver, which listens on the port every URL names).
+// receiver, which listens on the port every URL names). ::ffff:0:a.b.c.d is
+// the IPv4-translated form (RFC 2765).
 TEST_F(SecurityTest, PrivateAddressesInEverySpellingNeverReachTheTarget) {
   auto c = BaseConfig();
   c.allow_private_targets = false;
@@ -266,6 +267,8 @@ TEST_F(SecurityTest, PrivateAddressesInEverySpellingNeverReachTheTarget) {
                                     "[::ffff:7f00:1]",
                                     "[::ffff:127.0.0.1]",
                                     "[0:0:0:0:0:ffff:127.0.0.1]",
+                                    "[::ffff:0:127.0.0.1]",
+                                    "[::ffff:0:7f00:1]",
                                     "[::127.0.0.1]",
                                     "[64:ff9b::7f00:1]",
                                     "[2002:7f00:1::]",

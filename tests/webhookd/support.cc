@@ -74,8 +74,12 @@ HttpResult HttpClient::Request(
     }
     impl_->stream->expires_after(std::chrono::seconds(60));
     http::write(*impl_->stream, req, ec);
-    http::response<http::string_body> res;
-    if (!ec) http::read(*impl_->stream, impl_->buffer, res, ec);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(64 * 1024 * 1024);
+    // A response to HEAD has the GET's Content-Length but no body.
+    if (method == "HEAD") parser.skip(true);
+    if (!ec) http::read(*impl_->stream, impl_->buffer, parser, ec);
+    http::response<http::string_body> res = parser.release();
     if (ec) {
       // The server closed an idle keep-alive connection: retry once.
       impl_->stream->socket().close(ec);
