@@ -1,5 +1,12 @@
 // The libcurl-multi transport, driven by Boost.Asio.
 //
+// One cohesive thing, kept in one file on purpose (~950 lines): the glue of
+// one multi handle. Every callback below (socket, timer, open/close socket,
+// write) works on the same strand-confined state, and the invariants that
+// keep it sound (who owns a SocketCtx, when a wait may be cancelled) span
+// them all; splitting them across files would hide those invariants.
+// Signing, the SSRF guard and response capture are their own files.
+//
 // How the glue works (docs/transport.md; curl's ephiperfifo.c and
 // multi-uv.c are the models, its removed asiohiper.cpp is not):
 //  - Every call into the multi handle happens on one strand, under `mu_`.

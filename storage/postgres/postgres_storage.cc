@@ -1,5 +1,11 @@
 // The PostgreSQL Storage adapter (include/hooklog/postgres_storage.h).
 //
+// One cohesive thing (~850 lines): the Storage methods of one adapter class
+// over the pieces beside it — connections and pipelines (pg_conn), the
+// schema and its migrations (pg_schema), row encoding (pg_rows). What is
+// left here is the write transaction and the queries, which share the
+// statement names and the writer's sequence state.
+//
 // What every adapter must get right, and how this one does it:
 //   - atomicity: one Append is ONE pipeline of prepared statements that
 //     PostgreSQL runs as one implicit transaction, committed at the Sync:
