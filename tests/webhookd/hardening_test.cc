@@ -22,8 +22,8 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::testing::Reply;
-using hooklog::testing::TestReceiver;
+using hooklog::receiver::Reply;
+using hooklog::receiver::Receiver;
 using namespace std::chrono_literals;
 
 // How many responses `raw` holds: status lines, which follow the previous
@@ -329,7 +329,7 @@ TEST(LogEscapingTest, BytesThatAreNotUtf8AreEscaped) {
 class DaemonLogTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    rx_ = TestReceiver::Start();
+    rx_ = Receiver::Start();
     ASSERT_NE(rx_, nullptr);
   }
   void TearDown() override {
@@ -358,7 +358,7 @@ class DaemonLogTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  std::unique_ptr<TestReceiver> rx_;
+  std::unique_ptr<Receiver> rx_;
   RunningWebhookd d_;
   std::unique_ptr<HttpClient> client_;
 };
