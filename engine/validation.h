@@ -19,7 +19,7 @@ namespace hooklog {
 // are in characters, i.e. Unicode code points of the UTF-8 text, not bytes.
 inline constexpr size_t kMaxUrlLength = 2048;
 inline constexpr size_t kMaxDescriptionLength = 255;
-inline constexpr size_t kMaxEventTypeLength = 100;  // API.md
+inline constexpr size_t kMaxEventTypeLength = 100;  // docs/api.md
 inline constexpr size_t kMaxHeaderBytes = 4096;  // name + value of one header
 inline constexpr size_t kMaxHeaders = 32;
 inline constexpr size_t kMaxMetadataKeys = 50;

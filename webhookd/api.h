@@ -1,11 +1,11 @@
-// Api: webhookd's REST API — API.md's routes over a hooklog::Engine.
+// Api: webhookd's REST API — docs/api.md's routes over a hooklog::Engine.
 //
 // Handle() takes one parsed HTTP request and completes exactly once with the
 // response, possibly on another thread (engine calls answer asynchronously).
 // It answers /healthz, authenticates (X-API-Key, constant time), answers
 // /metrics and hands the rest to the routes (routes.h), which parse the
 // request (request.h), call the engine and render its answer (render.h);
-// every error uses API.md's envelope (errors.h).
+// every error uses docs/api.md's envelope (errors.h).
 //
 // Thread-safety: Handle() may be called concurrently from any thread.
 // Ownership: the engine must outlive the Api and every pending Handle().

@@ -1,5 +1,5 @@
 // webhookd's configuration: command-line flags and HOOKLOG_* environment
-// variables (API.md "webhookd command line"), and `webhookd keygen`.
+// variables (docs/api.md "webhookd command line"), and `webhookd keygen`.
 //
 // A flag wins over its environment variable. Every value is validated here so
 // that a bad flag fails with a clear message (exit 2) before anything opens.

@@ -1,4 +1,4 @@
-// Errors: API.md's error envelope, the error codes, and the mapping from
+// Errors: the error envelope of docs/api.md, the error codes, and the mapping from
 // engine Status to HTTP.
 //
 // Every error webhookd answers, from the server's framing checks to the
@@ -28,7 +28,7 @@ struct FieldError {
 // carry signing secrets).
 HttpResponse JsonResponse(int status, std::string body);
 
-// A response carrying API.md's error envelope.
+// A response carrying the error envelope (docs/api.md).
 HttpResponse ErrorResponse(int status, std::string_view message,
                            const std::vector<FieldError>* details = nullptr);
 // The envelope's "code" for an HTTP status ("NOT_FOUND", ...).

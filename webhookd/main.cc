@@ -1,5 +1,5 @@
 // webhookd: the Closient-compatible webhook REST daemon over a hooklog
-// engine. See docs/webhookd.md and API.md.
+// engine. See docs/webhookd.md and docs/api.md.
 #include <pthread.h>
 
 #include <csignal>

@@ -1,5 +1,5 @@
 // Rendering: the JSON bodies of endpoints, deliveries, delivery results and
-// the pagination envelope, written with JsonWriter in API.md's field order.
+// the pagination envelope, written with JsonWriter in docs/api.md's field order.
 //
 // Times are ISO 8601 in UTC; an unset time (0) is null. Endpoints show the
 // protection settings that apply (their own, else the daemon's defaults),

@@ -666,7 +666,7 @@ TEST_F(WebhookdTest, PublishFansOutAndIsIdempotent) {
            {R"({"type":"","data":{}})", "type"},
            {R"({"type":5,"data":{}})", "type"},
            {"{\"type\":\"" + std::string(101, 'a') + "\",\"data\":{}}",
-            "type"},  // API.md: at most 100 characters
+            "type"},  // docs/api.md: at most 100 characters
            {R"({"type":"a","data":{},"idempotency_key":5})", "idempotency_key"},
        }) {
     ExpectError(Call("POST", "events/", c.body), 422, "VALIDATION_ERROR",

@@ -120,7 +120,7 @@ class DaemonFixture : public ::testing::Test {
     return j;
   }
 
-  // API.md's error envelope with `status` and `code`.
+  // docs/api.md's error envelope with `status` and `code`.
   static void ExpectError(const HttpResult& r, int status,
                           const std::string& code,
                           const std::string& field = "") {

@@ -3,7 +3,7 @@
 // name that cannot resolve), delivered by an in-process webhookd, and
 // asserted only through its REST API: the final status, the number of
 // attempts, http_status_code / response_body (null exactly when no response
-// came, API.md), the error class, next_attempt_at, and Retry-After spacing.
+// came, docs/api.md), the error class, next_attempt_at, and Retry-After spacing.
 //
 // Short retry schedules keep every case to a few seconds under ASan.
 #include <gtest/gtest.h>

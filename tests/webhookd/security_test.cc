@@ -118,7 +118,7 @@ void ExpectNoSecret(const std::string& text, const std::string& secret,
 // replayed), send tests, and hit error paths (some carrying the secret in
 // the request); then neither stdout, stderr, any API answer except the
 // create and rotate answers (the only routes that reveal the secret,
-// API.md), nor any operator notification contains either secret.
+// docs/api.md), nor any operator notification contains either secret.
 TEST(SecretsTest, NeverInLogsErrorsListsOrNotifications) {
   TempDir dir;
   auto rx = hooklog::receiver::Receiver::Start();
