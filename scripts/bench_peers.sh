@@ -75,7 +75,7 @@ print(json.dumps({
     "events": peer["events"],
     "bullmq_deliveries_per_s": peer["deliveries_per_s"],
     "bullmq_failed": peer["failed"],
-    "hooklog_deliveries_per_s": ours["deliveries_per_s"],
+    "hooklog_deliveries_per_s": round(ours["deliveries_per_s"], 1),
     "hooklog_lost": ours["lost"],
     "ratio_hooklog_to_bullmq": round(ours["deliveries_per_s"] / peer["deliveries_per_s"], 2),
 }))
