@@ -55,6 +55,33 @@ std::string ApiKeyProblem(std::string_view key) {
   return "";
 }
 
+// Why `url` cannot be a storage URL, or "" when it can.
+std::string StorageProblem(std::string_view url) {
+  if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+    return "";
+  }
+  return "expected a PostgreSQL URI (postgresql://USER@HOST:PORT/DB or "
+         "postgres://...); leave it unset for the embedded RocksDB store in "
+         "--data-dir";
+}
+
+// Why `name` cannot be the PostgreSQL schema, or "" when it can: an
+// identifier PostgreSQL keeps as written (no quoting surprises).
+std::string SchemaProblem(std::string_view name) {
+  if (name.empty() || name.size() > 63) {
+    return "a schema name has 1 to 63 characters";
+  }
+  if (name.front() >= '0' && name.front() <= '9') {
+    return "a schema name must not start with a digit";
+  }
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return "a schema name may hold only a-z, 0-9 and _";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 uint32_t Crc32(std::string_view data) {
@@ -146,8 +173,9 @@ bool ParseListen(std::string_view text, std::string* host, uint16_t* port) {
 }
 
 std::string UsageText() {
-  return "usage: webhookd [--listen HOST:PORT] [--data-dir DIR] "
-         "[--api-key KEY]...\n"
+  return "usage: webhookd [--listen HOST:PORT] [--data-dir DIR | --storage URL "
+         "[--storage-schema NAME]]\n"
+         "                [--api-key KEY]...\n"
          "                [--allow-private-targets] [--retry-schedule LIST]\n"
          "                [--attempt-timeout DUR] [--log-level LEVEL]\n"
          "                [--operator-url URL] [--auto-disable-after DUR]\n"
@@ -158,6 +186,11 @@ std::string UsageText() {
          "127.0.0.1:8080; port 0 picks a free one)   [HOOKLOG_LISTEN]\n"
          "  --data-dir DIR           RocksDB data directory (default ./data)"
          "   [HOOKLOG_DATA_DIR]\n"
+         "  --storage URL            postgresql://... (or postgres://): "
+         "store in PostgreSQL instead of RocksDB; one node per schema   "
+         "[HOOKLOG_STORAGE]\n"
+         "  --storage-schema NAME    PostgreSQL schema (default hooklog)   "
+         "[HOOKLOG_STORAGE_SCHEMA]\n"
          "  --api-key KEY            accepted X-API-Key value; repeatable; at "
          "least one is required   [HOOKLOG_API_KEYS, comma-separated]\n"
          "  --allow-private-targets  allow loopback/private endpoint URLs "
@@ -271,6 +304,33 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
     c.circuit_failures = n;
     return std::string();
   };
+  bool data_dir_set = false;
+  std::string data_dir_source;
+  bool schema_set = false;
+  auto set_storage = [&](std::string_view v, std::string_view source) {
+    std::string problem = StorageProblem(v);
+    if (!problem.empty()) {
+      // A URI may carry a password: name the scheme only.
+      size_t colon = v.find(':');
+      return std::string(source) + ": " + problem + ", got '" +
+             std::string(colon == std::string_view::npos
+                             ? std::string_view("...")
+                             : v.substr(0, colon)) +
+             (colon == std::string_view::npos ? "'" : ":...'");
+    }
+    c.storage = v;
+    return std::string();
+  };
+  auto set_schema = [&](std::string_view v, std::string_view source) {
+    std::string problem = SchemaProblem(v);
+    if (!problem.empty()) {
+      return std::string(source) + ": " + problem + ", got '" + std::string(v) +
+             "'";
+    }
+    c.storage_schema = v;
+    schema_set = true;
+    return std::string();
+  };
   auto add_key = [&](std::string_view v, std::string_view source) {
     std::string problem = ApiKeyProblem(v);
     if (!problem.empty()) return std::string(source) + ": " + problem;
@@ -285,6 +345,15 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
   }
   if (const char* v = getenv("HOOKLOG_DATA_DIR"); err.empty() && v && *v) {
     c.data_dir = v;
+    data_dir_set = true;
+    data_dir_source = "HOOKLOG_DATA_DIR";
+  }
+  if (const char* v = getenv("HOOKLOG_STORAGE"); err.empty() && v && *v) {
+    err = set_storage(v, "HOOKLOG_STORAGE");
+  }
+  if (const char* v = getenv("HOOKLOG_STORAGE_SCHEMA");
+      err.empty() && v && *v) {
+    err = set_schema(v, "HOOKLOG_STORAGE_SCHEMA");
   }
   if (const char* v = getenv("HOOKLOG_API_KEYS"); err.empty() && v && *v) {
     for (std::string_view k : SplitCommas(v)) {
@@ -380,7 +449,8 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
                arg == "--retry-schedule" || arg == "--attempt-timeout" ||
                arg == "--log-level" || arg == "--operator-url" ||
                arg == "--auto-disable-after" || arg == "--circuit-failures" ||
-               arg == "--circuit-open-for") {
+               arg == "--circuit-open-for" || arg == "--storage" ||
+               arg == "--storage-schema") {
       if (!take(&v)) return fail(std::string(arg) + " needs a value");
     } else {
       return fail("unknown argument '" + std::string(arg) + "'");
@@ -390,6 +460,12 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
     } else if (arg == "--data-dir") {
       if (v.empty()) err = "--data-dir: must not be empty";
       c.data_dir = v;
+      data_dir_set = true;
+      data_dir_source = "--data-dir";
+    } else if (arg == "--storage") {
+      err = set_storage(v, "--storage");
+    } else if (arg == "--storage-schema") {
+      err = set_schema(v, "--storage-schema");
     } else if (arg == "--api-key") {
       // Flags replace the environment's keys rather than adding to them.
       if (!keys_from_flags) c.api_keys.clear();
@@ -411,6 +487,21 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err = set_open_for(v, "--circuit-open-for");
     }
     if (!err.empty()) return fail(err);
+  }
+  if (!c.storage.empty() && data_dir_set) {
+    return fail("--storage (or HOOKLOG_STORAGE) and " + data_dir_source +
+                " are exclusive: with a storage URL there is no data "
+                "directory; drop one of them");
+  }
+  if (c.storage.empty() && schema_set) {
+    return fail(
+        "--storage-schema (or HOOKLOG_STORAGE_SCHEMA) needs --storage: the "
+        "RocksDB store has no schema");
+  }
+  if (!c.storage.empty() && !c.operator_url.empty()) {
+    return fail(
+        "--operator-url is not supported with --storage yet: its outbox is a "
+        "RocksDB store in --data-dir");
   }
   if (c.api_keys.empty()) {
     return fail(

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "webhookd/log.h"
 #include "hooklog/clock.h"
 #include "hooklog/storage.h"
+#include "webhookd/log.h"
 
 namespace webhookd {
 
@@ -27,6 +27,11 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
   std::string data_dir = "./data";
+  // "": the embedded RocksDB store in data_dir. Otherwise a postgresql:// or
+  // postgres:// URI (a libpq conninfo): the PostgreSQL store, in the schema
+  // storage_schema, held exclusively (one node per schema).
+  std::string storage;
+  std::string storage_schema = "hooklog";
   std::vector<std::string> api_keys;
   bool allow_private_targets = false;
   // Empty: the engine's default schedule.
@@ -66,12 +71,15 @@ struct ParsedArgs {
   std::string error;  // non-empty: print it and exit 2
 };
 
-// Reads `getenv` for HOOKLOG_LISTEN, HOOKLOG_DATA_DIR, HOOKLOG_API_KEYS
+// Reads `getenv` for HOOKLOG_LISTEN, HOOKLOG_DATA_DIR, HOOKLOG_STORAGE,
+// HOOKLOG_STORAGE_SCHEMA, HOOKLOG_API_KEYS
 // (comma-separated), HOOKLOG_ALLOW_PRIVATE_TARGETS (1/true/yes/on or
 // 0/false/no/off), HOOKLOG_RETRY_SCHEDULE, HOOKLOG_ATTEMPT_TIMEOUT,
 // HOOKLOG_LOG_LEVEL, HOOKLOG_OPERATOR_URL, HOOKLOG_AUTO_DISABLE_AFTER,
 // HOOKLOG_CIRCUIT_FAILURES, HOOKLOG_CIRCUIT_OPEN_FOR, then the flags. Requires
-// at least one API key for kServe.
+// at least one API key for kServe. A storage URL excludes a data directory
+// (flag or variable) and --operator-url (whose outbox is a RocksDB store in
+// the data directory).
 using GetEnv = std::function<const char*(const char*)>;
 ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv);
 

@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "hooklog/clock.h"
+#include "hooklog/engine.h"
 #include "webhookd/config.h"
 #include "webhookd/daemon.h"
 #include "webhookd/log.h"
-#include "hooklog/clock.h"
-#include "hooklog/engine.h"
 
 int main(int argc, char** argv) {
   using webhookd::Log;
@@ -55,7 +55,10 @@ int main(int argc, char** argv) {
   }
   Log(LogLevel::kInfo, "starting",
       {{"version", hooklog::Version()},
-       {"data_dir", c.data_dir},
+       // Never the storage URL itself: it may carry a password.
+       {"storage", c.storage.empty() ? "rocksdb" : "postgresql"},
+       {c.storage.empty() ? "data_dir" : "schema",
+        c.storage.empty() ? c.data_dir : c.storage_schema},
        {"api_keys", std::to_string(c.api_keys.size())},
        {"allow_private_targets", c.allow_private_targets ? "true" : "false"},
        {"retry_schedule", schedule.empty() ? "default" : schedule}});

@@ -45,14 +45,22 @@ struct PostgresOptions {
   // libpq connect_timeout for (re)connecting, in whole seconds (a
   // connect_timeout in the conninfo wins); 0: wait as long as the OS does.
   Duration connect_timeout = std::chrono::seconds(10);
+  // One writer per schema: Open takes a session-level advisory lock (its key
+  // derived from the schema name) on the writer connection and fails with
+  // FailedPrecondition when another store holds it. The lock lives as long
+  // as the writer's session; it is re-taken on reconnect, and while it
+  // cannot be, Append fails with Unavailable. For callers that must not
+  // share a schema (webhookd: there are no partition leases yet).
+  bool exclusive = false;
 };
 
 // Connects with the libpq connection string `conninfo` ("host=... dbname=..."
 // or a postgresql:// URI), creates or migrates the schema to
 // kPostgresSchemaVersion and loads the last sequence. Errors: Unavailable
 // when the server cannot be reached; FailedPrecondition for a schema written
-// by a newer build (the message names both versions); others name the
-// statement that failed.
+// by a newer build (the message names both versions), or with
+// options.exclusive when another exclusive store holds the schema; others
+// name the statement that failed.
 Result<std::unique_ptr<Storage>> OpenPostgresStorage(
     std::string conninfo, PostgresOptions options = {});
 

@@ -190,6 +190,7 @@ Status Conn::Ensure() {
       return st;
     }
   }
+  ++sessions_;
   return Status::Ok();
 }
 

@@ -119,6 +119,9 @@ class Conn {
   Status Ensure();
   // True once a call found the connection lost; the next Ensure reconnects.
   bool broken() const { return conn_ == nullptr; }
+  // Successful connects so far: a change means a new server session (whose
+  // session state, such as advisory locks, starts afresh).
+  uint64_t sessions() const { return sessions_; }
 
   // Simple-protocol statements (may be several); for setup and migrations.
   Status ExecScript(const std::string& sql, std::string_view what);
@@ -146,6 +149,7 @@ class Conn {
   const std::string setup_;
   const std::string connect_timeout_;
   PGconn* conn_ = nullptr;
+  uint64_t sessions_ = 0;
   std::unordered_map<std::string, std::string> prepared_;
 };
 

@@ -101,6 +101,8 @@ const std::string kUpsertIdempotency =
     "SELECT * FROM unnest($1::bytea[], $2::uuid[], $3::bytea[], $4::int8[]) "
     "ON CONFLICT (key) DO UPDATE SET message_id = excluded.message_id, "
     "deliveries = excluded.deliveries, created_at = excluded.created_at";
+const std::string kTryLock = "SELECT pg_try_advisory_lock($1)";
+const std::string kUnlock = "SELECT pg_advisory_unlock($1)";
 const std::string kReadMeta = "SELECT last_seq, appends FROM meta WHERE id = 1";
 const std::string kLockMeta =
     "SELECT last_seq, appends FROM meta WHERE id = 1 FOR UPDATE";
@@ -192,8 +194,32 @@ class PostgresStorage : public Storage {
         conninfo_, setup_ + "; SET enable_seqscan = off", ConnectTimeout());
   }
 
+  // Frees the schema's writer lock before the session ends, so that a store
+  // opened right after this one closed finds it free (the server would free
+  // it too, but only once it notices the session is gone).
+  ~PostgresStorage() override {
+    std::lock_guard<std::mutex> lock(write_mu_);
+    if (!options_.exclusive || writer_->broken() ||
+        locked_session_ != writer_->sessions()) {
+      return;
+    }
+    Params p;
+    p.Int8(LockKey());
+    (void)writer_->Exec(kUnlock, p, "freeing the schema's writer lock");
+  }
+
   Status Open() {
-    HOOKLOG_RETURN_IF_ERROR(writer_->Ensure());
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      Status st = EnsureWriter();
+      if (!st.ok() && lock_refused_) {
+        return Status::FailedPrecondition(
+            "schema " + options_.schema +
+            " is in use by another hooklog node; several nodes on one "
+            "database are not supported yet");
+      }
+      HOOKLOG_RETURN_IF_ERROR(st);
+    }
     HOOKLOG_RETURN_IF_ERROR(
         pg::Migrate(writer_.get(), options_.schema, kPostgresSchemaVersion));
     std::lock_guard<std::mutex> lock(write_mu_);
@@ -203,7 +229,7 @@ class PostgresStorage : public Storage {
   Result<uint64_t> Append(WriteBatch* batch) override {
     std::lock_guard<std::mutex> lock(write_mu_);
     if (batch->empty()) return last_seq_.load();
-    HOOKLOG_RETURN_IF_ERROR(writer_->Ensure());
+    HOOKLOG_RETURN_IF_ERROR(EnsureWriter());
     if (need_resync_) HOOKLOG_RETURN_IF_ERROR(Resync());
     auto r = AppendOnce(batch, /*locked=*/false);
     if (!r.ok() && !writer_->broken() &&
@@ -597,7 +623,7 @@ class PostgresStorage : public Storage {
   // REQUIRES: write_mu_ held.
   Result<uint64_t> Resolve(const Status& lost, int64_t token, uint64_t last) {
     need_resync_ = true;
-    Status st = writer_->Ensure();
+    Status st = EnsureWriter();
     if (!st.ok()) {
       return Status::Unavailable(
           lost.message() +
@@ -768,6 +794,41 @@ class PostgresStorage : public Storage {
     }
   }
 
+  // Connects the writer when needed and, with options_.exclusive, holds the
+  // schema's advisory lock on its current session (a new session after a
+  // reconnect takes it again). Sets lock_refused_ when another session holds
+  // it. REQUIRES: write_mu_ held (or no other thread yet: Open).
+  Status EnsureWriter() {
+    lock_refused_ = false;
+    HOOKLOG_RETURN_IF_ERROR(writer_->Ensure());
+    if (!options_.exclusive || locked_session_ == writer_->sessions()) {
+      return Status::Ok();
+    }
+    Params p;
+    p.Int8(LockKey());
+    auto r = writer_->Exec(kTryLock, p, "taking the schema's writer lock");
+    if (!r.ok()) return r.status();
+    if (PQntuples(r->get()) != 1 || !pg::GetBool(r->get(), 0, 0)) {
+      lock_refused_ = true;
+      return Status::Unavailable(
+          "postgres: schema " + options_.schema +
+          " is locked by another hooklog node (pg_try_advisory_lock); not "
+          "writing");
+    }
+    locked_session_ = writer_->sessions();
+    return Status::Ok();
+  }
+
+  // The advisory lock key: FNV-1a (64 bits) of "hooklog:" + schema, so that
+  // every build and every node derive the same key for one schema.
+  int64_t LockKey() const {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char c : "hooklog:" + options_.schema) {
+      h = (h ^ c) * 1099511628211ull;
+    }
+    return static_cast<int64_t>(h);
+  }
+
   int ConnectTimeout() const {
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(
         options_.connect_timeout);
@@ -806,6 +867,8 @@ class PostgresStorage : public Storage {
   std::unique_ptr<Conn> writer_;       // guarded by write_mu_
   int64_t appends_ = 0;                // guarded by write_mu_
   bool need_resync_ = false;           // guarded by write_mu_
+  uint64_t locked_session_ = 0;        // guarded by write_mu_; 0: none
+  bool lock_refused_ = false;          // guarded by write_mu_
   std::mt19937_64 rng_;                // guarded by write_mu_
   std::atomic<uint64_t> last_seq_{0};  // written under write_mu_
 

@@ -315,6 +315,87 @@ TEST_F(PostgresStorageTest, LostConnectionIsUnavailableThenRecovers) {
   EXPECT_TRUE(s->GetEndpoint(EndpointId(Uuid128{1, 1})).status().IsNotFound());
 }
 
+// exclusive: a second exclusive store on the schema is refused (and writes
+// nothing), a non-exclusive one is not checked; once the first closes, its
+// lock is gone and a new exclusive store opens.
+TEST_F(PostgresStorageTest, ExclusiveStoreRefusesASecondUntilTheFirstCloses) {
+  Schema schema;
+  PostgresOptions options = schema.Options();
+  options.exclusive = true;
+  auto first = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  WriteBatch b;
+  b.events = {SomeEvent(1)};
+  ASSERT_TRUE((*first)->Append(&b).ok());
+
+  auto second = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition)
+      << second.status().ToString();
+  EXPECT_EQ(second.status().message(),
+            "schema " + schema.name +
+                " is in use by another hooklog node; several nodes on one "
+                "database are not supported yet");
+  // Another schema is another lock.
+  Schema other;
+  PostgresOptions other_options = other.Options();
+  other_options.exclusive = true;
+  EXPECT_TRUE(OpenPostgresStorage(ConnInfo(), other_options).ok());
+
+  first->reset();
+  auto third = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ((*third)->LastSequence(), 1u);
+}
+
+// The lock belongs to the writer's session: when that session dies and
+// another exclusive store takes the schema meanwhile, the first cannot take
+// the lock again on reconnect, so its appends fail Unavailable and write
+// nothing; once the other closes, the first reconnects and appends again.
+TEST_F(PostgresStorageTest, ExclusiveLockIsRetakenOnReconnectOrAppendsFail) {
+  Schema schema;
+  PostgresOptions options = schema.Options();
+  options.exclusive = true;
+  auto first = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Admin admin;
+  const std::string sessions =
+      "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+      "'hooklog:" +
+      schema.name + "'";
+  admin.Exec(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+      "application_name = 'hooklog:" +
+      schema.name + "'");
+  for (int i = 0; i < 200 && admin.Exec(sessions) != "0"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto usurper = OpenPostgresStorage(ConnInfo(), options);
+  ASSERT_TRUE(usurper.ok()) << usurper.status().ToString();
+
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the loss, then the lock
+    WriteBatch b;
+    b.events = {SomeEvent(1)};
+    auto r = (*first)->Append(&b);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kUnavailable)
+        << r.status().ToString();
+  }
+  EXPECT_EQ((*usurper)->LastSequence(), 0u);
+  std::vector<Event> log;
+  ASSERT_TRUE((*usurper)->ReadLog(1, 10, &log).ok());
+  EXPECT_TRUE(log.empty());
+
+  // Closing a store frees its lock before its session ends, so the first
+  // takes it at once.
+  usurper->reset();
+  WriteBatch b;
+  b.events = {SomeEvent(2)};
+  auto r = (*first)->Append(&b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, 1u);
+}
+
 // A statement stuck behind a lock past statement_timeout is Unavailable;
 // a constraint violation is AlreadyExists; neither writes anything, and the
 // next Append continues the log without a gap.

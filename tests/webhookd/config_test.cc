@@ -174,6 +174,88 @@ TEST(ConfigTest, BadValuesAreClearErrors) {
   EXPECT_EQ(Parse({"--api-key", bad}).error.find(bad), std::string::npos);
 }
 
+TEST(ConfigTest, StorageUrlSelectsPostgres) {
+  auto p = Parse({"--api-key", kKey});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.storage, "");  // RocksDB in --data-dir
+  EXPECT_EQ(p.config.data_dir, "./data");
+  EXPECT_EQ(p.config.storage_schema, "hooklog");
+
+  p = Parse({"--api-key", kKey, "--storage",
+             "postgresql://hooklog@db.example:5432/hooklog"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.storage, "postgresql://hooklog@db.example:5432/hooklog");
+  EXPECT_EQ(p.config.storage_schema, "hooklog");
+
+  p = Parse({"--api-key", kKey, "--storage=postgres://db/x", "--storage-schema",
+             "tenant_7"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.storage, "postgres://db/x");
+  EXPECT_EQ(p.config.storage_schema, "tenant_7");
+
+  // The environment, and the flag winning over it.
+  p = Parse({"--api-key", kKey}, {{"HOOKLOG_STORAGE", "postgres://env/db"},
+                                  {"HOOKLOG_STORAGE_SCHEMA", "from_env"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.storage, "postgres://env/db");
+  EXPECT_EQ(p.config.storage_schema, "from_env");
+  p = Parse({"--api-key", kKey, "--storage", "postgresql://flag/db"},
+            {{"HOOKLOG_STORAGE", "postgres://env/db"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.storage, "postgresql://flag/db");
+}
+
+TEST(ConfigTest, BadStorageValuesAreClearErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string error_part;
+  };
+  const std::vector<Case> cases = {
+      {{"--storage", "mysql://u:secret@db/x"}, {}, "expected a PostgreSQL URI"},
+      {{"--storage", "host=db dbname=x"}, {}, "expected a PostgreSQL URI"},
+      {{"--storage", "rocksdb:///var/lib/hooklog"}, {}, "--storage:"},
+      {{}, {{"HOOKLOG_STORAGE", "./data"}}, "HOOKLOG_STORAGE: expected"},
+      {{"--storage", ""}, {}, "expected a PostgreSQL URI"},
+      {{"--storage"}, {}, "--storage needs a value"},
+      {{"--storage", "postgres://db/x", "--data-dir", "/var/lib/hooklog"},
+       {},
+       "--storage (or HOOKLOG_STORAGE) and --data-dir are exclusive"},
+      {{"--data-dir", "/d", "--storage", "postgresql://db/x"},
+       {},
+       "are exclusive"},
+      {{"--storage", "postgres://db/x"},
+       {{"HOOKLOG_DATA_DIR", "/d"}},
+       "and HOOKLOG_DATA_DIR are exclusive"},
+      {{"--storage-schema", "s"}, {}, "--storage-schema (or "},
+      {{"--storage", "postgres://db/x", "--storage-schema", "Bad-Name"},
+       {},
+       "--storage-schema: a schema name may hold only a-z, 0-9 and _"},
+      {{"--storage", "postgres://db/x", "--storage-schema", "7up"},
+       {},
+       "must not start with a digit"},
+      {{"--storage", "postgres://db/x", "--storage-schema", ""},
+       {},
+       "1 to 63 characters"},
+      {{"--storage", "postgres://db/x", "--storage-schema",
+        std::string(64, 'a')},
+       {},
+       "1 to 63 characters"},
+      {{"--storage", "postgres://db/x", "--operator-url", "https://ops/x"},
+       {},
+       "--operator-url is not supported with --storage yet"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin(), {"--api-key", kKey});
+    auto p = Parse(args, c.env);
+    EXPECT_NE(p.error.find(c.error_part), std::string::npos)
+        << ::testing::PrintToString(c.args) << " -> '" << p.error << "'";
+    // A URI's password never reaches the message.
+    EXPECT_EQ(p.error.find("secret"), std::string::npos) << p.error;
+  }
+}
+
 TEST(ConfigTest, Keygen) {
   EXPECT_EQ(Parse({"keygen"}).command, Command::kKeygen);
   EXPECT_NE(Parse({"keygen", "x"}).error, "");

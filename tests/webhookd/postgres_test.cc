@@ -1,0 +1,160 @@
+// webhookd on the PostgreSQL store (--storage): an in-process daemon over a
+// real PostgreSQL 15 in a fresh schema per test delivers to the real
+// receiver, keeps its endpoints and deliveries across a restart, and a
+// second daemon on the same schema refuses to start (one node per schema).
+//
+// The server comes from env HOOKLOG_TEST_POSTGRES (a libpq conninfo;
+// `eval "$(scripts/postgres.sh start)"` sets it). Without it the tests are
+// skipped, except under CI=true, where a missing server is a failure. A
+// webhookd built without the PostgreSQL adapter must refuse --storage.
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "tests/webhookd/daemon_fixture.h"
+
+#ifdef WEBHOOKD_TEST_WITH_POSTGRES
+#include <libpq-fe.h>
+#endif
+
+namespace webhookd_test {
+namespace {
+
+#ifdef WEBHOOKD_TEST_WITH_POSTGRES
+
+std::string ConnInfo() {
+  const char* c = std::getenv("HOOKLOG_TEST_POSTGRES");
+  return c != nullptr ? c : "";
+}
+
+// Runs `sql` on a session of its own; the first value ("" when none).
+std::string AdminExec(const std::string& sql) {
+  PGconn* c = PQconnectdb(ConnInfo().c_str());
+  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  PQclear(PQexec(c, "SET client_min_messages = warning"));
+  PGresult* r = PQexec(c, sql.c_str());
+  const ExecStatusType st = PQresultStatus(r);
+  EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+      << sql << ": " << PQresultErrorMessage(r);
+  std::string v;
+  if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) v = PQgetvalue(r, 0, 0);
+  PQclear(r);
+  PQfinish(c);
+  return v;
+}
+
+class PostgresDaemonTest : public DaemonFixture {
+ protected:
+  void SetUp() override {
+    if (ConnInfo().empty()) {
+      const char* ci = std::getenv("CI");
+      if (ci != nullptr && std::string(ci) == "true") {
+        FAIL() << "HOOKLOG_TEST_POSTGRES is not set and CI=true: start a "
+                  "server with eval \"$(scripts/postgres.sh start)\"";
+      }
+      GTEST_SKIP() << "HOOKLOG_TEST_POSTGRES is not set: no PostgreSQL to "
+                      "test against (eval \"$(scripts/postgres.sh start)\")";
+    }
+    static std::atomic<int> n{0};
+    schema_ =
+        "hooklog_wd_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+    DaemonFixture::SetUp();
+  }
+  void TearDown() override {
+    DaemonFixture::TearDown();
+    if (!schema_.empty()) {
+      AdminExec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
+    }
+  }
+
+  webhookd::Config PgConfig() {
+    webhookd::Config c = BaseConfig();
+    c.storage = ConnInfo();
+    c.storage_schema = schema_;
+    return c;
+  }
+
+  std::string schema_;
+};
+
+TEST_F(PostgresDaemonTest, DeliversAndKeepsItsStateAcrossARestart) {
+  ASSERT_NO_FATAL_FAILURE(Start(PgConfig()));
+  const std::string ep = CreateEndpoint("/pg");
+  ASSERT_FALSE(ep.empty());
+  auto ids = Publish("order.created", R"({"n":1})");
+  ASSERT_EQ(ids.size(), 1u);
+  Json first = WaitForStatus(ids[0], "delivered");
+  EXPECT_EQ(first.Str("status"), "delivered");
+  ASSERT_TRUE(rx_->WaitForRequests(1, std::chrono::seconds(10)));
+  EXPECT_EQ(rx_->RequestsFor("/pg").size(), 1u);
+
+  // The state is in the schema, and nothing went to the data directory.
+  EXPECT_NE(AdminExec("SELECT last_seq FROM \"" + schema_ + "\".meta"), "0");
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.path())) << dir_.path();
+
+  // A second node on the same schema is refused while the first runs.
+  auto second = webhookd::Daemon::Start(PgConfig());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), hooklog::StatusCode::kFailedPrecondition)
+      << second.status().ToString();
+  EXPECT_NE(second.status().message().find(
+                "schema " + schema_ + " is in use by another hooklog node"),
+            std::string::npos)
+      << second.status().ToString();
+
+  // Restart on the same schema: the endpoint and the delivery are there, and
+  // the delivered message is not delivered again.
+  Stop();
+  ASSERT_NO_FATAL_FAILURE(Start(PgConfig()));
+  Json e = CallJson("GET", "endpoints/" + ep + "/", 200);
+  EXPECT_EQ(e.Str("url"), rx_->Url("/pg"));
+  Json again = CallJson("GET", "deliveries/" + ids[0] + "/", 200);
+  EXPECT_EQ(again.Str("status"), "delivered");
+
+  auto more = Publish("order.created", R"({"n":2})");
+  ASSERT_EQ(more.size(), 1u);
+  WaitForStatus(more[0], "delivered");
+  ASSERT_TRUE(rx_->WaitForRequests(2, std::chrono::seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(rx_->RequestsFor("/pg").size(), 2u);
+
+  // Once the daemon stops, the schema is free for another.
+  Stop();
+  auto next = webhookd::Daemon::Start(PgConfig());
+  EXPECT_TRUE(next.ok()) << next.status().ToString();
+}
+
+TEST_F(PostgresDaemonTest, UnreachableServerFailsTheStart) {
+  webhookd::Config c = PgConfig();
+  // Port 1 on loopback: nothing listens there.
+  c.storage = "postgresql://postgres@127.0.0.1:1/hooklog?connect_timeout=2";
+  auto d = webhookd::Daemon::Start(c);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), hooklog::StatusCode::kUnavailable)
+      << d.status().ToString();
+}
+
+#else  // !WEBHOOKD_TEST_WITH_POSTGRES
+
+TEST(PostgresDaemonTest, RefusedWhenBuiltWithoutPostgres) {
+  webhookd::Config c;
+  c.listen_port = 0;
+  c.api_keys = {kFixtureKey};
+  c.storage = "postgresql://127.0.0.1/hooklog";
+  auto d = webhookd::Daemon::Start(c);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find(
+                "this webhookd was built without PostgreSQL support"),
+            std::string::npos)
+      << d.status().ToString();
+}
+
+#endif  // WEBHOOKD_TEST_WITH_POSTGRES
+
+}  // namespace
+}  // namespace webhookd_test
