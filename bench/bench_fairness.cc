@@ -15,8 +15,8 @@
 namespace hooklog {
 namespace {
 
-using receiver::Reply;
 using receiver::Receiver;
+using receiver::Reply;
 
 int N() {
   const char* v = std::getenv("HOOKLOG_FAIRNESS_N");

@@ -2,8 +2,8 @@
 //
 // The single definition of "what an event does to a row". The engine uses it
 // to compute the rows it hands to Storage::Append alongside the events; the
-// verifier (VerifyStorage in hooklog/verify.h) and the property tests rebuild a whole
-// Projection from the log and compare it with what a Storage holds.
+// verifier (VerifyStorage in hooklog/verify.h) and the property tests rebuild a
+// whole Projection from the log and compare it with what a Storage holds.
 //
 // Thread-safety: not thread-safe; confine to one thread.
 #ifndef HOOKLOG_ENGINE_PROJECTION_H_
@@ -56,7 +56,6 @@ class Projection {
   std::map<std::string, IdempotencyRecord> idempotency_;
   uint64_t last_sequence_ = 0;
 };
-
 
 }  // namespace hooklog
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/crc32c.h"
 #include "fuzz/targets.h"
 #include "hooklog/event.h"
-#include "base/crc32c.h"
 #include "storage/row_codec.h"
 
 namespace hooklog::fuzz {

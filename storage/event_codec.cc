@@ -8,8 +8,8 @@
 #include <array>
 #include <type_traits>
 
-#include "hooklog/event.h"
 #include "base/crc32c.h"
+#include "hooklog/event.h"
 #include "storage/row_codec.h"
 
 namespace hooklog {

@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
+#include "base/coding.h"
 #include "hooklog/status.h"
 #include "hooklog/storage.h"
 #include "hooklog/types.h"
-#include "base/coding.h"
 
 namespace hooklog::storage_internal {
 

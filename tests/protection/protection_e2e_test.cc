@@ -12,10 +12,10 @@
 namespace hooklog {
 namespace {
 
+using receiver::Receiver;
+using receiver::Reply;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using receiver::Reply;
-using receiver::Receiver;
 
 class ProtectionE2eTest : public ::testing::Test {
  protected:

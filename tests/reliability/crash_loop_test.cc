@@ -55,8 +55,8 @@
 #include <utility>
 #include <vector>
 
-#include "tools/receiver/receiver.h"
 #include "tests/webhookd/support.h"
+#include "tools/receiver/receiver.h"
 
 namespace hooklog::reliability {
 namespace {
@@ -67,9 +67,9 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
+using hooklog::receiver::Receiver;
 using hooklog::receiver::RecordedRequest;
 using hooklog::receiver::Reply;
-using hooklog::receiver::Receiver;
 using webhookd_test::Child;
 using webhookd_test::TempDir;
 

@@ -9,8 +9,8 @@
 #include <random>
 #include <sstream>
 
-#include "hooklog/event.h"
 #include "base/crc32c.h"
+#include "hooklog/event.h"
 #include "tests/storage/sample_events.h"
 
 namespace hooklog {

@@ -12,8 +12,8 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tools/receiver/receiver.h"
 #include "tests/transport/transport_fixture.h"
+#include "tools/receiver/receiver.h"
 
 namespace hooklog::testing {
 

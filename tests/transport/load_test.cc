@@ -13,8 +13,8 @@
 
 #include <fstream>
 
-#include "tools/receiver/receiver.h"
 #include "tests/transport/transport_fixture.h"
+#include "tools/receiver/receiver.h"
 
 namespace hooklog::testing {
 
