@@ -12,10 +12,8 @@
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -23,6 +21,7 @@
 #include "hooklog/testing/storage_conformance.h"
 #include "hooklog/verify.h"
 #include "storage/postgres/pg_rows.h"
+#include "tests/postgres/test_server.h"
 #include "tests/storage/event_stream.h"
 
 namespace hooklog {
@@ -30,62 +29,14 @@ namespace {
 
 constexpr Timestamp kStart = 1'790'000'000LL * kSecond;
 
-std::string ConnInfo() {
-  const char* c = std::getenv("HOOKLOG_TEST_POSTGRES");
-  return c != nullptr ? c : "";
-}
+using Admin = testing::PostgresAdmin;
+using testing::RequirePostgres;
 
-bool UnderCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string(ci) == "true";
-}
-
-// Without a server the calling test is skipped, or fails under CI=true. The
-// verdict is recorded on the running test; callers return after it (SetUp,
-// constructors).
-void RequirePostgres() {
-  if (!ConnInfo().empty()) return;
-  if (UnderCi()) {
-    FAIL() << "HOOKLOG_TEST_POSTGRES is not set and CI=true: start a server "
-              "with eval \"$(scripts/postgres.sh start)\"";
-  }
-  GTEST_SKIP() << "HOOKLOG_TEST_POSTGRES is not set: no PostgreSQL to test "
-                  "against (eval \"$(scripts/postgres.sh start)\")";
-}
-
-// A plain libpq session for what the tests do behind the adapter's back.
-class Admin {
- public:
-  Admin() : c_(PQconnectdb(ConnInfo().c_str())) {
-    EXPECT_EQ(PQstatus(c_), CONNECTION_OK) << PQerrorMessage(c_);
-    Exec("SET client_min_messages = warning");
-  }
-  ~Admin() { PQfinish(c_); }
-  // Runs `sql`; returns the first value of the first row ("" when none).
-  std::string Exec(const std::string& sql) {
-    PGresult* r = PQexec(c_, sql.c_str());
-    const ExecStatusType st = PQresultStatus(r);
-    EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-        << sql << ": " << PQresultErrorMessage(r);
-    std::string v;
-    if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) v = PQgetvalue(r, 0, 0);
-    PQclear(r);
-    return v;
-  }
-
- private:
-  PGconn* c_;
-};
-
-// A fresh schema name per use, unique across concurrently running tests.
-std::string NewSchema() {
-  static std::atomic<int> n{0};
-  return "hooklog_test_" + std::to_string(getpid()) + "_" + std::to_string(n++);
-}
+std::string ConnInfo() { return testing::PostgresConnInfo(); }
 
 // Owns a schema: dropped when the test is over.
 struct Schema {
-  Schema() : name(NewSchema()) {}
+  Schema() : name(testing::NewSchema("hooklog_test_")) {}
   ~Schema() {
     if (ConnInfo().empty()) return;
     Admin().Exec("DROP SCHEMA IF EXISTS \"" + name + "\" CASCADE");

@@ -9,17 +9,14 @@
 // webhookd built without the PostgreSQL adapter must refuse --storage.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "tests/webhookd/daemon_fixture.h"
 
 #ifdef WEBHOOKD_TEST_WITH_POSTGRES
-#include <libpq-fe.h>
+#include "tests/postgres/test_server.h"
 #endif
 
 namespace webhookd_test {
@@ -27,42 +24,19 @@ namespace {
 
 #ifdef WEBHOOKD_TEST_WITH_POSTGRES
 
-std::string ConnInfo() {
-  const char* c = std::getenv("HOOKLOG_TEST_POSTGRES");
-  return c != nullptr ? c : "";
-}
+using hooklog::testing::PostgresConnInfo;
 
 // Runs `sql` on a session of its own; the first value ("" when none).
 std::string AdminExec(const std::string& sql) {
-  PGconn* c = PQconnectdb(ConnInfo().c_str());
-  EXPECT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
-  PQclear(PQexec(c, "SET client_min_messages = warning"));
-  PGresult* r = PQexec(c, sql.c_str());
-  const ExecStatusType st = PQresultStatus(r);
-  EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-      << sql << ": " << PQresultErrorMessage(r);
-  std::string v;
-  if (st == PGRES_TUPLES_OK && PQntuples(r) > 0) v = PQgetvalue(r, 0, 0);
-  PQclear(r);
-  PQfinish(c);
-  return v;
+  return hooklog::testing::PostgresAdmin().Exec(sql);
 }
 
 class PostgresDaemonTest : public DaemonFixture {
  protected:
   void SetUp() override {
-    if (ConnInfo().empty()) {
-      const char* ci = std::getenv("CI");
-      if (ci != nullptr && std::string(ci) == "true") {
-        FAIL() << "HOOKLOG_TEST_POSTGRES is not set and CI=true: start a "
-                  "server with eval \"$(scripts/postgres.sh start)\"";
-      }
-      GTEST_SKIP() << "HOOKLOG_TEST_POSTGRES is not set: no PostgreSQL to "
-                      "test against (eval \"$(scripts/postgres.sh start)\")";
-    }
-    static std::atomic<int> n{0};
-    schema_ =
-        "hooklog_wd_" + std::to_string(getpid()) + "_" + std::to_string(n++);
+    hooklog::testing::RequirePostgres();
+    if (PostgresConnInfo().empty()) return;  // skipped, or failed under CI
+    schema_ = hooklog::testing::NewSchema("hooklog_wd_");
     DaemonFixture::SetUp();
   }
   void TearDown() override {
@@ -74,7 +48,7 @@ class PostgresDaemonTest : public DaemonFixture {
 
   webhookd::Config PgConfig() {
     webhookd::Config c = BaseConfig();
-    c.storage = ConnInfo();
+    c.storage = PostgresConnInfo();
     c.storage_schema = schema_;
     return c;
   }
