@@ -105,6 +105,50 @@ bool Endpoint::Matches(std::string_view event_type) const {
   return false;
 }
 
+std::string_view ReplayJobStateName(ReplayJobState s) {
+  switch (s) {
+    case ReplayJobState::kRunning:
+      return "running";
+    case ReplayJobState::kDone:
+      return "done";
+    case ReplayJobState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+void StatsCounts::Add(const StatsCounts& o) {
+  delivered += o.delivered;
+  failed += o.failed;
+  rate_limited += o.rate_limited;
+  dead_letter += o.dead_letter;
+  attempts += o.attempts;
+  latency_sum_ms += o.latency_sum_ms;
+  for (int i = 0; i < kStatsLatencyBuckets; ++i) latency[i] += o.latency[i];
+}
+
+std::optional<double> StatsCounts::LatencyQuantileMs(double q) const {
+  uint64_t n = 0;
+  for (uint64_t c : latency) n += c;
+  if (n == 0) return std::nullopt;
+  // The rank-th smallest latency (1-based) lies in the first bucket whose
+  // running count reaches it; assume latencies spread evenly inside it.
+  const double rank = std::max(1.0, std::ceil(std::clamp(q, 0.0, 1.0) * n));
+  uint64_t below = 0;
+  for (int i = 0; i < kStatsLatencyBuckets; ++i) {
+    if (latency[i] == 0 || below + latency[i] < rank) {
+      below += latency[i];
+      continue;
+    }
+    const double lo = i == 0 ? 0 : kStatsLatencyBoundsMs[i - 1];
+    // The open last bucket has no upper bound: report its lower one.
+    if (i == kStatsLatencyBuckets - 1) return lo;
+    const double hi = kStatsLatencyBoundsMs[i];
+    return lo + (hi - lo) * ((rank - below) / static_cast<double>(latency[i]));
+  }
+  return kStatsLatencyBoundsMs[kStatsLatencyBuckets - 2];
+}
+
 std::string EventIdString(const MessageId& id) {
   return "evt_" + id.ToString();
 }

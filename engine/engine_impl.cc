@@ -447,6 +447,32 @@ void EngineImpl::GetMessage(MessageId id, Callback<Message> done) {
   done(storage_->GetMessage(id));
 }
 
+void EngineImpl::GetCounters(std::vector<EndpointId> endpoint_ids,
+                             Callback<EndpointCounters> done) {
+  if (endpoint_ids.empty()) return done(storage_->GetTotals());
+  EndpointCounters sum;
+  for (const EndpointId& id : endpoint_ids) {
+    auto c = storage_->GetCounters(id);
+    if (!c.ok()) return done(c.status());
+    for (int i = 0; i < kDeliveryStatusCount; ++i) {
+      sum.by_status[i] += c->by_status[i];
+    }
+    sum.attempts += c->attempts;
+  }
+  done(sum);
+}
+
+// Placeholders until the statistics and replay-job units land.
+void EngineImpl::GetStats(StatsRequest, Callback<StatsSeries> done) {
+  done(Status::FailedPrecondition("statistics are not implemented yet"));
+}
+void EngineImpl::StartReplayJob(ReplayFilter, Callback<ReplayJobStart> done) {
+  done(Status::FailedPrecondition("replay jobs are not implemented yet"));
+}
+void EngineImpl::GetReplayJob(ReplayJobId, Callback<ReplayJob> done) {
+  done(Status::FailedPrecondition("replay jobs are not implemented yet"));
+}
+
 EngineStats EngineImpl::Stats() {
   return metrics_.Stats(storage_.get(), ctx_.committer.get(),
                         admission_.in_flight());

@@ -69,6 +69,12 @@ class EngineImpl final : public Engine {
   void GetDelivery(DeliveryId id, Callback<Delivery> done) override;
   void ListDeliveries(DeliveryQuery q, Callback<Page<Delivery>> done) override;
   void GetMessage(MessageId id, Callback<Message> done) override;
+  void GetCounters(std::vector<EndpointId> endpoint_ids,
+                   Callback<EndpointCounters> done) override;
+  void GetStats(StatsRequest request, Callback<StatsSeries> done) override;
+  void StartReplayJob(ReplayFilter filter,
+                      Callback<ReplayJobStart> done) override;
+  void GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) override;
   EngineStats Stats() override;
   void Shutdown(std::chrono::milliseconds drain) override;
   boost::asio::io_context& io_context() override { return io_; }

@@ -23,6 +23,8 @@ void WriteBatch::Merge(WriteBatch&& other) {
   MoveAppend(&messages, &other.messages);
   MoveAppend(&deliveries, &other.deliveries);
   MoveAppend(&idempotency, &other.idempotency);
+  MoveAppend(&stats, &other.stats);
+  MoveAppend(&replay_jobs, &other.replay_jobs);
 }
 
 // A cursor is "c1" + 48 hex digits: created_at, id.hi, id.lo. It is opaque

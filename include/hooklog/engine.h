@@ -91,6 +91,24 @@ class Engine {
   virtual void ListDeliveries(DeliveryQuery query,
                               Callback<Page<Delivery>> done) = 0;
   virtual void GetMessage(MessageId id, Callback<Message> done) = 0;
+  // Delivery counts by status and attempts, summed over `endpoint_ids`
+  // (NotFound for an unknown one), or over all endpoints when empty.
+  virtual void GetCounters(std::vector<EndpointId> endpoint_ids,
+                           Callback<EndpointCounters> done) = 0;
+
+  // The outcome and latency time series (see StatsRequest). InvalidArgument
+  // (field "from", "to", "bucket" or "endpoint_id") for a bad request or
+  // more than kMaxStatsPoints points.
+  virtual void GetStats(StatsRequest request, Callback<StatsSeries> done) = 0;
+
+  // Bulk replay: starts a job that replays, through the normal queue and
+  // the endpoints' protections, every dead letter matching `filter`, and
+  // answers once the job is durable (before any replay). A job already
+  // running with an equal filter is answered instead (existing = true).
+  // Jobs survive restarts and resume where they stopped.
+  virtual void StartReplayJob(ReplayFilter filter,
+                              Callback<ReplayJobStart> done) = 0;
+  virtual void GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) = 0;
 
   // A snapshot of counters; cheap, safe from any thread.
   virtual EngineStats Stats() = 0;

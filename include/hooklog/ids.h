@@ -70,6 +70,7 @@ class Id {
 using EndpointId = Id<struct EndpointIdTag>;
 using MessageId = Id<struct MessageIdTag>;
 using DeliveryId = Id<struct DeliveryIdTag>;
+using ReplayJobId = Id<struct ReplayJobIdTag>;
 
 struct Uuid128Hash {
   size_t operator()(const Uuid128& u) const {

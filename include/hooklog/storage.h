@@ -56,10 +56,15 @@ struct WriteBatch {
   std::vector<Message> messages;     // upserted by id
   std::vector<Delivery> deliveries;  // upserted by id
   std::vector<IdempotencyRecord> idempotency;  // upserted by key
+  // ADDED to the stored bucket of (endpoint_id, minute), which starts at
+  // zero; the same bucket may appear more than once.
+  std::vector<StatsBucket> stats;
+  std::vector<ReplayJob> replay_jobs;  // upserted by id
 
   bool empty() const {
     return events.empty() && endpoints.empty() && messages.empty() &&
-           deliveries.empty() && idempotency.empty();
+           deliveries.empty() && idempotency.empty() && stats.empty() &&
+           replay_jobs.empty();
   }
   // Appends everything of `other` (events stay in order).
   void Merge(WriteBatch&& other);
@@ -101,6 +106,23 @@ class Storage {
   virtual Result<EndpointCounters> GetTotals() = 0;
   virtual Result<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view key) = 0;
+
+  // The stored buckets of one series with query.from <= minute < query.to,
+  // oldest first; minutes never written are absent. REQUIRES: from and to
+  // are multiples of kStatsMinute, from < to.
+  virtual Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& query) {
+    (void)query;
+    return Status::FailedPrecondition("statistics not supported");
+  }
+  virtual Result<ReplayJob> GetReplayJob(const ReplayJobId& id) {
+    (void)id;
+    return Status::NotFound("replay jobs not supported");
+  }
+  // Every job, newest first (created_at, then id), or only the running ones.
+  virtual Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) {
+    (void)running_only;
+    return std::vector<ReplayJob>{};
+  }
 
   // Start-up: calls on_endpoint for every endpoint (deleted ones included)
   // and on_delivery for every non-terminal delivery. Must not read the log.
@@ -153,6 +175,15 @@ class ForwardingStorage : public Storage {
   Result<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view key) override {
     return target_->GetIdempotency(key);
+  }
+  Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& q) override {
+    return target_->ReadStats(q);
+  }
+  Result<ReplayJob> GetReplayJob(const ReplayJobId& id) override {
+    return target_->GetReplayJob(id);
+  }
+  Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) override {
+    return target_->ListReplayJobs(running_only);
   }
   Status LoadActive(
       const std::function<void(const Endpoint&)>& on_endpoint,

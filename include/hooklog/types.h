@@ -247,6 +247,12 @@ struct DeliveryResult {
 // Results are newest first (created_at, then id, descending).
 struct DeliveryQuery {
   std::optional<EndpointId> endpoint_id;
+  // Any of these endpoints (empty: no such filter). Answered by the engine,
+  // which merges one storage query per endpoint (at most
+  // kMaxQueryEndpoints); adapters never see it set.
+  std::vector<EndpointId> endpoint_ids;
+  // Only this message's deliveries (few: one per endpoint, plus replays).
+  std::optional<MessageId> message_id;
   std::optional<DeliveryStatus> status;
   std::optional<std::string> event_type;    // exact
   std::optional<Timestamp> created_after;   // inclusive
@@ -266,6 +272,7 @@ struct EndpointQuery {
 };
 
 inline constexpr uint32_t kMaxPageSize = 50;
+inline constexpr size_t kMaxQueryEndpoints = 1000;
 
 template <typename T>
 struct Page {
@@ -299,6 +306,128 @@ struct EngineStats {
       5, 10, 25, 50, 100, 250, 500, 1000, 5000, 15000};
   uint64_t latency_buckets[kLatencyBuckets + 1] = {};  // last: +Inf
   double latency_sum_ms = 0;
+};
+
+// --- Delivery statistics: the time series behind the portal's charts -----
+//
+// The engine counts attempt outcomes per endpoint and per minute and
+// records them in the same atomic Append as the attempts themselves, so the
+// series is exactly as durable as the log (see docs/state_machine.md).
+
+// Attempt latency histogram: bucket i counts latencies <= bound i (ms);
+// the last bucket counts everything above the last bound.
+inline constexpr int kStatsLatencyBuckets = 16;
+inline constexpr uint32_t kStatsLatencyBoundsMs[kStatsLatencyBuckets - 1] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 30000, 60000};
+
+// Outcome counts over some span of time. Each attempt counts once, as
+// delivered (2xx), rate_limited (429), dead_letter (the attempt that
+// dead-lettered its delivery) or failed (any other failed attempt); a
+// delivery dead-lettered without an attempt (endpoint deleted or disabled)
+// adds to dead_letter only.
+struct StatsCounts {
+  uint64_t delivered = 0;
+  uint64_t failed = 0;
+  uint64_t rate_limited = 0;
+  uint64_t dead_letter = 0;
+  uint64_t attempts = 0;
+  uint64_t latency_sum_ms = 0;
+  uint64_t latency[kStatsLatencyBuckets] = {};
+
+  void Add(const StatsCounts& other);
+  bool empty() const { return *this == StatsCounts{}; }
+  // Estimated latency quantile (0 < q <= 1) in ms, interpolated inside the
+  // histogram bucket that holds it; nullopt without attempts.
+  std::optional<double> LatencyQuantileMs(double q) const;
+  friend bool operator==(const StatsCounts&, const StatsCounts&) = default;
+};
+
+inline constexpr Timestamp kStatsMinute = 60 * kSecond;
+
+// One stored minute of one series.
+struct StatsBucket {
+  std::optional<EndpointId> endpoint_id;  // nullopt: all endpoints together
+  Timestamp minute = 0;                   // a multiple of kStatsMinute
+  StatsCounts counts;
+  friend bool operator==(const StatsBucket&, const StatsBucket&) = default;
+};
+
+// A storage read of one series: minutes in [from, to), oldest first.
+struct StatsQuery {
+  std::optional<EndpointId> endpoint_id;  // nullopt: the all-endpoints series
+  Timestamp from = 0;
+  Timestamp to = 0;
+};
+
+// What the engine answers: `bucket`-wide points covering [from, to), every
+// point present (zeros included), oldest first.
+struct StatsRequest {
+  Timestamp from = 0;  // rounded down to a multiple of `bucket`
+  Timestamp to = 0;    // exclusive; from < to
+  Duration bucket = std::chrono::minutes(1);  // a whole number of minutes
+  // Sum of these endpoints' series; empty: the all-endpoints series.
+  std::vector<EndpointId> endpoint_ids;
+};
+inline constexpr size_t kMaxStatsPoints = 10080;  // a week of minutes
+
+struct StatsPoint {
+  Timestamp start = 0;
+  StatsCounts counts;
+  friend bool operator==(const StatsPoint&, const StatsPoint&) = default;
+};
+
+struct StatsSeries {
+  Timestamp from = 0;
+  Timestamp to = 0;
+  Duration bucket{};
+  std::vector<StatsPoint> points;
+  StatsCounts total;  // sum of the points
+};
+
+// --- Bulk replay of dead letters ------------------------------------------
+
+enum class ReplayJobState : uint8_t {
+  kRunning = 0,
+  kDone = 1,
+  kFailed = 2,  // stopped by an error (ReplayJob::error)
+};
+std::string_view ReplayJobStateName(ReplayJobState s);  // "running", ...
+
+// Which dead letters a job replays; filters ANDed. Only dead letters created
+// before the job started are considered (its own replays never match).
+struct ReplayFilter {
+  std::vector<EndpointId> endpoint_ids;  // any of (empty: every endpoint)
+  std::optional<std::string> event_type;
+  std::optional<Timestamp> created_after;   // inclusive
+  std::optional<Timestamp> created_before;  // inclusive
+  friend bool operator==(const ReplayFilter&, const ReplayFilter&) = default;
+};
+
+// A bulk replay: its filter, progress, and where it resumes after a
+// restart. Stored as a row; its progress is recorded in the same Append as
+// the replays it made, so a restart neither skips nor repeats one.
+struct ReplayJob {
+  ReplayJobId id;
+  ReplayFilter filter;
+  ReplayJobState state = ReplayJobState::kRunning;
+  uint64_t total = 0;     // dead letters matching when the job started
+  uint64_t replayed = 0;  // new deliveries enqueued so far
+  // Resume point: index into filter.endpoint_ids (0 without them) and the
+  // storage list cursor within that endpoint ("" = from the start).
+  uint32_t endpoint_index = 0;
+  std::string cursor;
+  std::string error;  // why it failed; "" otherwise
+  Timestamp created_at = 0;
+  Timestamp updated_at = 0;
+  Timestamp finished_at = 0;  // 0 while running
+  friend bool operator==(const ReplayJob&, const ReplayJob&) = default;
+};
+
+// The answer to starting a job: the job, and whether it is one already
+// running with the same filter (then nothing new was started).
+struct ReplayJobStart {
+  ReplayJob job;
+  bool existing = false;
 };
 
 }  // namespace hooklog
