@@ -12,10 +12,13 @@ PACKAGES=(
   libpq-dev postgresql-15
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nghttp2-server ca-certificates
+  chromium
   redis-server
 )
 
-# Node.js and npm (the peer benchmark; later the portal): Debian's packages
+# chromium: the portal's browser tests (tests/portal, through playwright-core;
+# never a browser download). Node.js and npm (the peer benchmark, the
+# portal's bundle): Debian's packages
 # unless the machine already has node and npm (an image may ship a newer
 # nodejs that bundles npm, which Debian's npm package would conflict with).
 command -v node >/dev/null || PACKAGES+=(nodejs)

@@ -145,7 +145,7 @@ function App() {
   const top = '/' + (route.parts[0] ?? 'overview');
   let page;
   if (route.parts[0] === 'deliveries' && route.parts[1]) {
-    page = <DeliveryDetail id={route.parts[1]} />;
+    page = <DeliveryDetail key={route.parts[1]} id={route.parts[1]} />;
   } else if (top === '/endpoints') {
     page = <Endpoints />;
   } else if (top === '/deliveries') {

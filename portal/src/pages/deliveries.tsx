@@ -138,7 +138,7 @@ function Publish(props: { onClose: () => void }) {
         <label for="pub-type">Event type</label>
         <input id="pub-type" name="type" required />
         <label for="pub-data">Data (a JSON object)</label>
-        <textarea id="pub-data" name="data" rows={4} value="{}" />
+        <textarea id="pub-data" name="data" rows={4} defaultValue="{}" />
         <ErrorLine error={error} />
         {result && (
           <p data-testid="publish-result">
@@ -209,36 +209,42 @@ export function Deliveries(props: { params: URLSearchParams; operator: boolean }
       <form class="filters" onSubmit={apply} aria-label="Filters" key={key}>
         <label>
           Status
-          <select name="status" value={filter.status ?? ''}>
+          <select name="status">
             <option value="">any</option>
             {STATUSES.map((s) => (
-              <option value={s}>{s}</option>
+              <option value={s} selected={s === filter.status}>
+                {s}
+              </option>
             ))}
           </select>
         </label>
         <label>
           Endpoint
-          <select name="endpoint_id" value={filter.endpoint_id ?? ''}>
+          <select name="endpoint_id">
             <option value="">any</option>
             {filter.endpoint_id && !epUrl.has(filter.endpoint_id) && (
-              <option value={filter.endpoint_id}>{filter.endpoint_id}</option>
+              <option value={filter.endpoint_id} selected>
+                {filter.endpoint_id}
+              </option>
             )}
             {(endpoints.data ?? []).map((e) => (
-              <option value={e.id}>{e.url}</option>
+              <option value={e.id} selected={e.id === filter.endpoint_id}>
+                {e.url}
+              </option>
             ))}
           </select>
         </label>
         <label>
           Event type
-          <input name="event_type" value={filter.event_type ?? ''} placeholder="order.created" />
+          <input name="event_type" defaultValue={filter.event_type ?? ''} placeholder="order.created" />
         </label>
         <label>
           Created after
-          <input name="created_after" type="datetime-local" step="1" value={isoToLocal(filter.created_after)} />
+          <input name="created_after" type="datetime-local" step="1" defaultValue={isoToLocal(filter.created_after)} />
         </label>
         <label>
           Created before
-          <input name="created_before" type="datetime-local" step="1" value={isoToLocal(filter.created_before)} />
+          <input name="created_before" type="datetime-local" step="1" defaultValue={isoToLocal(filter.created_before)} />
         </label>
         <div class="actions">
           <button type="submit">Apply</button>

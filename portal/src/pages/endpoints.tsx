@@ -107,28 +107,28 @@ function EndpointForm(props: { endpoint?: Endpoint; onDone: (e: Endpoint) => voi
   return (
     <form onSubmit={submit} class="grid-form" data-testid="endpoint-form">
       <label for="ep-url">URL</label>
-      <input id="ep-url" name="url" type="url" required value={ep?.url ?? ''} />
+      <input id="ep-url" name="url" type="url" required defaultValue={ep?.url ?? ''} />
       <label for="ep-description">Description</label>
-      <input id="ep-description" name="description" maxLength={255} value={ep?.description ?? ''} />
+      <input id="ep-description" name="description" maxLength={255} defaultValue={ep?.description ?? ''} />
       <label for="ep-types">Event types (comma separated; * for all)</label>
-      <input id="ep-types" name="event_types" value={(ep?.event_types ?? ['*']).join(', ')} />
+      <input id="ep-types" name="event_types" defaultValue={(ep?.event_types ?? ['*']).join(', ')} />
       <label for="ep-headers">Custom headers (one "Name: value" a line)</label>
-      <textarea id="ep-headers" name="headers" rows={2} value={mapToLines(ep?.headers ?? {}, ': ')} />
+      <textarea id="ep-headers" name="headers" rows={2} defaultValue={mapToLines(ep?.headers ?? {}, ': ')} />
       <label for="ep-metadata">Metadata (one key=value a line)</label>
-      <textarea id="ep-metadata" name="metadata" rows={2} value={mapToLines(ep?.metadata ?? {}, '=')} />
+      <textarea id="ep-metadata" name="metadata" rows={2} defaultValue={mapToLines(ep?.metadata ?? {}, '=')} />
       <label for="ep-rate">Rate limit (requests/s; empty: none)</label>
-      <input id="ep-rate" name="rate_limit_per_s" type="number" min="0" step="any" value={ep?.rate_limit_per_s ?? ''} />
+      <input id="ep-rate" name="rate_limit_per_s" type="number" min="0" step="any" defaultValue={ep?.rate_limit_per_s ?? ''} />
       <label for="ep-burst">Rate limit burst</label>
-      <input id="ep-burst" name="rate_limit_burst" type="number" min="0" value={ep?.rate_limit_burst ?? ''} />
+      <input id="ep-burst" name="rate_limit_burst" type="number" min="0" defaultValue={ep?.rate_limit_burst ?? ''} />
       <label for="ep-inflight">Max in flight</label>
-      <input id="ep-inflight" name="max_in_flight" type="number" min="1" value={ep?.max_in_flight ?? ''} />
+      <input id="ep-inflight" name="max_in_flight" type="number" min="1" defaultValue={ep?.max_in_flight ?? ''} />
       <label class="check">
-        <input name="fifo" type="checkbox" checked={ep?.fifo ?? false} /> FIFO (one delivery at a time, in order)
+        <input name="fifo" type="checkbox" defaultChecked={ep?.fifo ?? false} /> FIFO (one delivery at a time, in order)
       </label>
       <fieldset>
         <legend>Circuit breaker</legend>
         <label class="check">
-          <input name="cb_enabled" type="checkbox" checked={ep?.circuit_breaker.enabled ?? true} /> enabled
+          <input name="cb_enabled" type="checkbox" defaultChecked={ep?.circuit_breaker.enabled ?? true} /> enabled
         </label>
         <label for="ep-cb-failures">Open after failures in a row</label>
         <input
@@ -136,10 +136,10 @@ function EndpointForm(props: { endpoint?: Endpoint; onDone: (e: Endpoint) => voi
           name="cb_failures"
           type="number"
           min="1"
-          value={ep?.circuit_breaker.consecutive_failures ?? 10}
+          defaultValue={ep?.circuit_breaker.consecutive_failures ?? 10}
         />
         <label for="ep-cb-open">Open for</label>
-        <input id="ep-cb-open" name="cb_open_for" value={ep?.circuit_breaker.open_for ?? '30s'} />
+        <input id="ep-cb-open" name="cb_open_for" defaultValue={ep?.circuit_breaker.open_for ?? '30s'} />
       </fieldset>
       <ErrorLine error={error} />
       <div class="actions">
