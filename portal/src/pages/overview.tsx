@@ -77,6 +77,8 @@ function Chart(props: {
           ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2 })),
         ],
         axes: [{}, { size: 50 }],
+        // The API's times are UTC, and so are the tables': the axis too.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'),
       },
       data,
       el,
