@@ -49,10 +49,14 @@ for t in ts:
 for t in ts:
     t.join()
 published = time.monotonic() - start
+print(f"published {events} events in {published:.1f} s", file=sys.stderr)
 
 
 def open_count():
     # stats/ counts (the portal's route) when there, else three list totals.
+    # A new connection each time: the publishers took long enough for
+    # webhookd to close an idle one.
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
     conn.request("GET", BASE + "stats/", None, H)
     r = conn.getresponse()
     body = r.read()
