@@ -16,15 +16,21 @@ export function loadCredential(): Credential | null {
   return null;
 }
 
+let credential: Credential | null = loadCredential();
+
+// Saving or clearing also sets what call() sends: a portal link's token is
+// taken from the address before the first call, after this module loaded.
 export function saveCredential(c: Credential): void {
   clearCredential();
   if (c.kind === 'key') sessionStorage.setItem(KEY, c.key);
   else sessionStorage.setItem(TOKEN, c.token);
+  credential = c;
 }
 
 export function clearCredential(): void {
   sessionStorage.removeItem(KEY);
   sessionStorage.removeItem(TOKEN);
+  credential = null;
 }
 
 export interface FieldError { field: string; message: string }
@@ -45,7 +51,6 @@ export class ApiError extends Error {
   }
 }
 
-let credential: Credential | null = loadCredential();
 export function setCredential(c: Credential | null): void {
   credential = c;
 }

@@ -30,12 +30,14 @@ before(async () => {
   ctx = await launchBrowser();
 
   // Two customers: acme's endpoint answers 200; other's refuses
-  // connections, so its deliveries end as dead letters.
+  // connections, so its deliveries end as dead letters (its breaker off, so
+  // that they do not wait out an open circuit).
   acme = await api.post('endpoints/', { url: rx.url + '/acme', metadata: { customer: 'acme' }, event_types: ['order.*'] });
   other = await api.post('endpoints/', {
     url: 'http://127.0.0.1:9/refused',
     metadata: { customer: 'other' },
     event_types: ['invoice.*'],
+    circuit_breaker: { enabled: false },
   });
   for (let i = 0; i < 12; i++) {
     const r = await api.post('events/', { type: 'order.created', data: { order: 1000 + i, note: 'ü' } });
