@@ -74,7 +74,15 @@ function Chart(props: {
         height: 220,
         series: [
           {},
-          ...props.series.map((s) => ({ label: s.label, stroke: s.color, width: 2 })),
+          // Buckets without attempts have no latency (null): join across
+          // them, and mark each point so that a lone one still shows.
+          ...props.series.map((s) => ({
+            label: s.label,
+            stroke: s.color,
+            width: 2,
+            spanGaps: true,
+            points: { show: true, size: 4 },
+          })),
         ],
         axes: [{}, { size: 50 }],
         // The API's times are UTC, and so are the tables': the axis too.
