@@ -231,6 +231,36 @@ TEST_F(EngineReplayJobsTest, FailedStepsAreRetriedAndTheJobCompletesOnce) {
   for (const auto& [orig, rs] : replays) EXPECT_EQ(rs.size(), 1u);
 }
 
+// Damage is not retried: the job ends failed, naming the error, and what it
+// replayed before stays replayed.
+TEST_F(EngineReplayJobsTest, AnErrorOtherThanUnavailableFailsTheJob) {
+  options_.replay_job_page_size = 2;
+  options_.replay_job_max_waiting = 1;
+  Open();
+  MakeDeadLetters({"a"}, 5);
+  SetScript([](const AttemptRequest&) { return std::nullopt; });
+  auto started = Start({});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  ASSERT_TRUE(
+      Eventually([&] { return GetJob(started->job.id)->replayed == 2; }));
+  storage_->corrupt_dead_letter_lists = true;
+  SetScript([](const AttemptRequest&) { return ScriptedTransport::Http(200); });
+  ASSERT_TRUE(Eventually([&] {
+    transport_->CompleteNext(ScriptedTransport::Http(200));
+    auto j = GetJob(started->job.id);
+    return j.ok() && j->state == ReplayJobState::kFailed;
+  }));
+  auto job = GetJob(started->job.id);
+  EXPECT_EQ(job->replayed, 2u);
+  EXPECT_NE(job->error.find("injected damage"), std::string::npos)
+      << job->error;
+  EXPECT_GT(job->finished_at, 0);
+  auto running = storage_->ListReplayJobs(true);
+  ASSERT_TRUE(running.ok());
+  EXPECT_TRUE(running->empty());
+  EXPECT_EQ(Replays().size(), 2u);
+}
+
 TEST_F(EngineReplayJobsTest, StartFailsCleanlyWhenStorageRefusesTheJob) {
   Open();
   MakeDeadLetters({"a"}, 1);

@@ -46,7 +46,15 @@ class SwitchableStorage : public ForwardingStorage {
     }
     return ForwardingStorage::Append(batch);
   }
+  // Lists of dead letters answer Corruption (a replay job's page read).
+  Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
+    if (corrupt_dead_letter_lists && q.status == DeliveryStatus::kDeadLetter) {
+      return Status::Corruption("injected damage");
+    }
+    return ForwardingStorage::ListDeliveries(q);
+  }
   std::atomic<bool> failing{false};
+  std::atomic<bool> corrupt_dead_letter_lists{false};
   std::atomic<int> fail_job_steps{0};
   std::atomic<int> failed_job_steps{0};
 };
