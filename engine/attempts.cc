@@ -6,6 +6,7 @@
 #include "base/kill_point.h"
 #include "engine/endpoint_machine.h"
 #include "engine/projection.h"
+#include "engine/stats.h"
 
 namespace hooklog {
 namespace {
@@ -179,6 +180,8 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
                    row.id, "", now});
   }
   b.deliveries.push_back(row);
+  // Recorded with the attempt, in the same Append: as durable as it is.
+  AddStats(&b, row.endpoint_id, now, AttemptStats(r, row));
   if (row.status == DeliveryStatus::kDeadLetter) {
     HOOKLOG_KILL_POINT("dead_letter_before_commit");
   }
@@ -228,6 +231,9 @@ void Attempts::EndDelivery(const DeliveryId& id, Active* a, Event e) {
   WriteBatch b;
   b.events.push_back(std::move(e));
   b.deliveries.push_back(row);
+  if (row.status == DeliveryStatus::kDeadLetter) {
+    AddStats(&b, row.endpoint_id, ctx_->Now(), DeadLetterStats());
+  }
   a->busy = true;
   ctx_->Commit(std::move(b), [this, id, row = std::move(row)](Status st) {
     auto it = active_.find(id);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "base/kill_point.h"
+#include "engine/stats.h"
 
 namespace hooklog {
 
@@ -60,6 +61,9 @@ void Committer::Run() {
       merged = std::move(items[0].batch);
     } else {
       for (Item& it : items) merged.Merge(std::move(it.batch));
+      // Every attempt brings its two buckets: sum them per (series,
+      // minute) so that the store adds a handful, not thousands.
+      CompactStats(&merged.stats);
     }
     auto start = std::chrono::steady_clock::now();
     Status st = storage_->Append(&merged).status();

@@ -7,9 +7,11 @@
 #include <utility>
 
 #include "base/kill_point.h"
+#include "engine/delivery_lists.h"
 #include "engine/delivery_machine.h"
 #include "engine/endpoint_machine.h"
 #include "engine/projection.h"
+#include "engine/stats.h"
 #include "engine/validation.h"
 
 namespace hooklog {
@@ -43,6 +45,8 @@ EngineImpl::EngineImpl(std::unique_ptr<Storage> storage, EngineOptions options)
       attempts_(&ctx_, storage_.get(), &admission_, &scheduler_, &metrics_),
       admission_(&ctx_, &attempts_.active(), &scheduler_, &attempts_),
       scheduler_(&ctx_, &metrics_, &admission_),
+      replay_jobs_(&ctx_, &io_, storage_.get(), &attempts_, &admission_,
+                   [this] { return NextCreationTime(); }),
       work_(io_.get_executor()) {}
 
 EngineImpl::~EngineImpl() { Shutdown(std::chrono::seconds(0)); }
@@ -59,6 +63,8 @@ Status EngineImpl::Start() {
         last_created_at_ = std::max(last_created_at_, d.created_at);
       });
   if (!st.ok()) return st;
+  auto jobs = storage_->ListReplayJobs(/*running_only=*/true);
+  if (!jobs.ok()) return jobs.status();
   transport_ = options_.transport_factory
                    ? options_.transport_factory(io_)
                    : NewCurlTransport(io_, options_.transport);
@@ -76,6 +82,10 @@ Status EngineImpl::Start() {
     admission_.ForEach([this](EndpointState& es) {
       if (es.ep.fifo) admission_.ResetFifo(&es);
     });
+  });
+  // Jobs interrupted by a stop (or a crash) continue where their row says.
+  asio::post(ctx_.strand, [this, jobs = std::move(*jobs)]() mutable {
+    for (ReplayJob& j : jobs) replay_jobs_.Resume(std::move(j));
   });
   const int n = std::max(1, options_.threads);
   for (int i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
@@ -198,6 +208,7 @@ void EngineImpl::DeleteEndpoint(EndpointId id, StatusCallback done) {
       Delivery row = a.row;
       ApplyToDelivery(e, &row);
       b.events.push_back(std::move(e));
+      AddStats(&b, row.endpoint_id, now, DeadLetterStats());
       b.deliveries.push_back(std::move(row));
       a.busy = true;
       attempts_.Unschedule(&a);
@@ -438,8 +449,11 @@ void EngineImpl::GetDelivery(DeliveryId id, Callback<Delivery> done) {
 
 void EngineImpl::ListDeliveries(DeliveryQuery q,
                                 Callback<Page<Delivery>> done) {
-  Status st = ValidateDeliveryQuery(q);
+  Status st = ValidateMultiEndpointQuery(q);
   if (!st.ok()) return done(st);
+  if (!q.endpoint_ids.empty() || q.endpoint_ids_exact) {
+    return done(ListMergedDeliveries(storage_.get(), q));
+  }
   done(storage_->ListDeliveries(q));
 }
 
@@ -462,15 +476,35 @@ void EngineImpl::GetCounters(std::vector<EndpointId> endpoint_ids,
   done(sum);
 }
 
-// Placeholders until the statistics and replay-job units land.
-void EngineImpl::GetStats(StatsRequest, Callback<StatsSeries> done) {
-  done(Status::FailedPrecondition("statistics are not implemented yet"));
+// Off the strand, like every read: the stored minutes are summed here.
+void EngineImpl::GetStats(StatsRequest request, Callback<StatsSeries> done) {
+  Status st = ValidateStatsRequest(request);
+  if (!st.ok()) return done(st);
+  done(ReadStatsSeries(storage_.get(), request));
 }
-void EngineImpl::StartReplayJob(ReplayFilter, Callback<ReplayJobStart> done) {
-  done(Status::FailedPrecondition("replay jobs are not implemented yet"));
+
+void EngineImpl::StartReplayJob(ReplayFilter filter,
+                                Callback<ReplayJobStart> done) {
+  Status valid = ReplayJobs::Normalize(&filter);
+  // Counted here, on the caller's thread (a count may scan an index).
+  uint64_t total = 0;
+  if (valid.ok()) {
+    auto n = replay_jobs_.CountMatching(filter, ctx_.Now());
+    if (n.ok()) {
+      total = *n;
+    } else {
+      valid = n.status();
+    }
+  }
+  RunCommand(valid, std::move(done),
+             [this, filter = std::move(filter),
+              total](Callback<ReplayJobStart> done) mutable {
+               replay_jobs_.Start(std::move(filter), total, std::move(done));
+             });
 }
-void EngineImpl::GetReplayJob(ReplayJobId, Callback<ReplayJob> done) {
-  done(Status::FailedPrecondition("replay jobs are not implemented yet"));
+
+void EngineImpl::GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) {
+  done(storage_->GetReplayJob(id));
 }
 
 EngineStats EngineImpl::Stats() {
@@ -496,6 +530,7 @@ void EngineImpl::Shutdown(std::chrono::milliseconds drain) {
   ctx_.clock->RemoveObserver(clock_token_);
   RunOnStrand([this] {
     scheduler_.Cancel();
+    replay_jobs_.Stop();  // no new step; a step being written completes
     attempts_.FailWaiters(ShuttingDown());
   });
   if (ctx_.committer) ctx_.committer->Stop();  // writes decisions made
@@ -586,6 +621,16 @@ Result<std::unique_ptr<Engine>> OpenEngine(std::unique_ptr<Storage> storage,
       options.default_max_in_flight == 0) {
     return Status::InvalidArgument(
         "max_payload_bytes and in-flight limits must be positive");
+  }
+  if (options.replay_job_page_size == 0 ||
+      options.replay_job_page_size > kMaxPageSize) {
+    return Status::InvalidArgument(
+        "replay_job_page_size must be 1.." + std::to_string(kMaxPageSize),
+        "replay_job_page_size");
+  }
+  if (options.replay_job_max_waiting == 0) {
+    return Status::InvalidArgument("replay_job_max_waiting must be positive",
+                                   "replay_job_max_waiting");
   }
   HOOKLOG_RETURN_IF_ERROR(ValidateCircuitBreaker(options.circuit_breaker));
   if (options.auto_disable_after.count() < 0) {

@@ -16,6 +16,9 @@
 //   attempts          the delivery lifecycle: request, outcome, commit
 //   metrics           counters, EngineStats
 //   gate              Shutdown's wait for entering calls and attempts
+//   stats             the per-minute outcome series (recording, GetStats)
+//   delivery_lists    lists over several endpoints (a merge)
+//   replay_jobs       bulk replay of dead letters
 // This class validates and admits host commands (RunCommand), decides the
 // endpoint and publish commands, and owns and wires the units.
 //
@@ -42,6 +45,7 @@
 #include "engine/engine_state.h"
 #include "engine/gate.h"
 #include "engine/metrics.h"
+#include "engine/replay_jobs.h"
 #include "engine/scheduler.h"
 #include "hooklog/engine.h"
 
@@ -122,6 +126,7 @@ class EngineImpl final : public Engine {
   Attempts attempts_;
   Admission admission_;
   Scheduler scheduler_;
+  ReplayJobs replay_jobs_;  // bulk replays (engine/replay_jobs.h)
   // Destroyed before io_ (members are destroyed in reverse order).
   std::unique_ptr<Transport> transport_;
   std::optional<

@@ -557,6 +557,41 @@ Status DecodeIdempotencyRow(std::string_view in, IdempotencyRecord* rec) {
   return DecodeRow(in, rec, ReadIdempotencyFields, "idempotency");
 }
 
+namespace {
+constexpr uint8_t kStatsRowVersion = 1;
+constexpr uint8_t kReplayJobVersion = 1;
+constexpr uint8_t kMaxReplayJobState = 2;
+}  // namespace
+
+std::string EncodeStatsRow(const StatsCounts& c) {
+  std::string out;
+  Writer w(&out);
+  w.U8(kStatsRowVersion);
+  for (uint64_t v : {c.delivered, c.failed, c.rate_limited, c.dead_letter,
+                     c.attempts, c.latency_sum_ms}) {
+    w.Varint(v);
+  }
+  for (uint64_t v : c.latency) w.Varint(v);
+  return out;
+}
+
+Status DecodeStatsRow(std::string_view in, StatsCounts* c) {
+  Reader r(in);
+  uint8_t version;
+  if (!r.U8(&version) || version != kStatsRowVersion) {
+    return Status::Corruption("stats row: unsupported version");
+  }
+  for (uint64_t* v : {&c->delivered, &c->failed, &c->rate_limited,
+                      &c->dead_letter, &c->attempts, &c->latency_sum_ms}) {
+    if (!r.Varint(v)) return Status::Corruption("stats row: malformed");
+  }
+  for (uint64_t& v : c->latency) {
+    if (!r.Varint(&v)) return Status::Corruption("stats row: malformed");
+  }
+  if (!r.done()) return Status::Corruption("stats row: malformed");
+  return Status::Ok();
+}
+
 std::string EncodeCounters(const EndpointCounters& c) {
   std::string out;
   Writer w(&out);
@@ -576,6 +611,71 @@ Status DecodeCounters(std::string_view in, EndpointCounters* c) {
 }
 
 }  // namespace storage_internal
+
+std::string EncodeReplayJob(const ReplayJob& j) {
+  using storage_internal::Writer;
+  std::string out;
+  Writer w(&out);
+  w.U8(storage_internal::kReplayJobVersion);
+  w.Uuid(j.id.raw());
+  w.Varint(j.filter.endpoint_ids.size());
+  for (const EndpointId& id : j.filter.endpoint_ids) w.Uuid(id.raw());
+  storage_internal::WriteOptionalString(&w, j.filter.event_type);
+  for (const auto* t : {&j.filter.created_after, &j.filter.created_before}) {
+    w.Bool(t->has_value());
+    if (*t) w.I64(**t);
+  }
+  w.U8(static_cast<uint8_t>(j.state));
+  w.Varint(j.total);
+  w.Varint(j.replayed);
+  w.Varint(j.endpoint_index);
+  w.Str(j.cursor);
+  w.Str(j.error);
+  w.I64(j.created_at);
+  w.I64(j.updated_at);
+  w.I64(j.finished_at);
+  return out;
+}
+
+Result<ReplayJob> DecodeReplayJob(std::string_view bytes) {
+  using storage_internal::Reader;
+  Reader r(bytes);
+  ReplayJob j;
+  auto bad = [] { return Status::Corruption("replay job row: malformed"); };
+  uint8_t version;
+  if (!r.U8(&version) || version != storage_internal::kReplayJobVersion) {
+    return Status::Corruption("replay job row: unsupported version");
+  }
+  size_t n;
+  if (!storage_internal::ReadId(&r, &j.id) || !r.Count(&n, 16)) return bad();
+  j.filter.endpoint_ids.resize(n);
+  for (EndpointId& id : j.filter.endpoint_ids) {
+    if (!storage_internal::ReadId(&r, &id)) return bad();
+  }
+  if (!storage_internal::ReadOptionalString(&r, &j.filter.event_type)) {
+    return bad();
+  }
+  for (auto* t : {&j.filter.created_after, &j.filter.created_before}) {
+    bool present;
+    if (!r.Bool(&present)) return bad();
+    if (present) {
+      int64_t v;
+      if (!r.I64(&v)) return bad();
+      *t = v;
+    }
+  }
+  uint64_t index;
+  if (!storage_internal::ReadEnum(&r, &j.state,
+                                  storage_internal::kMaxReplayJobState) ||
+      !r.Varint(&j.total) || !r.Varint(&j.replayed) || !r.Varint(&index) ||
+      index > UINT32_MAX || !r.Str(&j.cursor) || !r.Str(&j.error) ||
+      !r.I64(&j.created_at) || !r.I64(&j.updated_at) ||
+      !r.I64(&j.finished_at) || !r.done()) {
+    return bad();
+  }
+  j.endpoint_index = static_cast<uint32_t>(index);
+  return j;
+}
 
 std::string EncodeEvent(const Event& event) {
   using storage_internal::Writer;

@@ -115,6 +115,10 @@ class MemoryStorage : public Storage {
     for (const IdempotencyRecord& r : batch->idempotency) {
       idempotency_[r.key] = r;
     }
+    for (const StatsBucket& b : batch->stats) {
+      stats_[{b.endpoint_id, b.minute}].Add(b.counts);
+    }
+    for (const ReplayJob& j : batch->replay_jobs) replay_jobs_[j.id] = j;
     return last_seq_;
   }
 
@@ -160,6 +164,7 @@ class MemoryStorage : public Storage {
   Result<Page<Delivery>> ListDeliveries(const DeliveryQuery& q) override {
     std::shared_lock lock(mu_);
     auto match = [&](const Delivery& d) {
+      if (q.message_id && d.message_id != *q.message_id) return false;
       if (q.endpoint_id && d.endpoint_id != *q.endpoint_id) return false;
       if (q.status && d.status != *q.status) return false;
       if (q.event_type && d.event_type != *q.event_type) return false;
@@ -190,6 +195,38 @@ class MemoryStorage : public Storage {
       return std::optional<IdempotencyRecord>();
     }
     return std::optional<IdempotencyRecord>(it->second);
+  }
+
+  Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& q) override {
+    std::shared_lock lock(mu_);
+    std::vector<StatsBucket> out;
+    for (auto it = stats_.lower_bound({q.endpoint_id, q.from});
+         it != stats_.end() && it->first.first == q.endpoint_id &&
+         it->first.second < q.to;
+         ++it) {
+      out.push_back({q.endpoint_id, it->first.second, it->second});
+    }
+    return out;
+  }
+
+  Result<ReplayJob> GetReplayJob(const ReplayJobId& id) override {
+    std::shared_lock lock(mu_);
+    return Find(replay_jobs_, id, "replay job");
+  }
+
+  Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) override {
+    std::shared_lock lock(mu_);
+    std::vector<ReplayJob> out;
+    for (const auto& [id, j] : replay_jobs_) {
+      if (!running_only || j.state == ReplayJobState::kRunning) {
+        out.push_back(j);
+      }
+    }
+    std::sort(
+        out.begin(), out.end(), [](const ReplayJob& a, const ReplayJob& b) {
+          return std::tie(b.created_at, b.id) < std::tie(a.created_at, a.id);
+        });
+    return out;
   }
 
   Status LoadActive(
@@ -223,6 +260,10 @@ class MemoryStorage : public Storage {
   std::unordered_map<EndpointId, EndpointCounters, IdHash> counters_;
   EndpointCounters totals_;
   std::map<std::string, IdempotencyRecord, std::less<>> idempotency_;
+  // (series, minute) -> counts; nullopt (the all-endpoints series) sorts
+  // first, and each series' minutes are contiguous.
+  std::map<std::pair<std::optional<EndpointId>, Timestamp>, StatsCounts> stats_;
+  std::unordered_map<ReplayJobId, ReplayJob, IdHash> replay_jobs_;
 };
 
 }  // namespace

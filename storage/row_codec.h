@@ -40,6 +40,10 @@ std::string EncodeDeliveryRow(const Delivery& d);
 Status DecodeDeliveryRow(std::string_view in, Delivery* d);
 std::string EncodeIdempotencyRow(const IdempotencyRecord& rec);
 Status DecodeIdempotencyRow(std::string_view in, IdempotencyRecord* rec);
+// Stats buckets: a version byte, then every count as a varint (most are
+// small, and zero latency buckets take one byte).
+std::string EncodeStatsRow(const StatsCounts& c);
+Status DecodeStatsRow(std::string_view in, StatsCounts* c);
 std::string EncodeCounters(const EndpointCounters& c);
 Status DecodeCounters(std::string_view in, EndpointCounters* c);
 

@@ -84,6 +84,7 @@
 #include "hooklog/signing.h"
 #include "hooklog/transport.h"
 #include "transport/response_capture.h"
+#include "transport/sharded_transport.h"
 #include "transport/ssrf_guard.h"
 
 #ifndef HOOKLOG_VERSION
@@ -964,8 +965,18 @@ void GlobalInitOnce() {
 std::unique_ptr<Transport> NewCurlTransport(boost::asio::io_context& io,
                                             TransportOptions options) {
   GlobalInitOnce();
-  return std::make_unique<CurlTransport>(
-      std::make_shared<CurlTransportImpl>(io, std::move(options)));
+  auto make = [&io, options] {
+    return std::make_unique<CurlTransport>(
+        std::make_shared<CurlTransportImpl>(io, options));
+  };
+  if (options.transfers_per_handle == 0 || options.max_handles <= 1) {
+    return make();
+  }
+  const size_t per = options.transfers_per_handle;
+  const size_t max = std::min(options.max_handles,
+                              transport_internal::ShardedTransport::kMaxShards);
+  return std::make_unique<transport_internal::ShardedTransport>(std::move(make),
+                                                                per, max);
 }
 
 }  // namespace hooklog

@@ -16,7 +16,10 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <iterator>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <vector>
 
 namespace hooklog_example {
@@ -73,7 +76,43 @@ CREATE TABLE IF NOT EXISTS attempts (
 CREATE TABLE IF NOT EXISTS idempotency (
   key BLOB PRIMARY KEY, message_id BLOB NOT NULL, deliveries BLOB NOT NULL,
   created_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS d_msg ON deliveries (message_id, created_at, id);
+CREATE TABLE IF NOT EXISTS stats (
+  endpoint_id BLOB NOT NULL, minute INTEGER NOT NULL, counts BLOB NOT NULL,
+  PRIMARY KEY (endpoint_id, minute));
+CREATE TABLE IF NOT EXISTS replay_jobs (
+  id BLOB PRIMARY KEY, created_at INTEGER NOT NULL, running INTEGER NOT NULL,
+  body BLOB NOT NULL);
 )sql";
+
+// Stats counts as 22 little-endian u64 (StatsCounts order). An example
+// adapter keeps it simple: Append reads, adds and rewrites the bucket in
+// its transaction.
+std::string EncodeCounts(const hooklog::StatsCounts& c) {
+  std::vector<uint64_t> v = {c.delivered,   c.failed,   c.rate_limited,
+                             c.dead_letter, c.attempts, c.latency_sum_ms};
+  v.insert(v.end(), std::begin(c.latency), std::end(c.latency));
+  std::string out;
+  for (uint64_t x : v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>(x >> (8 * i)));
+  }
+  return out;
+}
+bool DecodeCounts(const std::string& in, hooklog::StatsCounts* c) {
+  std::vector<uint64_t*> v = {&c->delivered,    &c->failed,
+                              &c->rate_limited, &c->dead_letter,
+                              &c->attempts,     &c->latency_sum_ms};
+  for (uint64_t& l : c->latency) v.push_back(&l);
+  if (in.size() != v.size() * 8) return false;
+  for (size_t k = 0; k < v.size(); ++k) {
+    uint64_t x = 0;
+    for (int i = 7; i >= 0; --i) {
+      x = (x << 8) | static_cast<unsigned char>(in[k * 8 + i]);
+    }
+    *v[k] = x;
+  }
+  return true;
+}
 
 std::string IdBlob(const Uuid128& id) {
   std::string b(16, '\0');
@@ -288,12 +327,14 @@ class SqliteStorage : public hooklog::Storage {
     }
     std::lock_guard<std::mutex> lock(mu_);
     std::string where = "WHERE 1";
+    if (q.message_id) where += " AND message_id = ?";
     if (q.endpoint_id) where += " AND endpoint_id = ?";
     if (q.status) where += " AND status = ?";
     if (q.event_type) where += " AND event_type = ?";
     if (q.created_after) where += " AND created_at >= ?";
     if (q.created_before) where += " AND created_at <= ?";
     auto bind_filters = [&](Stmt& s) {
+      if (q.message_id) s.Blob(IdBlob(q.message_id->raw()));
       if (q.endpoint_id) s.Blob(IdBlob(q.endpoint_id->raw()));
       if (q.status) s.Int(static_cast<int>(*q.status));
       if (q.event_type) s.Text(*q.event_type);
@@ -366,6 +407,57 @@ class SqliteStorage : public hooklog::Storage {
     }
     rec.created_at = s.ColInt(2);
     return std::optional<IdempotencyRecord>(std::move(rec));
+  }
+
+  Result<std::vector<hooklog::StatsBucket>> ReadStats(
+      const hooklog::StatsQuery& q) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT minute, counts FROM stats WHERE endpoint_id = ? AND "
+           "minute >= ? AND minute < ? ORDER BY minute");
+    s.Blob(SeriesBlob(q.endpoint_id)).Int(q.from).Int(q.to);
+    std::vector<hooklog::StatsBucket> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      hooklog::StatsBucket b;
+      b.endpoint_id = q.endpoint_id;
+      b.minute = s.ColInt(0);
+      if (!DecodeCounts(s.ColText(1), &b.counts)) {
+        return Status::Corruption("sqlite stats row malformed");
+      }
+      out.push_back(std::move(b));
+    }
+    if (rc != SQLITE_DONE) return Fail("reading stats");
+    return out;
+  }
+
+  Result<hooklog::ReplayJob> GetReplayJob(
+      const hooklog::ReplayJobId& id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_, "SELECT body FROM replay_jobs WHERE id = ?");
+    s.Blob(IdBlob(id.raw()));
+    if (s.Step() != SQLITE_ROW) {
+      return Status::NotFound("replay job " + id.ToString() + " not found");
+    }
+    return hooklog::DecodeReplayJob(s.ColText(0));
+  }
+
+  Result<std::vector<hooklog::ReplayJob>> ListReplayJobs(
+      bool running_only) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Stmt s(db_,
+           "SELECT body FROM replay_jobs WHERE running OR NOT ? "
+           "ORDER BY created_at DESC, id DESC");
+    s.Int(running_only);
+    std::vector<hooklog::ReplayJob> out;
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
+      auto j = hooklog::DecodeReplayJob(s.ColText(0));
+      if (!j.ok()) return j.status();
+      out.push_back(std::move(*j));
+    }
+    if (rc != SQLITE_DONE) return Fail("listing replay jobs");
+    return out;
   }
 
   Status LoadActive(
@@ -476,6 +568,31 @@ class SqliteStorage : public hooklog::Storage {
     return c;
   }
 
+  // The stats table's series key: the endpoint id, or empty for all.
+  static std::string SeriesBlob(const std::optional<EndpointId>& endpoint) {
+    return endpoint ? IdBlob(endpoint->raw()) : std::string();
+  }
+
+  // REQUIRES: inside the Append transaction.
+  Status AddStats(const hooklog::StatsBucket& b) {
+    const std::string series = SeriesBlob(b.endpoint_id);
+    hooklog::StatsCounts sum = b.counts;
+    Stmt r(db_,
+           "SELECT counts FROM stats WHERE endpoint_id = ? AND minute = ?");
+    r.Blob(series).Int(b.minute);
+    if (r.Step() == SQLITE_ROW) {
+      hooklog::StatsCounts stored;
+      if (!DecodeCounts(r.ColText(0), &stored)) {
+        return Status::Corruption("sqlite stats row malformed");
+      }
+      sum.Add(stored);
+    }
+    Stmt w(db_, "INSERT OR REPLACE INTO stats VALUES (?, ?, ?)");
+    w.Blob(series).Int(b.minute).Blob(EncodeCounts(sum));
+    if (w.Step() != SQLITE_DONE) return Status::Unavailable(Error());
+    return Status::Ok();
+  }
+
   // REQUIRES: inside the Append transaction.
   Status WriteAll(hooklog::WriteBatch* b, uint64_t* seq) {
     for (Event& e : b->events) {
@@ -519,6 +636,17 @@ class SqliteStorage : public hooklog::Storage {
           .Blob(IdBlob(r.message_id.raw()))
           .Blob(ids)
           .Int(r.created_at);
+      if (s.Step() != SQLITE_DONE) return Status::Unavailable(Error());
+    }
+    for (const hooklog::StatsBucket& sb : b->stats) {
+      HOOKLOG_RETURN_IF_ERROR(AddStats(sb));
+    }
+    for (const hooklog::ReplayJob& j : b->replay_jobs) {
+      Stmt s(db_, "INSERT OR REPLACE INTO replay_jobs VALUES (?, ?, ?, ?)");
+      s.Blob(IdBlob(j.id.raw()))
+          .Int(j.created_at)
+          .Int(j.state == hooklog::ReplayJobState::kRunning)
+          .Blob(hooklog::EncodeReplayJob(j));
       if (s.Step() != SQLITE_DONE) return Status::Unavailable(Error());
     }
     return Status::Ok();

@@ -95,6 +95,14 @@ struct EngineOptions {
   // of many callers into one durable write: group commit).
   size_t max_batch_events = 8192;
 
+  // Bulk replay jobs (Engine::StartReplayJob): dead letters read and
+  // replayed per step (1..kMaxPageSize; each step is one Append), and the
+  // most replays of one job that may wait for their first attempt before
+  // the job enqueues more (pacing, so that a million dead letters do not
+  // land in the due queue at once).
+  uint32_t replay_job_page_size = 50;
+  size_t replay_job_max_waiting = 2000;
+
   // Where time comes from; SystemClock() when null.
   std::shared_ptr<Clock> clock;
 

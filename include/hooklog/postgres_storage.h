@@ -30,7 +30,7 @@ namespace hooklog {
 
 // The schema version this build creates and serves (docs/postgres.md lists
 // what each version added).
-inline constexpr int kPostgresSchemaVersion = 2;
+inline constexpr int kPostgresSchemaVersion = 3;
 
 struct PostgresOptions {
   // The PostgreSQL schema (namespace) holding hooklog's tables; created when

@@ -110,19 +110,12 @@ class Storage {
   // The stored buckets of one series with query.from <= minute < query.to,
   // oldest first; minutes never written are absent. REQUIRES: from and to
   // are multiples of kStatsMinute, from < to.
-  virtual Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& query) {
-    (void)query;
-    return Status::FailedPrecondition("statistics not supported");
-  }
-  virtual Result<ReplayJob> GetReplayJob(const ReplayJobId& id) {
-    (void)id;
-    return Status::NotFound("replay jobs not supported");
-  }
+  virtual Result<std::vector<StatsBucket>> ReadStats(
+      const StatsQuery& query) = 0;
+  // NotFound for an unknown id.
+  virtual Result<ReplayJob> GetReplayJob(const ReplayJobId& id) = 0;
   // Every job, newest first (created_at, then id), or only the running ones.
-  virtual Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) {
-    (void)running_only;
-    return std::vector<ReplayJob>{};
-  }
+  virtual Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) = 0;
 
   // Start-up: calls on_endpoint for every endpoint (deleted ones included)
   // and on_delivery for every non-terminal delivery. Must not read the log.
@@ -202,6 +195,12 @@ class ForwardingStorage : public Storage {
 // A Storage held in memory: nothing survives the process. For tests and
 // ephemeral embedding.
 std::unique_ptr<Storage> NewMemoryStorage();
+
+// A versioned binary encoding of a ReplayJob (every field), for adapters
+// that keep the job as one value. Decode gives Corruption (never a crash)
+// for truncated or malformed bytes.
+std::string EncodeReplayJob(const ReplayJob& job);
+Result<ReplayJob> DecodeReplayJob(std::string_view bytes);
 
 // Opaque list cursors shared by adapters: (created_at, id) of the last row
 // returned. Decode gives InvalidArgument for anything not produced by Encode.

@@ -87,10 +87,19 @@ struct TransportOptions {
   std::chrono::seconds low_speed_time{10};
   // Extra CA bundle (PEM) trusted in addition to the system store; "" none.
   std::string ca_file;
-  // Idle connections kept open in total (CURLMOPT_MAXCONNECTS). 0: four per
-  // attempt at the highest concurrency seen so far (curl's own rule, applied
-  // to peak rather than current in-flight so bursts keep their connections).
+  // Idle connections kept open per multi handle (CURLMOPT_MAXCONNECTS). 0:
+  // four per attempt at the highest concurrency the handle has seen (curl's
+  // own rule, applied to peak rather than current in-flight so bursts keep
+  // their connections).
   long max_connections = 0;
+  // Attempts are spread over several libcurl multi handles, each on its own
+  // strand, so that none carries more than `transfers_per_handle` at once
+  // (libcurl 7.88's per-transfer cost grows with a handle's connections;
+  // docs/transport.md). A handle is added only when every handle is that
+  // busy, up to `max_handles`; below it there is exactly one. 0: a single
+  // handle however busy.
+  size_t transfers_per_handle = 1000;
+  size_t max_handles = 16;
   // "hooklog/<version>" when empty.
   std::string user_agent;
 };

@@ -251,6 +251,11 @@ struct DeliveryQuery {
   // which merges one storage query per endpoint (at most
   // kMaxQueryEndpoints); adapters never see it set.
   std::vector<EndpointId> endpoint_ids;
+  // true: endpoint_ids is the exact set even when it is empty, so an empty
+  // list matches nothing (an empty page, total_count 0) instead of meaning
+  // "no filter". For hosts that scope a caller to its endpoints (a portal
+  // tenant with no endpoint gets nothing). Engine only, like endpoint_ids.
+  bool endpoint_ids_exact = false;
   // Only this message's deliveries (few: one per endpoint, plus replays).
   std::optional<MessageId> message_id;
   std::optional<DeliveryStatus> status;
@@ -367,6 +372,9 @@ struct StatsRequest {
   Duration bucket = std::chrono::minutes(1);  // a whole number of minutes
   // Sum of these endpoints' series; empty: the all-endpoints series.
   std::vector<EndpointId> endpoint_ids;
+  // true: endpoint_ids is the exact set even when empty (then every point
+  // is zero), as DeliveryQuery::endpoint_ids_exact.
+  bool endpoint_ids_exact = false;
 };
 inline constexpr size_t kMaxStatsPoints = 10080;  // a week of minutes
 

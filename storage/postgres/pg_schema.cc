@@ -110,7 +110,38 @@ INSERT INTO {S}.counters
   FROM {S}.deliveries GROUP BY endpoint_id, status;
 )sql";
 
-constexpr std::string_view kSteps[] = {kStep1, kStep2};
+// The portal's rows: per-minute outcome buckets (added to by every node,
+// so the columns are summed ON CONFLICT), bulk replay jobs, and the index
+// behind per-message delivery lists.
+constexpr std::string_view kStep3 = R"sql(
+CREATE TABLE {S}.stats (
+  endpoint_id uuid NOT NULL,  -- the nil uuid: the all-endpoints series
+  minute bigint NOT NULL,
+  delivered bigint NOT NULL,
+  failed bigint NOT NULL,
+  rate_limited bigint NOT NULL,
+  dead_letter bigint NOT NULL,
+  attempts bigint NOT NULL,
+  latency_sum_ms bigint NOT NULL,
+  l0 bigint NOT NULL, l1 bigint NOT NULL, l2 bigint NOT NULL,
+  l3 bigint NOT NULL, l4 bigint NOT NULL, l5 bigint NOT NULL,
+  l6 bigint NOT NULL, l7 bigint NOT NULL, l8 bigint NOT NULL,
+  l9 bigint NOT NULL, l10 bigint NOT NULL, l11 bigint NOT NULL,
+  l12 bigint NOT NULL, l13 bigint NOT NULL, l14 bigint NOT NULL,
+  l15 bigint NOT NULL,
+  PRIMARY KEY (endpoint_id, minute)
+);
+CREATE TABLE {S}.replay_jobs (
+  id uuid PRIMARY KEY,
+  created_at bigint NOT NULL,
+  running boolean NOT NULL,
+  body bytea NOT NULL  -- EncodeReplayJob (storage.h)
+);
+CREATE INDEX deliveries_message
+  ON {S}.deliveries (message_id, created_at, id);
+)sql";
+
+constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3};
 static_assert(std::size(kSteps) == kPostgresSchemaVersion);
 
 std::string Expand(std::string_view sql, const std::string& quoted) {

@@ -33,9 +33,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "storage/postgres/pg_conn.h"
@@ -101,6 +103,51 @@ const std::string kUpsertIdempotency =
     "SELECT * FROM unnest($1::bytea[], $2::uuid[], $3::bytea[], $4::int8[]) "
     "ON CONFLICT (key) DO UPDATE SET message_id = excluded.message_id, "
     "deliveries = excluded.deliveries, created_at = excluded.created_at";
+// Stats buckets: the 22 count columns, in StatsCounts order.
+std::vector<std::string> StatsColumns() {
+  std::vector<std::string> cols = {"delivered",   "failed",   "rate_limited",
+                                   "dead_letter", "attempts", "latency_sum_ms"};
+  for (int i = 0; i < kStatsLatencyBuckets; ++i) {
+    cols.push_back("l" + std::to_string(i));
+  }
+  return cols;
+}
+// Several nodes (and several buckets of one merged batch, summed first by
+// the adapter, as one statement may not touch a row twice) add to the same
+// bucket: ON CONFLICT adds instead of replacing.
+std::string UpsertStatsSql() {
+  const auto cols = StatsColumns();
+  std::string names, arrays = "$1::uuid[], $2::int8[]", sets;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    names += ", " + cols[i];
+    arrays += ", $" + std::to_string(i + 3) + "::int8[]";
+    sets += std::string(i ? ", " : "") + cols[i] + " = t." + cols[i] +
+            " + excluded." + cols[i];
+  }
+  return "INSERT INTO stats AS t (endpoint_id, minute" + names +
+         ") SELECT * FROM unnest(" + arrays +
+         ") ON CONFLICT (endpoint_id, minute) DO UPDATE SET " + sets;
+}
+std::string ReadStatsSql() {
+  std::string names;
+  for (const auto& c : StatsColumns()) names += ", " + c;
+  return "SELECT minute" + names +
+         " FROM stats WHERE endpoint_id = $1 AND minute >= $2 AND minute < $3 "
+         "ORDER BY minute";
+}
+const std::string kUpsertStats = UpsertStatsSql();
+const std::string kReadStats = ReadStatsSql();
+const std::string kUpsertReplayJobs =
+    "INSERT INTO replay_jobs (id, created_at, running, body) "
+    "SELECT * FROM unnest($1::uuid[], $2::int8[], $3::bool[], $4::bytea[]) "
+    "ON CONFLICT (id) DO UPDATE SET created_at = excluded.created_at, "
+    "running = excluded.running, body = excluded.body";
+const std::string kGetReplayJob = "SELECT body FROM replay_jobs WHERE id = $1";
+const std::string kListReplayJobs =
+    "SELECT body FROM replay_jobs WHERE running OR NOT $1 "
+    "ORDER BY created_at DESC, id DESC";
+// The all-endpoints series' key in the stats table.
+constexpr Uuid128 kAllEndpointsSeries{0, 0};
 const std::string kTryLock = "SELECT pg_try_advisory_lock($1)";
 const std::string kUnlock = "SELECT pg_advisory_unlock($1)";
 const std::string kReadMeta = "SELECT last_seq, appends FROM meta WHERE id = 1";
@@ -332,7 +379,7 @@ class PostgresStorage : public Storage {
     // hold the total (a few rows, not a count over the deliveries).
     std::string counted;
     if (q.count_total && !q.event_type && !q.created_after &&
-        !q.created_before) {
+        !q.created_before && !q.message_id) {
       counted =
           "(SELECT coalesce(sum(deliveries), 0)::int8 AS total FROM counters "
           "e WHERE " +
@@ -350,10 +397,16 @@ class PostgresStorage : public Storage {
       p.Int8(*q.created_before);
       where += " AND created_at <= " + next();
     }
+    if (q.message_id) {
+      // deliveries_message: a message has few rows, read them all.
+      p.Uuid(q.message_id->raw());
+      where += " AND message_id = " + next();
+    }
     const std::string sql =
         PageSql("deliveries", "body", where, q.count_total, !q.cursor.empty(),
                 q.page, q.page_size, &p, cts, cid,
-                /*split_by_status=*/!q.status && !q.event_type, counted);
+                /*split_by_status=*/!q.status && !q.event_type && !q.message_id,
+                counted);
     return WithReader(true, [&](Conn* c) -> Result<Page<Delivery>> {
       auto r = c->Exec(sql, p, "listing deliveries");
       if (!r.ok()) return r.status();
@@ -410,6 +463,56 @@ class PostgresStorage : public Storage {
           rec.created_at = pg::GetInt8(r->get(), 0, 2);
           return std::optional<IdempotencyRecord>(std::move(rec));
         });
+  }
+
+  Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& q) override {
+    return WithReader(true, [&](Conn* c) -> Result<std::vector<StatsBucket>> {
+      Params p;
+      p.Uuid(q.endpoint_id ? q.endpoint_id->raw() : kAllEndpointsSeries)
+          .Int8(q.from)
+          .Int8(q.to);
+      auto r = c->Exec(kReadStats, p, "reading stats");
+      if (!r.ok()) return r.status();
+      std::vector<StatsBucket> out;
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        StatsBucket b;
+        b.endpoint_id = q.endpoint_id;
+        b.minute = pg::GetInt8(r->get(), i, 0);
+        uint64_t* fixed[] = {&b.counts.delivered,    &b.counts.failed,
+                             &b.counts.rate_limited, &b.counts.dead_letter,
+                             &b.counts.attempts,     &b.counts.latency_sum_ms};
+        for (int k = 0; k < 6; ++k) {
+          *fixed[k] = static_cast<uint64_t>(pg::GetInt8(r->get(), i, 1 + k));
+        }
+        for (int k = 0; k < kStatsLatencyBuckets; ++k) {
+          b.counts.latency[k] =
+              static_cast<uint64_t>(pg::GetInt8(r->get(), i, 7 + k));
+        }
+        out.push_back(std::move(b));
+      }
+      return out;
+    });
+  }
+
+  Result<ReplayJob> GetReplayJob(const ReplayJobId& id) override {
+    return GetOne<ReplayJob>(kGetReplayJob, id.raw(), "replay job",
+                             DecodeReplayJob);
+  }
+
+  Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) override {
+    return WithReader(true, [&](Conn* c) -> Result<std::vector<ReplayJob>> {
+      Params p;
+      p.Bool(running_only);
+      auto r = c->Exec(kListReplayJobs, p, "listing replay jobs");
+      if (!r.ok()) return r.status();
+      std::vector<ReplayJob> out;
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        auto j = DecodeReplayJob(pg::GetBytes(r->get(), i, 0));
+        if (!j.ok()) return j.status();
+        out.push_back(std::move(*j));
+      }
+      return out;
+    });
   }
 
   // One REPEATABLE READ transaction, so the rows are one snapshot; read in
@@ -600,6 +703,53 @@ class PostgresStorage : public Storage {
           .Array(pg::kByteaArrayOid, lists)
           .Array(pg::kInt8ArrayOid, created);
       qs.push_back({&kUpsertIdempotency, std::move(p)});
+    }
+
+    if (!b->stats.empty()) {
+      // Summed per bucket first: one statement may not touch a row twice.
+      std::map<std::pair<Uuid128, Timestamp>, StatsCounts> sums;
+      for (const StatsBucket& sb : b->stats) {
+        sums[{sb.endpoint_id ? sb.endpoint_id->raw() : kAllEndpointsSeries,
+              sb.minute}]
+            .Add(sb.counts);
+      }
+      ArrayBuilder series(pg::kUuidOid), minutes(pg::kInt8Oid);
+      std::vector<ArrayBuilder> cols(6 + kStatsLatencyBuckets,
+                                     ArrayBuilder(pg::kInt8Oid));
+      for (const auto& [key, c] : sums) {
+        series.Uuid(key.first);
+        minutes.Int8(key.second);
+        const uint64_t fixed[] = {c.delivered,   c.failed,   c.rate_limited,
+                                  c.dead_letter, c.attempts, c.latency_sum_ms};
+        for (int i = 0; i < 6; ++i)
+          cols[i].Int8(static_cast<int64_t>(fixed[i]));
+        for (int i = 0; i < kStatsLatencyBuckets; ++i) {
+          cols[6 + i].Int8(static_cast<int64_t>(c.latency[i]));
+        }
+      }
+      Params p;
+      p.Array(pg::kUuidArrayOid, series).Array(pg::kInt8ArrayOid, minutes);
+      for (const ArrayBuilder& col : cols) p.Array(pg::kInt8ArrayOid, col);
+      qs.push_back({&kUpsertStats, std::move(p)});
+    }
+
+    if (!b->replay_jobs.empty()) {
+      auto rows = LastPerKey<ReplayJob, Uuid128, Uuid128Hash>(
+          b->replay_jobs, [](const ReplayJob& j) { return j.id.raw(); });
+      ArrayBuilder ids(pg::kUuidOid), created(pg::kInt8Oid),
+          running(pg::kBoolOid), bodies(pg::kByteaOid);
+      for (const ReplayJob* j : rows) {
+        ids.Uuid(j->id.raw());
+        created.Int8(j->created_at);
+        running.Bool(j->state == ReplayJobState::kRunning);
+        bodies.Bytea(EncodeReplayJob(*j));
+      }
+      Params p;
+      p.Array(pg::kUuidArrayOid, ids)
+          .Array(pg::kInt8ArrayOid, created)
+          .Array(pg::kBoolArrayOid, running)
+          .Array(pg::kByteaArrayOid, bodies);
+      qs.push_back({&kUpsertReplayJobs, std::move(p)});
     }
 
     auto res = writer_->Pipeline(qs, "append");

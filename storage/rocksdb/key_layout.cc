@@ -91,6 +91,40 @@ std::vector<std::string> DeliveryIndexKeys(const Delivery& d) {
   return keys;
 }
 
+std::string MessageIndexPrefix(const MessageId& message) {
+  std::string k(1, kIdxMessageDeliveries);
+  PutId(&k, message.raw());
+  return k;
+}
+
+std::string MessageIndexKey(const Delivery& d) {
+  std::string k = MessageIndexPrefix(d.message_id);
+  PutOrderSuffix(&k, d.created_at, d.id.raw());
+  return k;
+}
+
+std::string StatsSeriesPrefix(const std::optional<EndpointId>& endpoint) {
+  std::string k(1, kRowStats);
+  if (endpoint) {
+    k.push_back('\x01');
+    PutId(&k, endpoint->raw());
+  } else {
+    k.push_back('\x00');
+  }
+  return k;
+}
+
+std::string StatsKey(const std::optional<EndpointId>& endpoint,
+                     Timestamp minute) {
+  std::string k = StatsSeriesPrefix(endpoint);
+  PutBigEndian64(&k, BiasTimestamp(minute));
+  return k;
+}
+
+Timestamp ParseStatsKeyMinute(std::string_view key) {
+  return UnbiasTimestamp(GetBigEndian64(key.data() + key.size() - 8));
+}
+
 std::string EndpointIndexKey(const Endpoint& e) {
   std::string k(1, kIdxEndpoints);
   PutOrderSuffix(&k, e.created_at, e.id.raw());

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,12 @@
 
 namespace hooklog::rocksdb_internal {
 
-// Bumped when the key layout changes incompatibly. Stored in meta.
-inline constexpr uint32_t kStoreFormatVersion = 1;
+// Bumped when the key layout changes. Stored in meta.
+//   1: the first layout;
+//   2: the per-message delivery index ('M'), stats buckets ('S') and replay
+//      jobs ('j'). Open upgrades a format 1 directory by building the 'M'
+//      index from the delivery rows (open.cc).
+inline constexpr uint32_t kStoreFormatVersion = 2;
 
 // Column families, in the order of RocksDbStorage's handles.
 inline constexpr char kCfLog[] = "log";      // seq -> event
@@ -48,9 +53,12 @@ inline constexpr char kRowDelivery = 'd';
 inline constexpr char kRowIdempotency = 'i';
 inline constexpr char kRowCounters = 'c';
 inline constexpr char kRowMessageRefs = 'r';  // live delivery rows per message
+inline constexpr char kRowStats = 'S';        // stats bucket per series+minute
+inline constexpr char kRowReplayJob = 'j';    // replay job by id
 // Index key prefixes (index column family).
 inline constexpr char kIdxEndpoints = 'N';
 inline constexpr char kIdxDeliveries = 'D';
+inline constexpr char kIdxMessageDeliveries = 'M';  // deliveries by message
 
 inline constexpr size_t kIdBytes = 16;
 inline constexpr size_t kSeqKeyBytes = 8;
@@ -105,6 +113,21 @@ std::string DeliveryIndexPrefix(uint8_t mask, const EndpointId* endpoint,
                                 const std::string* type);
 // The kFilterMasks index keys of `d`, by mask.
 std::vector<std::string> DeliveryIndexKeys(const Delivery& d);
+
+// index: 'M' + message id + inverted(created_at, id): a delivery's entry is
+// written when its row is first stored and never moves (message and
+// created_at do not change).
+std::string MessageIndexPrefix(const MessageId& message);
+std::string MessageIndexKey(const Delivery& d);
+
+// rows: 'S' + series + biased big-endian minute, where the series is 0x00
+// (all endpoints) or 0x01 + endpoint id, so that one series' buckets are
+// contiguous and in time order.
+std::string StatsSeriesPrefix(const std::optional<EndpointId>& endpoint);
+std::string StatsKey(const std::optional<EndpointId>& endpoint,
+                     Timestamp minute);
+// The minute of a stats key; REQUIRES: key.size() >= 8.
+Timestamp ParseStatsKeyMinute(std::string_view key);
 
 // index: 'N' + inverted(created_at, id).
 std::string EndpointIndexKey(const Endpoint& e);

@@ -250,6 +250,13 @@ Status RocksDbStorage::CheckMeta() {
         std::to_string(version) + ", this build reads up to " +
         std::to_string(kStoreFormatVersion) + ")");
   }
+  if (version < 2) {
+    if (options_.read_only) {
+      has_message_index_ = false;
+    } else {
+      HOOKLOG_RETURN_IF_ERROR(UpgradeFromFormat1());
+    }
+  }
   const rocksdb::ReadOptions ro;
   const std::string what = "metadata of " + path_;
   std::optional<uint64_t> last_seq;
@@ -286,6 +293,39 @@ Status RocksDbStorage::CheckMeta() {
     pruned_before_ = std::numeric_limits<Timestamp>::max();
   }
   return Status::Ok();
+}
+
+// Builds the 'M' index from the delivery rows in chunks, then records
+// format 2 with a synced write (which also makes the chunks durable). The
+// index keys are idempotent, so a crash midway just redoes the upgrade at
+// the next open: the version is only bumped once every entry is written.
+Status RocksDbStorage::UpgradeFromFormat1() {
+  const std::string prefix(1, kRowDelivery);
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, rows_cf()));
+  rocksdb::WriteBatch wb;
+  rocksdb::WriteOptions unsynced;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    Delivery d;
+    HOOKLOG_RETURN_IF_ERROR(
+        storage_internal::DecodeDeliveryRow(it->value().ToStringView(), &d));
+    wb.Put(index_cf(), MessageIndexKey(d), rocksdb::Slice());
+    if (wb.Count() >= 1024) {
+      HOOKLOG_RETURN_IF_ERROR(
+          FromRocks(db_->Write(unsynced, &wb), "upgrading " + path_));
+      wb.Clear();
+    }
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "upgrading " + path_));
+  std::string v;
+  storage_internal::Writer(&v).Fixed32(kStoreFormatVersion);
+  wb.Put(meta_cf(), kMetaFormatVersion, v);
+  rocksdb::WriteOptions synced;
+  synced.sync = true;
+  return FromRocks(db_->Write(synced, &wb), "upgrading " + path_);
 }
 
 }  // namespace rocksdb_internal

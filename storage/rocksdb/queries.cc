@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
+#include <utility>
 
 #include "base/coding.h"
 #include "storage/query_match.h"
@@ -203,7 +205,128 @@ Result<EndpointCounters> RocksDbStorage::GetTotals() {
   return c.value_or(EndpointCounters{});
 }
 
+// A message has few deliveries (one per endpoint, plus replays): read them
+// all from its 'M' index entries and filter, count and page in memory.
+Result<Page<Delivery>> RocksDbStorage::ListMessageDeliveries(
+    const DeliveryQuery& q) {
+  Timestamp cursor_ts = 0;
+  Uuid128 cursor_id;
+  if (!q.cursor.empty()) {
+    HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
+  }
+  if (!has_message_index_) {
+    return Status::FailedPrecondition(
+        "store " + path_ +
+        " (format 1) opened read-only has no message index yet; open it "
+        "read-write once to upgrade it");
+  }
+  ScopedSnapshot snap(db_);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  const std::string prefix = MessageIndexPrefix(*q.message_id);
+  std::vector<Uuid128> ids;
+  {
+    PrefixIterator it(db_, index_cf(), snap.get(), prefix);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (it->key().size() != prefix.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed message index key in " + path_);
+      }
+      Timestamp ts;
+      Uuid128 id;
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      ids.push_back(id);
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing deliveries"));
+  }
+  std::vector<Delivery> rows;
+  HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "message index", &rows));
+  Page<Delivery> page;
+  uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+  for (Delivery& d : rows) {  // newest first, as the index
+    if ((q.endpoint_id && d.endpoint_id != *q.endpoint_id) ||
+        (q.status && d.status != *q.status) ||
+        (q.event_type && d.event_type != *q.event_type) ||
+        (q.created_after && d.created_at < *q.created_after) ||
+        (q.created_before && d.created_at > *q.created_before)) {
+      continue;
+    }
+    ++page.total_count;
+    if (!q.cursor.empty() && std::make_pair(d.created_at, d.id.raw()) >=
+                                 std::make_pair(cursor_ts, cursor_id)) {
+      continue;
+    }
+    if (to_skip > 0) {
+      --to_skip;
+      continue;
+    }
+    if (page.items.size() < q.page_size) {
+      page.items.push_back(std::move(d));
+    } else if (page.next_cursor.empty()) {
+      page.next_cursor = EncodeListCursor(page.items.back().created_at,
+                                          page.items.back().id.raw());
+    }
+  }
+  if (!q.count_total) page.total_count = 0;
+  return page;
+}
+
+Result<std::vector<StatsBucket>> RocksDbStorage::ReadStats(
+    const StatsQuery& q) {
+  const std::string prefix = StatsSeriesPrefix(q.endpoint_id);
+  const std::string end = StatsKey(q.endpoint_id, q.to);
+  ScopedSnapshot snap(db_);
+  PrefixIterator it(db_, rows_cf(), snap.get(), prefix);
+  std::vector<StatsBucket> out;
+  for (it->Seek(StatsKey(q.endpoint_id, q.from));
+       it->Valid() && it->key().ToStringView() < end; it->Next()) {
+    if (it->key().size() != prefix.size() + 8) {
+      return Status::Corruption("malformed stats key in " + path_);
+    }
+    StatsBucket b;
+    b.endpoint_id = q.endpoint_id;
+    b.minute = ParseStatsKeyMinute(it->key().ToStringView());
+    HOOKLOG_RETURN_IF_ERROR(storage_internal::DecodeStatsRow(
+        it->value().ToStringView(), &b.counts));
+    out.push_back(std::move(b));
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "reading stats"));
+  return out;
+}
+
+Result<ReplayJob> RocksDbStorage::GetReplayJob(const ReplayJobId& id) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), rows_cf(),
+                               RowKey(kRowReplayJob, id.raw()), &value);
+  if (s.IsNotFound()) {
+    return Status::NotFound("replay job " + id.ToString() + " not found");
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(s, "reading replay job"));
+  return DecodeReplayJob(value.ToStringView());
+}
+
+// Jobs are few (an operator starts them): one scan of their rows.
+Result<std::vector<ReplayJob>> RocksDbStorage::ListReplayJobs(
+    bool running_only) {
+  const std::string prefix(1, kRowReplayJob);
+  ScopedSnapshot snap(db_);
+  PrefixIterator it(db_, rows_cf(), snap.get(), prefix);
+  std::vector<ReplayJob> out;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto j = DecodeReplayJob(it->value().ToStringView());
+    if (!j.ok()) return j.status();
+    if (!running_only || j->state == ReplayJobState::kRunning) {
+      out.push_back(std::move(*j));
+    }
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing replay jobs"));
+  std::sort(out.begin(), out.end(), [](const ReplayJob& a, const ReplayJob& b) {
+    return std::tie(b.created_at, b.id) < std::tie(a.created_at, a.id);
+  });
+  return out;
+}
+
 Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
+  if (q.message_id) return ListMessageDeliveries(q);
   Timestamp cursor_ts = 0;
   Uuid128 cursor_id;
   if (!q.cursor.empty()) {

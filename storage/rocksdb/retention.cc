@@ -12,6 +12,8 @@
 #include <rocksdb/db.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "storage/rocksdb/key_layout.h"
 #include "storage/rocksdb/store.h"
@@ -86,7 +88,50 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
     }
     if (candidates.size() < kChunk) break;
   }
+  HOOKLOG_RETURN_IF_ERROR(PruneStats(cutoff));
   return pruned;
+}
+
+// Stats buckets older than the retention window go too (a chart never
+// reaches further back than the deliveries it counts). Each series' buckets
+// are contiguous and oldest first, so the walk deletes a series' old
+// prefix and then seeks straight to the next series.
+Status RocksDbStorage::PruneStats(Timestamp cutoff) {
+  const std::string prefix(1, kRowStats);
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, rows_cf()));
+  std::vector<std::string> doomed;
+  auto flush = [&]() -> Status {
+    if (doomed.empty()) return Status::Ok();
+    rocksdb::WriteBatch wb;
+    for (const std::string& k : doomed) wb.Delete(rows_cf(), k);
+    doomed.clear();
+    // The write lock orders this after any Append that adds to a bucket.
+    std::lock_guard<std::mutex> wl(write_mu_);
+    HOOKLOG_RETURN_IF_ERROR(ResumeIfNeeded());
+    rocksdb::Status st = db_->Write(write_options_, &wb);
+    if (!st.ok()) needs_resume_ = true;
+    return FromRocks(st, "pruning stats of " + path_);
+  };
+  it->Seek(prefix);
+  while (it->Valid()) {
+    const std::string_view key = it->key().ToStringView();
+    if (key.size() < 2 + 8) {
+      return Status::Corruption("malformed stats key in " + path_);
+    }
+    if (ParseStatsKeyMinute(key) < cutoff) {
+      doomed.emplace_back(key);
+      if (doomed.size() >= 1024) HOOKLOG_RETURN_IF_ERROR(flush());
+      it->Next();
+      continue;
+    }
+    it->Seek(PrefixSuccessor(std::string(key.substr(0, key.size() - 8))));
+  }
+  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "pruning stats"));
+  return flush();
 }
 
 void RocksDbStorage::PrunerLoop() {

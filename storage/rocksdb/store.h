@@ -97,6 +97,9 @@ class RocksDbStorage : public Storage {
   Result<EndpointCounters> GetTotals() override;
   Result<std::optional<IdempotencyRecord>> GetIdempotency(
       std::string_view key) override;
+  Result<std::vector<StatsBucket>> ReadStats(const StatsQuery& query) override;
+  Result<ReplayJob> GetReplayJob(const ReplayJobId& id) override;
+  Result<std::vector<ReplayJob>> ListReplayJobs(bool running_only) override;
   Status LoadActive(
       const std::function<void(const Endpoint&)>& on_endpoint,
       const std::function<void(const Delivery&)>& on_delivery) override;
@@ -154,10 +157,15 @@ class RocksDbStorage : public Storage {
   // open.cc
   Status MapOpenError(const rocksdb::Status& s) const;
   Status CheckMeta();
+  // Format 1 -> 2: writes the per-message index entry of every delivery
+  // row, then records format 2 (open.cc).
+  Status UpgradeFromFormat1();
 
   // write.cc. REQUIRES: write_mu_ held.
   Status BuildWrite(WriteBatch* batch, WriteState* w);
   Status Prefetch(const WriteBatch& batch, WriteState* w);
+  // Adds the batch's stats buckets to the stored ones.
+  Status AddStats(const std::vector<StatsBucket>& stats, WriteState* w);
   // The delivery's current row as of this write. With `use_cache` a
   // non-terminal row may come back reduced to ActiveRow's fields.
   Status LoadDelivery(WriteState* w, const DeliveryId& id, bool use_cache,
@@ -204,8 +212,13 @@ class RocksDbStorage : public Storage {
                             const std::vector<Uuid128>& ids, const char* index,
                             std::vector<Delivery>* out);
 
+  // The page of a DeliveryQuery with message_id, from the 'M' index.
+  Result<Page<Delivery>> ListMessageDeliveries(const DeliveryQuery& q);
+
   // retention.cc
   void PrunerLoop();
+  // Removes stats buckets of minutes before `cutoff`, every series.
+  Status PruneStats(Timestamp cutoff);
 
   const std::string path_;
   RocksDbOptions options_;
@@ -231,6 +244,8 @@ class RocksDbStorage : public Storage {
   // A write failed; the next writer calls DB::Resume() first.
   bool needs_resume_ = false;
   std::atomic<Timestamp> pruned_before_{0};
+  // False only for a format 1 directory opened read-only (not upgraded).
+  bool has_message_index_ = true;
 
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;

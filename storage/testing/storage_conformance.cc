@@ -119,6 +119,35 @@ void AppendEndpoints(Storage* s, const std::vector<Endpoint>& es) {
   MustAppend(s, &b);
 }
 
+ReplayJob MakeReplayJob(uint64_t n, Timestamp created_at) {
+  ReplayJob j;
+  j.id = ReplayJobId(TestId(4, n));
+  j.filter.endpoint_ids = {EpId(n), EpId(n + 1)};
+  j.filter.event_type = "invoice.paid";
+  j.filter.created_after = created_at - kSecond;
+  j.filter.created_before = created_at;
+  j.total = 10 + n;
+  j.replayed = n;
+  j.endpoint_index = 1;
+  j.cursor = EncodeListCursor(created_at, TestId(3, n));
+  j.created_at = created_at;
+  j.updated_at = created_at + 5;
+  return j;
+}
+
+StatsCounts Counts(uint64_t delivered, uint64_t failed, uint64_t latency_ms) {
+  StatsCounts c;
+  c.delivered = delivered;
+  c.failed = failed;
+  c.rate_limited = 1;
+  c.dead_letter = 2;
+  c.attempts = delivered + failed + 3;
+  c.latency_sum_ms = latency_ms * c.attempts;
+  c.latency[latency_ms % kStatsLatencyBuckets] = c.attempts;
+  c.latency[kStatsLatencyBuckets - 1] += 1;
+  return c;
+}
+
 bool NewerFirst(const Delivery& a, const Delivery& b) {
   if (a.created_at != b.created_at) return a.created_at > b.created_at;
   return a.id > b.id;
@@ -668,6 +697,251 @@ void ConcurrentAppendsAreGapless(Storage* s) {
   EXPECT_EQ(c->by_status[0], uint64_t{kThreads * kPerThread});
 }
 
+void StatsBucketsAccumulate(Storage* s) {
+  const Timestamp m0 = kT0 / kStatsMinute * kStatsMinute;
+  const std::optional<EndpointId> all;
+  const std::optional<EndpointId> ep1 = EpId(1), ep2 = EpId(2);
+  // Nothing stored yet: every series is empty.
+  for (const auto& series : {all, ep1}) {
+    auto none = s->ReadStats({series, m0, m0 + 60 * kStatsMinute});
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+  }
+  std::map<std::pair<std::optional<EndpointId>, Timestamp>, StatsCounts> model;
+  auto add = [&](WriteBatch* b, std::optional<EndpointId> series, int minute,
+                 const StatsCounts& c) {
+    b->stats.push_back({series, m0 + minute * kStatsMinute, c});
+    model[{series, m0 + minute * kStatsMinute}].Add(c);
+  };
+  // Within one batch: the same bucket twice, and other series/minutes.
+  WriteBatch b1;
+  b1.events.push_back(MakeEvent(EventType::kAttempted, TestId(9, 1), kT0));
+  add(&b1, ep1, 0, Counts(1, 0, 3));
+  add(&b1, ep1, 0, Counts(2, 1, 7));
+  add(&b1, all, 0, Counts(3, 1, 5));
+  add(&b1, ep2, 1, Counts(0, 4, 9));
+  add(&b1, ep1, 5, Counts(1, 1, 1));
+  MustAppend(s, &b1);
+  // Across batches, a batch holding only stats, huge counts.
+  WriteBatch b2;
+  add(&b2, ep1, 0, Counts(10, 0, 2));
+  add(&b2, all, 0, Counts(10, 0, 2));
+  add(&b2, all, 59, Counts(uint64_t{1} << 40, 0, 15));
+  add(&b2, ep1, -3, Counts(4, 4, 4));
+  MustAppend(s, &b2);
+
+  auto expect_range = [&](std::optional<EndpointId> series, int from,
+                          int to) -> size_t {
+    SCOPED_TRACE(::testing::Message()
+                 << "series " << (series ? series->ToString() : "all") << " ["
+                 << from << ", " << to << ")");
+    std::vector<StatsBucket> expected;
+    for (const auto& [key, c] : model) {
+      if (key.first == series && key.second >= m0 + from * kStatsMinute &&
+          key.second < m0 + to * kStatsMinute) {
+        expected.push_back({series, key.second, c});
+      }
+    }
+    auto got = s->ReadStats(
+        {series, m0 + from * kStatsMinute, m0 + to * kStatsMinute});
+    if (!got.ok()) {
+      ADD_FAILURE() << got.status().ToString();
+      return 0;
+    }
+    EXPECT_EQ(*got, expected);
+    return expected.size();
+  };
+  EXPECT_EQ(expect_range(ep1, -10, 10), 3u);
+  EXPECT_EQ(expect_range(ep1, 0, 1), 1u);
+  EXPECT_EQ(expect_range(ep1, 1, 5), 0u);  // to is exclusive, from inclusive
+  EXPECT_EQ(expect_range(ep1, 5, 6), 1u);
+  EXPECT_EQ(expect_range(ep1, -3, 0), 1u);
+  EXPECT_EQ(expect_range(ep2, 0, 60), 1u);
+  EXPECT_EQ(expect_range(all, 0, 60), 2u);
+  EXPECT_EQ(expect_range(all, 1, 59), 0u);
+  EXPECT_EQ(expect_range(std::optional<EndpointId>(EpId(3)), -60, 60), 0u);
+  StatsCounts sum = Counts(1, 0, 3);
+  sum.Add(Counts(2, 1, 7));
+  sum.Add(Counts(10, 0, 2));
+  auto one = s->ReadStats({ep1, m0, m0 + kStatsMinute});
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].counts, sum);
+}
+
+void ReplayJobsUpsertAndList(Storage* s) {
+  auto none = s->ListReplayJobs(false);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(s->GetReplayJob(ReplayJobId(TestId(4, 1))).status().code(),
+            StatusCode::kNotFound);
+  ReplayJob a = MakeReplayJob(1, kT0);
+  ReplayJob b = MakeReplayJob(2, kT0 + kSecond);
+  ReplayJob c = MakeReplayJob(3, kT0 + kSecond);  // ties on created_at
+  c.filter = ReplayFilter{};                      // every field unset
+  c.cursor.clear();
+  WriteBatch w1;
+  w1.replay_jobs = {a, b, c};
+  MustAppend(s, &w1);
+  for (const ReplayJob& j : {a, b, c}) {
+    auto got = s->GetReplayJob(j.id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_EQ(*got, j);
+  }
+  auto ids = [](const std::vector<ReplayJob>& js) {
+    std::vector<Uuid128> out;
+    for (const auto& j : js) out.push_back(j.id.raw());
+    return out;
+  };
+  const std::vector<Uuid128> newest_first =
+      c.id > b.id ? std::vector<Uuid128>{c.id.raw(), b.id.raw(), a.id.raw()}
+                  : std::vector<Uuid128>{b.id.raw(), c.id.raw(), a.id.raw()};
+  auto all = s->ListReplayJobs(false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(ids(*all), newest_first);
+
+  // Upsert: progress, then finished and failed; twice in one batch.
+  b.replayed = 7;
+  b.cursor = "";
+  b.endpoint_index = 2;
+  ReplayJob b_done = b;
+  b_done.state = ReplayJobState::kDone;
+  b_done.replayed = 12;
+  b_done.finished_at = kT0 + 9 * kSecond;
+  a.state = ReplayJobState::kFailed;
+  a.error = "storage said no";
+  a.finished_at = kT0 + 8 * kSecond;
+  WriteBatch w2;
+  w2.replay_jobs = {b, a, b_done};  // the last of b wins
+  MustAppend(s, &w2);
+  EXPECT_EQ(*s->GetReplayJob(b.id), b_done);
+  EXPECT_EQ(*s->GetReplayJob(a.id), a);
+  all = s->ListReplayJobs(false);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u) << "an upsert must not duplicate";
+  EXPECT_EQ(ids(*all), newest_first);
+  auto running = s->ListReplayJobs(true);
+  ASSERT_TRUE(running.ok());
+  EXPECT_EQ(ids(*running), std::vector<Uuid128>{c.id.raw()});
+}
+
+void ListDeliveriesByMessage(Storage* s) {
+  AppendEndpoints(s, {MakeEndpoint(0, kT0), MakeEndpoint(1, kT0)});
+  // Message 100 has 9 deliveries (3 share a created_at), message 200 two;
+  // other rows are noise.
+  std::vector<Delivery> mine;
+  std::vector<Delivery> ds;
+  for (uint64_t i = 0; i < 30; ++i) {
+    Delivery d = MakeDelivery(
+        i, i % 2,
+        i % 3 == 0 ? DeliveryStatus::kDeadLetter : DeliveryStatus::kDelivered,
+        "invoice.paid", kT0 + static_cast<Timestamp>(i / 3 + 1) * kSecond);
+    d.message_id = i % 3 == 0 ? MsgId(100) : i < 4 ? MsgId(200) : MsgId(i);
+    if (d.message_id == MsgId(100)) {
+      d.created_at = kT0 + static_cast<Timestamp>(i < 9 ? 1 : i) * kSecond;
+      mine.push_back(d);
+    }
+    ds.push_back(d);
+  }
+  AppendDeliveries(s, ds);
+  // A replay appended later, then an update: the index follows, no
+  // duplicate.
+  Delivery replay = MakeDelivery(40, 1, DeliveryStatus::kPending,
+                                 "invoice.paid", kT0 + 50 * kSecond);
+  replay.message_id = MsgId(100);
+  replay.replay_of = mine[0].id;
+  AppendDeliveries(s, {replay});
+  replay.status = DeliveryStatus::kDelivered;
+  replay.next_attempt_at = 0;
+  replay.attempts = 1;
+  AppendDeliveries(s, {replay});
+  mine.push_back(replay);
+  std::sort(mine.begin(), mine.end(), NewerFirst);
+  ASSERT_EQ(mine.size(), 11u);
+
+  auto walk = [&](DeliveryQuery q, uint32_t page_size) {
+    q.page_size = page_size;
+    std::vector<Delivery> out;
+    for (int guard = 0; guard < 50; ++guard) {
+      auto page = s->ListDeliveries(q);
+      EXPECT_TRUE(page.ok()) << page.status().ToString();
+      if (!page.ok()) break;
+      out.insert(out.end(), page->items.begin(), page->items.end());
+      if (page->next_cursor.empty()) break;
+      EXPECT_EQ(page->items.size(), page_size);
+      q.cursor = page->next_cursor;
+    }
+    return out;
+  };
+  DeliveryQuery q;
+  q.message_id = MsgId(100);
+  auto first = s->ListDeliveries(q);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->total_count, mine.size());
+  EXPECT_EQ(first->items, mine);
+  EXPECT_TRUE(first->next_cursor.empty());
+  for (uint32_t size : {1u, 3u, 4u, 11u}) {
+    SCOPED_TRACE(::testing::Message() << "page size " << size);
+    EXPECT_EQ(Ids(walk(q, size)), Ids(mine));
+  }
+  // Page numbers.
+  q.page_size = 4;
+  q.page = 3;
+  auto third = s->ListDeliveries(q);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ(Ids(third->items),
+            Ids(std::vector<Delivery>(mine.begin() + 8, mine.end())));
+  // Other filters ANDed.
+  q = DeliveryQuery{};
+  q.message_id = MsgId(100);
+  q.endpoint_id = EpId(1);
+  q.status = DeliveryStatus::kDeadLetter;
+  std::vector<Delivery> expected;
+  for (const auto& d : mine) {
+    if (d.endpoint_id == EpId(1) && d.status == DeliveryStatus::kDeadLetter) {
+      expected.push_back(d);
+    }
+  }
+  ASSERT_FALSE(expected.empty());
+  auto filtered = s->ListDeliveries(q);
+  ASSERT_TRUE(filtered.ok());
+  EXPECT_EQ(filtered->items, expected);
+  EXPECT_EQ(filtered->total_count, expected.size());
+  EXPECT_EQ(Ids(walk(q, 1)), Ids(expected));
+  q = DeliveryQuery{};
+  q.message_id = MsgId(100);
+  q.created_after = kT0 + 2 * kSecond;
+  q.created_before = kT0 + 20 * kSecond;
+  expected.clear();
+  for (const auto& d : mine) {
+    if (d.created_at >= *q.created_after && d.created_at <= *q.created_before) {
+      expected.push_back(d);
+    }
+  }
+  EXPECT_EQ(Ids(walk(q, 2)), Ids(expected));
+  q.event_type = "other";
+  auto other = s->ListDeliveries(q);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->items.empty());
+  EXPECT_EQ(other->total_count, 0u);
+  // Without a count, and for a message without deliveries.
+  q = DeliveryQuery{};
+  q.message_id = MsgId(200);
+  q.count_total = false;
+  auto two = s->ListDeliveries(q);
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(two->items.size(), 2u);
+  q.message_id = MsgId(999);
+  q.count_total = true;
+  auto empty = s->ListDeliveries(q);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->items.empty());
+  EXPECT_EQ(empty->total_count, 0u);
+  // A bad cursor is refused as for every list.
+  q.cursor = "nope";
+  EXPECT_EQ(s->ListDeliveries(q).status().code(), StatusCode::kInvalidArgument);
+}
+
 void ReopenKeepsEverything(
     std::unique_ptr<Storage>* storage,
     const std::function<std::unique_ptr<Storage>()>& reopen) {
@@ -683,6 +957,12 @@ void ReopenKeepsEverything(
   WriteBatch b;
   b.messages.push_back(MakeMessage(3));
   b.idempotency.push_back({"k", MsgId(3), {DelId(3)}, kT0});
+  StatsBucket bucket{e.id, kT0 / kStatsMinute * kStatsMinute, {}};
+  bucket.counts.delivered = 3;
+  bucket.counts.latency[2] = 3;
+  b.stats.push_back(bucket);
+  ReplayJob job = MakeReplayJob(1, kT0);
+  b.replay_jobs.push_back(job);
   MustAppend(s, &b);
   const uint64_t last = s->LastSequence();
   std::vector<Event> log_before;
@@ -716,6 +996,19 @@ void ReopenKeepsEverything(
   auto page = s->ListDeliveries(q);
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(page->items.size(), 4u);
+  auto stats =
+      s->ReadStats({e.id, bucket.minute, bucket.minute + kStatsMinute});
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(*stats, std::vector<StatsBucket>{bucket});
+  auto gj = s->GetReplayJob(job.id);
+  ASSERT_TRUE(gj.ok()) << gj.status().ToString();
+  EXPECT_EQ(*gj, job);
+  DeliveryQuery by_message;
+  by_message.message_id = MsgId(4);
+  page = s->ListDeliveries(by_message);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].id, DelId(4));
   // The sequence continues without a gap.
   WriteBatch more;
   more.events.push_back(MakeEvent(EventType::kEnqueued, TestId(9, 1), kT0));

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "hooklog/engine.h"
@@ -117,6 +118,75 @@ TEST(EarlierDataDirectoryTest, OpensAnswersQueriesAndVerifies) {
   ASSERT_TRUE(idem.ok());
   ASSERT_TRUE(idem->has_value());
   EXPECT_EQ((*idem)->deliveries.size(), 3u);
+}
+
+// The fixture is store format 1: opening it builds the per-message index
+// (format 2), so every delivery is found by its message, also after a
+// reopen, and the upgraded directory records the new format.
+TEST(EarlierDataDirectoryTest, DeliveriesAreFoundByMessageAfterUpgrade) {
+  TempDir dir;
+  const std::string path = CopyFixture(dir);
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open == 0 ? "first open (upgrade)" : "reopen");
+    auto s = OpenRocksDbStorage(path);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    Storage* store = s->get();
+    auto stats = GetRocksDbStats(store);
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->format_version, 2u);
+    // Every delivery, grouped by message.
+    std::map<MessageId, std::vector<DeliveryId>> by_message;
+    DeliveryQuery all;
+    for (;;) {
+      auto page = store->ListDeliveries(all);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      for (const Delivery& d : page->items) {
+        by_message[d.message_id].push_back(d.id);
+      }
+      if (page->next_cursor.empty()) break;
+      all.cursor = page->next_cursor;
+    }
+    ASSERT_EQ(by_message.size(), 7u);
+    size_t found = 0;
+    for (const auto& [message, ids] : by_message) {
+      DeliveryQuery q;
+      q.message_id = message;
+      auto page = store->ListDeliveries(q);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      std::vector<DeliveryId> got;
+      for (const Delivery& d : page->items) {
+        EXPECT_EQ(d.message_id, message);
+        got.push_back(d.id);
+      }
+      EXPECT_EQ(got, ids) << message.ToString();  // both newest first
+      EXPECT_EQ(page->total_count, ids.size());
+      found += got.size();
+    }
+    EXPECT_EQ(found, 21u);
+    auto report = VerifyStorage(store);
+    ASSERT_TRUE(report.ok());
+    EXPECT_TRUE(report->ok());
+  }
+}
+
+// Read-only cannot upgrade: the store opens and answers, but a message list
+// says what to do instead of answering wrongly.
+TEST(EarlierDataDirectoryTest, ReadOnlyOpenDoesNotUpgrade) {
+  TempDir dir;
+  const std::string path = CopyFixture(dir);
+  RocksDbOptions ro;
+  ro.read_only = true;
+  auto s = OpenRocksDbStorage(path, ro);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  DeliveryQuery q;
+  auto page = (*s)->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_FALSE(page->items.empty());
+  q.message_id = page->items[0].message_id;
+  auto by_message = (*s)->ListDeliveries(q);
+  EXPECT_EQ(by_message.status().code(), StatusCode::kFailedPrecondition)
+      << by_message.status().ToString();
+  EXPECT_EQ(GetRocksDbStats(s->get())->format_version, 1u);
 }
 
 TEST(EarlierDataDirectoryTest, KeepsDelivering) {

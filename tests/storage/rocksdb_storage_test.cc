@@ -256,6 +256,50 @@ TEST_F(RetentionTest, PrunesOldTerminalDeliveriesOnly) {
   EXPECT_EQ(stats->pruned_deliveries, 3u);
 }
 
+// Stats buckets older than the retention window go with the deliveries,
+// in every series; pruned deliveries also leave the message index.
+TEST_F(RetentionTest, PrunesOldStatsBucketsAndMessageIndexEntries) {
+  TempDir dir;
+  RocksDbOptions options;
+  options.clock = clock_;
+  options.retention = std::chrono::hours(24);
+  options.prune_interval = Duration(0);
+  auto s = MustOpen(dir.Sub("db"), options);
+  const Timestamp m0 = kStart / kStatsMinute * kStatsMinute;
+  const std::optional<EndpointId> all, ep = endpoint_.id,
+                                       other = EndpointId(Uuid128{8, 8});
+  WriteBatch b;
+  b.endpoints.push_back(endpoint_);
+  StatsCounts one;
+  one.delivered = 1;
+  one.attempts = 1;
+  for (const auto& series : {all, ep, other}) {
+    for (int h : {0, 10, 30}) {
+      b.stats.push_back({series, m0 + h * 60 * kStatsMinute, one});
+    }
+  }
+  ASSERT_TRUE(s->Append(&b).ok());
+  Message msg{MessageId(Uuid128{1, 1}), "a", "{}", "", kStart};
+  Append(s.get(), {msg},
+         {MakeDelivery(1, DeliveryStatus::kDelivered, kStart, msg.id)});
+  clock_->Advance(std::chrono::hours(35));  // cutoff: 11 h after kStart
+  auto pruned = PruneRocksDbStorage(s.get());
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 1u);
+  for (const auto& series : {all, ep, other}) {
+    auto got = s->ReadStats({series, m0, m0 + 100 * 60 * kStatsMinute});
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ((*got)[0].minute, m0 + 30 * 60 * kStatsMinute);
+  }
+  DeliveryQuery q;
+  q.message_id = msg.id;
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_TRUE(page->items.empty()) << "a pruned row left its index entry";
+  EXPECT_EQ(page->total_count, 0u);
+}
+
 TEST_F(RetentionTest, BackgroundPrunerRunsWhileAppendsContinue) {
   TempDir dir;
   RocksDbOptions options;

@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <string>
 
+#include "tools/load/ceilings.h"
 #include "tools/load/report.h"
 #include "tools/load/scenarios.h"
+#include "tools/receiver/receiver.h"
 
 namespace hooklog::load {
 namespace {
@@ -48,7 +50,8 @@ TEST(LoadReportTest, WhatARestartRunDoesNotMeasureIsNull) {
   for (const char* key :
        {"deliveries_per_s", "delivered", "lost", "p99_ms", "cpu_s",
         "cpu_us_per_delivery", "wrk_per_s", "curl_loop_per_s", "ratio_wrk",
-        "ratio_curl", "receiver_rss_mb", "restart_again_s", "fill_s"}) {
+        "ratio_curl", "curl_loop_handles", "curl_loop_one_handle_per_s",
+        "receiver_rss_mb", "restart_again_s", "fill_s"}) {
     EXPECT_TRUE(Get(json, key).is_null) << key << " in " << json;
   }
   EXPECT_EQ(Get(json, "restart_events").number, 30000);
@@ -66,7 +69,11 @@ TEST(LoadReportTest, RatiosOnlyWithTheirCeilingAndZeroStaysAFigure) {
   r.cpu_us_per_delivery = 120;
   r.wrk = CeilingResult{.ran = false, .note = "wrk not installed"};
   r.curl = CeilingResult{.ran = true, .per_s = 10000};
+  r.curl_handles = 10;
+  r.curl_one_handle = CeilingResult{.ran = true, .per_s = 900};
   const std::string json = ReportJson(r);
+  EXPECT_EQ(Get(json, "curl_loop_handles").number, 10);
+  EXPECT_EQ(Get(json, "curl_loop_one_handle_per_s").number, 900);
   EXPECT_TRUE(Get(json, "wrk_per_s").is_null) << json;
   EXPECT_TRUE(Get(json, "ratio_wrk").is_null) << json;
   EXPECT_EQ(Get(json, "curl_loop_per_s").number, 10000);
@@ -75,6 +82,22 @@ TEST(LoadReportTest, RatiosOnlyWithTheirCeilingAndZeroStaysAFigure) {
   EXPECT_EQ(Get(json, "delivered").number, 0);
   EXPECT_EQ(Get(json, "cpu_us_per_delivery").number, 120);
   EXPECT_THAT(json, HasSubstr(R"("receiver":"in-process")"));
+}
+
+// The bare curl ceiling over several multi handles answers like the one
+// handle loop: every transfer gets its response (a real receiver).
+TEST(CurlCeilingTest, SeveralHandlesCarryEveryTransfer) {
+  auto rx = receiver::Receiver::Start();
+  ASSERT_NE(rx, nullptr);
+  CeilingRequest req{.url = rx->Url("/ceiling"), .body = R"({"x":1})"};
+  for (int handles : {1, 4}) {
+    CeilingResult c =
+        RunCurlLoop(req, /*concurrency=*/8, /*seconds=*/0.3, handles);
+    EXPECT_TRUE(c.ran);
+    EXPECT_GT(c.responses, 0u) << handles << " handles";
+    EXPECT_EQ(c.errors, 0u) << handles << " handles";
+    EXPECT_EQ(c.non_2xx, 0u) << handles << " handles";
+  }
 }
 
 // Runs the test with PATH set to `path`, then restores it.

@@ -15,6 +15,7 @@
 
 #include "tests/transport/transport_fixture.h"
 #include "tools/receiver/receiver.h"
+#include "transport/sharded_transport.h"
 
 namespace hooklog::testing {
 
@@ -68,6 +69,11 @@ TEST(TransportLoadTest, FiveThousandConcurrentSlowAttempts) {
       << "receiver saw " << rx->total();
   EXPECT_EQ(transport->InFlight(), kN);
   EXPECT_EQ(rx->concurrent(), kN);  // all 5,000 held at this moment
+  // Spread over multi handles of at most 1,000 transfers each.
+  auto* sharded =
+      dynamic_cast<transport_internal::ShardedTransport*>(transport.get());
+  ASSERT_NE(sharded, nullptr);
+  EXPECT_EQ(sharded->shards(), kN / TransportOptions{}.transfers_per_handle);
   rx->ReleaseHeld();
   ASSERT_TRUE(results.WaitFor(kN, std::chrono::seconds(30)))
       << "completed " << results.count() << " of " << kN;

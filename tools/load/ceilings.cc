@@ -134,10 +134,10 @@ CeilingResult RunWrk(const CeilingRequest& req, int concurrency, int seconds) {
 }
 
 CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
-                          double seconds) {
+                          double seconds, int handles) {
   CeilingResult res;
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  CURLM* multi = curl_multi_init();
+  handles = std::clamp(handles, 1, std::max(1, concurrency));
   curl_slist* headers = nullptr;
   for (const auto& [k, v] : req.headers) {
     headers = curl_slist_append(headers, (k + ": " + v).c_str());
@@ -166,107 +166,131 @@ CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
   const auto t0 = Clock::now();
   const auto end = t0 + std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(seconds));
-  // curl_multi_socket_action driven by epoll: O(active sockets) per wake,
-  // so that 10,000 connections do not cost a poll() over all of them.
-  struct Loop {
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+  // curl_multi_socket_action driven by one epoll over every handle's
+  // sockets: O(active sockets) per wake, so that 10,000 connections do not
+  // cost a poll() over all of them. Easy handle i belongs to multi handle
+  // i % handles, the way the transport spreads attempts over its handles
+  // (transport/sharded_transport.h); an epoll entry carries (handle, fd).
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct Shard {
+    int ep = -1;
+    uint32_t index = 0;
+    CURLM* multi = nullptr;
     // When curl's timer expires; nullopt when it has none.
     std::optional<Clock::time_point> timer;
-  } loop;
+  };
+  std::vector<Shard> shards(static_cast<size_t>(handles));
   auto on_socket =
       +[](CURL*, curl_socket_t fd, int what, void* user, void* sockp) -> int {
-    auto* l = static_cast<Loop*>(user);
+    auto* sh = static_cast<Shard*>(user);
     epoll_event ev{};
-    ev.data.fd = fd;
+    ev.data.u64 = (uint64_t(sh->index) << 32) | uint32_t(fd);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, nullptr);
+      epoll_ctl(sh->ep, EPOLL_CTL_DEL, fd, nullptr);
       return 0;
     }
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) |
                 (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
-    if (epoll_ctl(l->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0) {
-      epoll_ctl(l->ep, sockp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
+    if (epoll_ctl(sh->ep, sockp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) !=
+        0) {
+      epoll_ctl(sh->ep, sockp ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev);
     }
+    // Non-null socketp from now on: the next call for fd modifies.
+    curl_multi_assign(sh->multi, fd, sh);
     return 0;
   };
   auto on_timer = +[](CURLM*, long ms, void* user) -> int {
-    auto* l = static_cast<Loop*>(user);
+    auto* sh = static_cast<Shard*>(user);
     if (ms < 0) {
-      l->timer.reset();
+      sh->timer.reset();
     } else {
-      l->timer = Clock::now() + std::chrono::milliseconds(ms);
+      sh->timer = Clock::now() + std::chrono::milliseconds(ms);
     }
     return 0;
   };
-  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &loop);
-  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
-  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &loop);
-  for (CURL* e : easies) curl_multi_add_handle(multi, e);
   int running = 0;
-  curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  for (size_t h = 0; h < shards.size(); ++h) {
+    Shard& sh = shards[h];
+    sh.ep = ep;
+    sh.index = uint32_t(h);
+    sh.multi = curl_multi_init();
+    curl_multi_setopt(sh.multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(sh.multi, CURLMOPT_SOCKETDATA, &sh);
+    curl_multi_setopt(sh.multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(sh.multi, CURLMOPT_TIMERDATA, &sh);
+  }
+  for (size_t i = 0; i < easies.size(); ++i) {
+    curl_multi_add_handle(shards[i % shards.size()].multi, easies[i]);
+  }
+  for (Shard& sh : shards) {
+    curl_multi_socket_action(sh.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  }
   std::vector<epoll_event> events(1024);
   while (Clock::now() < end) {
     int wait = 20;
-    if (loop.timer) {
+    const auto now0 = Clock::now();
+    for (const Shard& sh : shards) {
+      if (!sh.timer) continue;
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      *loop.timer - Clock::now())
+                      *sh.timer - now0)
                       .count();
-      wait = int(std::clamp<int64_t>(left, 0, 20));
+      wait = std::min(wait, int(std::clamp<int64_t>(left, 0, 20)));
     }
-    int n = epoll_wait(loop.ep, events.data(), int(events.size()), wait);
+    int n = epoll_wait(ep, events.data(), int(events.size()), wait);
     for (int i = 0; i < n; ++i) {
-      int flags =
-          (events[size_t(i)].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-          (events[size_t(i)].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-          (events[size_t(i)].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR
-                                                            : 0);
-      curl_multi_socket_action(multi, events[size_t(i)].data.fd, flags,
-                               &running);
+      const epoll_event& ev = events[size_t(i)];
+      int flags = (ev.events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+                  (ev.events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+                  (ev.events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+      Shard& sh = shards[size_t(ev.data.u64 >> 32)];
+      curl_multi_socket_action(sh.multi, curl_socket_t(uint32_t(ev.data.u64)),
+                               flags, &running);
     }
-    // Expired timers run even while sockets keep the loop busy (curl
-    // starts newly added transfers from its timer).
-    if (loop.timer && Clock::now() >= *loop.timer) {
-      loop.timer.reset();
-      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    int left = 0;
-    while (CURLMsg* m = curl_multi_info_read(multi, &left)) {
-      if (m->msg != CURLMSG_DONE) continue;
-      CURL* e = m->easy_handle;
-      const auto now = Clock::now();
-      char* priv = nullptr;
-      curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
-      const size_t idx = size_t(reinterpret_cast<uintptr_t>(priv));
-      long code = 0;
-      curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
-      if (m->data.result != CURLE_OK || code == 0) {
-        ++res.errors;
-      } else {
-        ++res.responses;
-        if (code < 200 || code > 299) ++res.non_2xx;
-        if (lat_ms.size() < lat_ms.capacity()) {
-          lat_ms.push_back(
-              std::chrono::duration<double, std::milli>(now - started[idx])
-                  .count());
-        }
+    for (Shard& sh : shards) {
+      // Expired timers run even while sockets keep the loop busy (curl
+      // starts newly added transfers from its timer).
+      if (sh.timer && Clock::now() >= *sh.timer) {
+        sh.timer.reset();
+        curl_multi_socket_action(sh.multi, CURL_SOCKET_TIMEOUT, 0, &running);
       }
-      curl_multi_remove_handle(multi, e);
-      if (now < end) {
-        started[idx] = now;
-        curl_multi_add_handle(multi, e);
+      int left = 0;
+      while (CURLMsg* m = curl_multi_info_read(sh.multi, &left)) {
+        if (m->msg != CURLMSG_DONE) continue;
+        CURL* e = m->easy_handle;
+        const auto now = Clock::now();
+        char* priv = nullptr;
+        curl_easy_getinfo(e, CURLINFO_PRIVATE, &priv);
+        const size_t idx = size_t(reinterpret_cast<uintptr_t>(priv));
+        long code = 0;
+        curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
+        if (m->data.result != CURLE_OK || code == 0) {
+          ++res.errors;
+        } else {
+          ++res.responses;
+          if (code < 200 || code > 299) ++res.non_2xx;
+          if (lat_ms.size() < lat_ms.capacity()) {
+            lat_ms.push_back(
+                std::chrono::duration<double, std::milli>(now - started[idx])
+                    .count());
+          }
+        }
+        curl_multi_remove_handle(sh.multi, e);
+        if (now < end) {
+          started[idx] = now;
+          curl_multi_add_handle(sh.multi, e);
+        }
       }
     }
   }
   const double elapsed =
       std::chrono::duration<double>(Clock::now() - t0).count();
-  for (CURL* e : easies) {
-    curl_multi_remove_handle(multi, e);
-    curl_easy_cleanup(e);
+  for (size_t i = 0; i < easies.size(); ++i) {
+    curl_multi_remove_handle(shards[i % shards.size()].multi, easies[i]);
+    curl_easy_cleanup(easies[i]);
   }
-  curl_multi_cleanup(multi);
+  for (Shard& sh : shards) curl_multi_cleanup(sh.multi);
   curl_slist_free_all(headers);
-  close(loop.ep);
+  close(ep);
   res.per_s = elapsed > 0 ? double(res.responses) / elapsed : 0;
   if (!lat_ms.empty()) {
     std::sort(lat_ms.begin(), lat_ms.end());

@@ -36,10 +36,11 @@ struct CeilingResult {
 CeilingResult RunWrk(const CeilingRequest& req, int concurrency, int seconds);
 
 // A plain curl_multi_socket_action + epoll loop on this thread, with
-// `concurrency` reused easy handles (keep-alive), no signing and no
+// `concurrency` reused easy handles (keep-alive) spread over `handles` multi
+// handles (as the transport spreads its attempts), no signing and no
 // bookkeeping beyond counting, for `seconds`.
 CeilingResult RunCurlLoop(const CeilingRequest& req, int concurrency,
-                          double seconds);
+                          double seconds, int handles = 1);
 
 }  // namespace hooklog::load
 

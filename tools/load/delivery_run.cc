@@ -212,7 +212,24 @@ void MeasureCeilings(const LoadFlags& flags, const LoadReceiver& rx,
                     std::max(1, int(std::lround(flags.ceiling_seconds))));
   std::fprintf(stderr, "[%s] ceilings: bare curl-multi loop %.0fs...\n",
                flags.scenario.c_str(), flags.ceiling_seconds);
-  rep->curl = RunCurlLoop(req, flags.concurrency, flags.ceiling_seconds);
+  // As many handles as the transport spreads this concurrency over
+  // (TransportOptions::transfers_per_handle / max_handles).
+  const TransportOptions t;
+  const size_t per = size_t(flags.transfers_per_handle);
+  const int handles =
+      per == 0
+          ? 1
+          : int(std::clamp<size_t>((size_t(flags.concurrency) + per - 1) / per,
+                                   1, std::max<size_t>(1, t.max_handles)));
+  rep->curl_handles = uint64_t(handles);
+  rep->curl =
+      RunCurlLoop(req, flags.concurrency, flags.ceiling_seconds, handles);
+  if (handles > 1) {
+    std::fprintf(stderr, "[%s] ceilings: bare curl loop, one handle %.0fs...\n",
+                 flags.scenario.c_str(), flags.ceiling_seconds);
+    rep->curl_one_handle =
+        RunCurlLoop(req, flags.concurrency, flags.ceiling_seconds, 1);
+  }
 }
 
 }  // namespace

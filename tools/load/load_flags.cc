@@ -39,6 +39,11 @@ LoadFlags ParseLoadFlags(int argc, char** argv) {
   flags.Int("max-connections", &f.max_connections,
             "the transport's connection cap, 0: its default", int64_t{0},
             int64_t{1'000'000});
+  flags.Int("transfers-per-handle", &f.transfers_per_handle,
+            "attempts one curl multi handle carries before the transport "
+            "adds another (TransportOptions; 0: one handle); the curl "
+            "ceiling uses as many handles",
+            int64_t{0}, int64_t{1'000'000});
   flags.Choice("receiver", &f.receiver, {"child", "inproc"},
                "hooklog-receiver as a child process, or the receiver "
                "library in this process");

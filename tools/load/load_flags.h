@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "hooklog/transport.h"
+
 namespace hooklog::load {
 
 struct LoadFlags {
@@ -30,6 +32,8 @@ struct LoadFlags {
   bool smoke = false;  // small and quick; no ceilings
   bool json = false;
   bool no_ceilings = false;
+  int64_t transfers_per_handle =
+      int64_t(TransportOptions{}.transfers_per_handle);
   int64_t max_connections = 0;  // TransportOptions::max_connections; 0: default
 };
 

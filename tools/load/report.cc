@@ -81,8 +81,12 @@ void PrintDelivery(const Report& r) {
   Row("receiver RSS (MiB) / CPU s",
       F(r.receiver_rss_mb) + " / " + F(r.receiver_cpu_s, 2));
   Row("wrk req/s (same receiver)", CeilingText(r.wrk, r.ceilings_note, true));
-  Row("bare curl-multi loop req/s",
+  Row("bare curl-multi loop req/s (" + U(r.curl_handles) + " handles)",
       CeilingText(r.curl, r.ceilings_note, false));
+  if (r.curl_one_handle) {
+    Row("bare curl-multi loop req/s (1 handle)",
+        CeilingText(r.curl_one_handle, r.ceilings_note, false));
+  }
   Row("ratio engine / wrk", F(r.RatioWrk(), 2));
   Row("ratio engine / curl loop", F(r.RatioCurl(), 2));
   if (!r.receiver_counters.empty()) Row("receiver", r.receiver_counters);
@@ -138,6 +142,8 @@ std::string ReportJson(const Report& r) {
   Opt(w, "publish_per_s", r.publish_per_s);
   Opt(w, "wrk_per_s", CeilingPerS(r.wrk));
   Opt(w, "curl_loop_per_s", CeilingPerS(r.curl));
+  Opt(w, "curl_loop_handles", r.curl_handles);
+  Opt(w, "curl_loop_one_handle_per_s", CeilingPerS(r.curl_one_handle));
   Opt(w, "ratio_wrk", r.RatioWrk());
   Opt(w, "ratio_curl", r.RatioCurl());
   Opt(w, "p50_ms", r.p50_ms);

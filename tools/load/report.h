@@ -39,7 +39,11 @@ struct Report {
   Figure cpu_us_per_delivery;  // cpu_s ÷ delivered, in µs
   Figure receiver_rss_mb, receiver_cpu_s;
   // Ceilings (when measured).
-  std::optional<CeilingResult> wrk, curl;
+  // curl: the bare loop over as many multi handles as the transport uses
+  // at this concurrency (curl_handles); curl_one_handle: the same loop on a
+  // single handle, measured too when curl_handles > 1.
+  std::optional<CeilingResult> wrk, curl, curl_one_handle;
+  Count curl_handles;
   std::string ceilings_note;  // why they were not measured
   std::string receiver_counters;
   // Restart.

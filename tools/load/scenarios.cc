@@ -49,6 +49,7 @@ EngineOptions EngineOptionsFor(const LoadFlags& flags) {
   o.threads = flags.engine_threads;
   o.transport.allow_private_targets = true;
   o.transport.max_connections = long(flags.max_connections);
+  o.transport.transfers_per_handle = size_t(flags.transfers_per_handle);
   o.global_max_in_flight = uint32_t(flags.concurrency);
   o.default_max_in_flight =
       uint32_t((flags.concurrency + flags.endpoints - 1) / flags.endpoints);

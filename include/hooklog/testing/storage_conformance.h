@@ -29,7 +29,10 @@
 // DeliveryQuery filter combination with time ranges against a reference
 // model (ordering, page numbers, cursors, total_count), ListEndpoints
 // (include_deleted, metadata AND filter, paging), counters and totals,
-// idempotency records, LoadActive, concurrent appends, error paths (bad
+// idempotency records, LoadActive, concurrent appends, stats buckets
+// (adds within and across batches, [from, to) ranges, empty series),
+// replay job upserts and lists, per-message delivery lists (filters ANDed,
+// cursors and pages), error paths (bad
 // cursors and page sizes: InvalidArgument; unknown ids: NotFound) and, for
 // persistent adapters, durability across reopen.
 //
@@ -62,6 +65,9 @@ void CountersFollowRowChanges(Storage* s);
 void IdempotencyRecords(Storage* s);
 void LoadActiveReturnsEndpointsAndNonTerminalDeliveries(Storage* s);
 void ConcurrentAppendsAreGapless(Storage* s);
+void StatsBucketsAccumulate(Storage* s);
+void ReplayJobsUpsertAndList(Storage* s);
+void ListDeliveriesByMessage(Storage* s);
 // `storage` is replaced by reopen() half way.
 void ReopenKeepsEverything(
     std::unique_ptr<Storage>* storage,
@@ -103,6 +109,9 @@ HOOKLOG_CONFORMANCE_CASE(CountersFollowRowChanges)
 HOOKLOG_CONFORMANCE_CASE(IdempotencyRecords)
 HOOKLOG_CONFORMANCE_CASE(LoadActiveReturnsEndpointsAndNonTerminalDeliveries)
 HOOKLOG_CONFORMANCE_CASE(ConcurrentAppendsAreGapless)
+HOOKLOG_CONFORMANCE_CASE(StatsBucketsAccumulate)
+HOOKLOG_CONFORMANCE_CASE(ReplayJobsUpsertAndList)
+HOOKLOG_CONFORMANCE_CASE(ListDeliveriesByMessage)
 #undef HOOKLOG_CONFORMANCE_CASE
 
 TYPED_TEST_P(StorageConformanceTest, ReopenKeepsEverything) {
@@ -124,7 +133,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     ListDeliveriesCursorPastEnd, ListEndpointsFiltersAndPaginates,
     CountersFollowRowChanges, IdempotencyRecords,
     LoadActiveReturnsEndpointsAndNonTerminalDeliveries,
-    ConcurrentAppendsAreGapless, ReopenKeepsEverything);
+    ConcurrentAppendsAreGapless, StatsBucketsAccumulate,
+    ReplayJobsUpsertAndList, ListDeliveriesByMessage, ReopenKeepsEverything);
 
 }  // namespace hooklog::testing
 
