@@ -115,11 +115,8 @@ void ListDeliveries(const RouteContext& ctx, const QueryParams& q,
       // No endpoints: nothing (an empty endpoint_ids would mean "all").
       return answer(DeliveryPage(hooklog::Page<hooklog::Delivery>{}));
     }
-    if (ids->size() == 1) {
-      query.endpoint_id = ids->front();
-    } else {
-      query.endpoint_ids = *ids;
-    }
+    query.endpoint_ids = *ids;
+    query.endpoint_ids_exact = true;
     // Defence in depth: whatever the engine answers, a tenant sees only
     // rows of its own endpoints.
     std::set<hooklog::EndpointId> allowed(ids->begin(), ids->end());

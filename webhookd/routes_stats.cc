@@ -115,36 +115,28 @@ std::string StatsJson(const hooklog::StatsSeries& s, std::string_view bucket,
   return std::move(w).Take();
 }
 
-// The series a scope without endpoints has: every point, all zero.
-hooklog::StatsSeries EmptySeries(const hooklog::StatsRequest& r) {
-  const Timestamp bucket = r.bucket.count();
-  hooklog::StatsSeries s;
-  s.from = r.from - ((r.from % bucket) + bucket) % bucket;
-  s.to = r.to;
-  s.bucket = r.bucket;
-  for (Timestamp t = s.from; t < s.to; t += bucket) {
-    s.points.push_back(hooklog::StatsPoint{t, {}});
-  }
-  return s;
-}
-
 // Series and counts for `ids` (nullopt: everything), answered as stats/.
 void AnswerStats(hooklog::Engine* engine, hooklog::StatsRequest request,
                  std::string bucket_name,
                  std::optional<std::vector<hooklog::EndpointId>> ids,
                  const Done& done) {
-  if (ids && ids->empty()) {
-    return done(
-        JsonResponse(200, StatsJson(EmptySeries(request), bucket_name, {})));
+  // A scope's set is exact: without endpoints every point is zero (an
+  // empty list would otherwise mean every endpoint).
+  const bool none = ids && ids->empty();
+  if (ids) {
+    request.endpoint_ids = *ids;
+    request.endpoint_ids_exact = true;
   }
-  if (ids) request.endpoint_ids = *ids;
   std::vector<hooklog::EndpointId> counter_ids = request.endpoint_ids;
   engine->GetStats(
       std::move(request),
-      Safe(done, [engine, done, bucket_name = std::move(bucket_name),
+      Safe(done, [engine, done, none, bucket_name = std::move(bucket_name),
                   counter_ids = std::move(counter_ids)](
                      hooklog::Result<hooklog::StatsSeries> s) {
         if (!s.ok()) return done(StatusResponse(s.status(), "bucket"));
+        if (none) {
+          return done(JsonResponse(200, StatsJson(*s, bucket_name, {})));
+        }
         auto series = std::make_shared<hooklog::StatsSeries>(std::move(*s));
         engine->GetCounters(
             counter_ids,
@@ -228,6 +220,7 @@ void FetchRow(const std::shared_ptr<TableWalk>& t, std::function<void()> then) {
   EndpointRow* row = &t->rows[t->next];
   hooklog::StatsRequest req = t->request;
   req.endpoint_ids = {row->endpoint.id};
+  req.endpoint_ids_exact = true;
   t->engine->GetStats(
       std::move(req), [t, row, then = std::move(then)](
                           hooklog::Result<hooklog::StatsSeries> s) {
