@@ -5,6 +5,7 @@
 // and the stats and replay-job routes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 #include <string>
@@ -512,12 +513,50 @@ TEST_F(PortalTest, ReplayJobs) {
               404, "NOT_FOUND");
   ExpectError(Call("GET", "replay-jobs/nope/"), 422, "VALIDATION_ERROR",
               "replay_job_id");
+  // One dead letter on acme1 and one on globex's endpoint.
+  rx_->SetReply("/acme1", hooklog::receiver::Reply{.status = 500});
+  rx_->SetReply("/globex", hooklog::receiver::Reply{.status = 500});
+  std::string acme_dead, globex_dead;
+  for (const auto& d : Publish("r.x")) {
+    Json row = WaitFor(d, [](const Json& j) {
+      return j.Str("status") == "dead_letter" || j.Str("status") == "delivered";
+    });
+    if (row.Str("endpoint_id") == acme1_) acme_dead = d;
+    if (row.Str("endpoint_id") == globex_) globex_dead = d;
+  }
+  ASSERT_FALSE(acme_dead.empty());
+  rx_->SetReply("/acme1", hooklog::receiver::Reply{.status = 200});
   HttpResult r = As(acme_, "POST", "deliveries/replay/", "{}");
   if (EngineLacks(r)) GTEST_SKIP() << "engine replay jobs not merged yet";
   ASSERT_EQ(r.status, 202) << r.body;
   Json job(r.body);
   EXPECT_FALSE(job.Bool("existing"));
   const std::string id = job.Str("id");
+  // Exactly the tenant's endpoints, and only its dead letter.
+  simdjson::dom::array eps;
+  ASSERT_FALSE(job["filter/endpoint_ids"].get(eps));
+  std::vector<std::string> covered;
+  for (auto e : eps) covered.emplace_back(e.get_string().value());
+  std::sort(covered.begin(), covered.end());
+  std::vector<std::string> want = {acme1_, acme2_};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(covered, want);
+  EXPECT_EQ(job.Int("total"), 1);
+  bool finished = false;
+  for (int i = 0; i < 1200 && !finished; ++i) {
+    Json now = AsJson(acme_, "GET", "replay-jobs/" + id + "/", 200);
+    if (now.Str("status") != "running") {
+      finished = true;
+      EXPECT_EQ(now.Str("status"), "done");
+      EXPECT_EQ(now.Int("replayed"), 1);
+    } else {
+      std::this_thread::sleep_for(25ms);
+    }
+  }
+  EXPECT_TRUE(finished) << "the replay job did not finish";
+  EXPECT_EQ(
+      CallJson("GET", "deliveries/" + globex_dead + "/", 200).Str("status"),
+      "dead_letter");
   Json got = AsJson(acme_, "GET", "replay-jobs/" + id + "/", 200);
   EXPECT_EQ(got.Str("id"), id);
   EXPECT_TRUE(Contains(Ids(AsJson(acme_, "GET", "replay-jobs/", 200)), id));
