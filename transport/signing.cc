@@ -528,8 +528,8 @@ Result<int64_t> ParseRetryAfterSeconds(std::string_view value,
 }
 
 // Event types are [A-Za-z0-9._-] and the payload is validated JSON, so
-// plain concatenation yields valid JSON. engine/attempts.cc builds the same
-// bytes; webhookd's delivery view uses this one.
+// plain concatenation yields valid JSON. The engine sends these bytes and
+// webhookd's delivery view shows them.
 std::string WebhookEnvelope(const Message& m) {
   std::string out;
   out.reserve(m.payload.size() + m.event_type.size() + 96);
