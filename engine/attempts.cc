@@ -7,29 +7,13 @@
 #include "engine/endpoint_machine.h"
 #include "engine/projection.h"
 #include "engine/stats.h"
+#include "hooklog/signing.h"
 
 namespace hooklog {
 namespace {
 
 DeliveryResult ResultOf(const Delivery& d) {
   return DeliveryResult{d.id, d.status, d.http_status_code, d.response_body};
-}
-
-// The body POSTed for a message. Event types are [A-Za-z0-9._-] and the
-// payload is validated JSON, so plain concatenation yields valid JSON.
-std::string Envelope(const Message& m) {
-  std::string out;
-  out.reserve(m.payload.size() + m.event_type.size() + 96);
-  out += R"({"id":")";
-  out += EventIdString(m.id);
-  out += R"(","type":")";
-  out += m.event_type;
-  out += R"(","created_at":")";
-  out += FormatIso8601(m.created_at);
-  out += R"(","data":)";
-  out += m.payload;
-  out += '}';
-  return out;
 }
 
 }  // namespace
@@ -40,7 +24,7 @@ void Attempts::Adopt(const Message& m, const std::vector<Delivery>& rows,
   // One envelope per message, shared by its deliveries and their retries.
   Body& body = bodies_[m.id];
   if (!body.envelope) {
-    body.envelope = std::make_shared<const std::string>(Envelope(m));
+    body.envelope = std::make_shared<const std::string>(WebhookEnvelope(m));
   }
   for (const Delivery& row : rows) {
     Active& a = active_[row.id];
@@ -71,7 +55,7 @@ std::shared_ptr<const std::string> Attempts::EnvelopeFor(const MessageId& mid) {
     // once per message per restart.
     auto m = storage_->GetMessage(mid);
     if (!m.ok()) return nullptr;
-    body.envelope = std::make_shared<const std::string>(Envelope(*m));
+    body.envelope = std::make_shared<const std::string>(WebhookEnvelope(*m));
   }
   return body.envelope;
 }

@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <functional>
 #include <future>
+#include <limits>
 #include <utility>
 
 #include "base/kill_point.h"
@@ -489,7 +490,10 @@ void EngineImpl::StartReplayJob(ReplayFilter filter,
   // Counted here, on the caller's thread (a count may scan an index).
   uint64_t total = 0;
   if (valid.ok()) {
-    auto n = replay_jobs_.CountMatching(filter, ctx_.Now());
+    // Everything stored now: the job, decided after this, is created later
+    // than every delivery counted here.
+    auto n = replay_jobs_.CountMatching(filter,
+                                        std::numeric_limits<Timestamp>::max());
     if (n.ok()) {
       total = *n;
     } else {

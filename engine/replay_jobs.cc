@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "engine/delivery_machine.h"
 #include "engine/projection.h"
@@ -222,6 +223,11 @@ void ReplayJobs::OnPage(const ReplayJobId& id, Result<Page> page) {
     if (es == nullptr || es->ep.deleted) continue;
     auto e = DecideReplay(d, DeliveryId::NewRandom(), next_creation_time_());
     if (!e.ok()) continue;  // not a dead letter: cannot happen (terminal)
+    // Due now by the clock, as a publish's first attempt: creation times
+    // may run ahead of it (they are made unique), and a replay must not
+    // wait for the clock to catch up.
+    auto& created = std::get<DeliveryCreated>(e->body);
+    created.next_attempt_at = std::min(created.next_attempt_at, ctx_->Now());
     Delivery row;
     ApplyToDelivery(*e, &row);
     b.events.push_back(std::move(*e));
@@ -229,7 +235,8 @@ void ReplayJobs::OnPage(const ReplayJobId& id, Result<Page> page) {
     adopted.emplace_back(&held->messages.at(d.message_id), std::move(row));
   }
   ReplayJob job = run.job;
-  const Timestamp now = ctx_->Now();
+  // Creation times may run a little ahead of the clock (they are unique).
+  const Timestamp now = std::max(ctx_->Now(), job.created_at);
   job.replayed += adopted.size();
   // Dead-lettered after the count (created before the job): still ours.
   job.total = std::max(job.total, job.replayed);
@@ -277,7 +284,7 @@ void ReplayJobs::Fail(Run* run, const Status& st) {
   ReplayJob job = run->job;
   job.state = ReplayJobState::kFailed;
   job.error = st.message();
-  job.updated_at = ctx_->Now();
+  job.updated_at = std::max(ctx_->Now(), job.created_at);
   job.finished_at = job.updated_at;
   run->step_in_flight = true;
   WriteBatch b;

@@ -6,6 +6,7 @@ set(HOOKLOG_FUZZ_CHECK_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/check_codec.cc
   ${CMAKE_CURRENT_LIST_DIR}/check_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/check_signing.cc
+  ${CMAKE_CURRENT_LIST_DIR}/check_portal_token.cc
   ${CMAKE_CURRENT_LIST_DIR}/check_webhookd.cc
   ${CMAKE_CURRENT_LIST_DIR}/json_check.cc)
 set(HOOKLOG_FUZZ_TARGETS
@@ -16,4 +17,5 @@ set(HOOKLOG_FUZZ_TARGETS
   headers:CheckHeaders
   retry_after:CheckRetryAfter
   signature:CheckSignature
-  webhookd_api:CheckWebhookdApi)
+  webhookd_api:CheckWebhookdApi
+  portal_token:CheckPortalToken)

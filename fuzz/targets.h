@@ -49,6 +49,7 @@ std::string CheckSignature(std::string_view input);
 // webhookd::Api::Handle over an engine on memory storage: every answer is
 // 2xx/4xx with a valid JSON body (error envelopes carry the same status).
 std::string CheckWebhookdApi(std::string_view input);
+std::string CheckPortalToken(std::string_view input);
 
 struct Target {
   const char* name;  // the corpus folder: fuzz/corpus/<name>/

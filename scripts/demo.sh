@@ -227,8 +227,19 @@ echo "(the /fixed endpoint has a secret of its own, so the receiver reports its"
 echo " request as signature=FAILED: it only knows the first endpoint's secret)"
 grep ' POST ' "$logs/receiver.out" | tail -n 8
 
+bold "The operator portal"
+ui_code=$(curl -s -o /dev/null -w '%{http_code}' "$url/ui/" || true)
+if [ "$ui_code" = 200 ]; then
+  echo "Open $url/ui/ in a browser and sign in with the API key $key"
+  echo "(overview charts, endpoints, deliveries with their attempts, replays)."
+else
+  echo "GET $url/ui/ answered $ui_code: this webhookd was built without the"
+  echo "portal (it needs Node.js and npm at build time; docs/portal.md)."
+fi
+
 bold "webhookd is still running (pid $pid); the receiver too (pid $(cat "$logs/receiver.pid"))"
 cat <<EOF
+Portal: $url/ui/   (API key: $key)
 Try next:
   export KEY=$key
   curl -s -H "X-API-Key: \$KEY" '$api/endpoints/' | python3 -m json.tool

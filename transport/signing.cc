@@ -527,4 +527,22 @@ Result<int64_t> ParseRetryAfterSeconds(std::string_view value,
   return delta < 0 ? int64_t{0} : delta;
 }
 
+// Event types are [A-Za-z0-9._-] and the payload is validated JSON, so
+// plain concatenation yields valid JSON. The engine sends these bytes and
+// webhookd's delivery view shows them.
+std::string WebhookEnvelope(const Message& m) {
+  std::string out;
+  out.reserve(m.payload.size() + m.event_type.size() + 96);
+  out += R"({"id":")";
+  out += EventIdString(m.id);
+  out += R"(","type":")";
+  out += m.event_type;
+  out += R"(","created_at":")";
+  out += FormatIso8601(m.created_at);
+  out += R"(","data":)";
+  out += m.payload;
+  out += '}';
+  return out;
+}
+
 }  // namespace hooklog

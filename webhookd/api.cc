@@ -3,10 +3,16 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <memory>
 #include <utility>
 
 #include "webhookd/request.h"
 #include "webhookd/routes.h"
+#include "webhookd/scope.h"
+#include "webhookd/ui.h"
 
 namespace webhookd {
 
@@ -19,8 +25,36 @@ Api::Api(hooklog::Engine* engine, ApiOptions options)
     SHA256(reinterpret_cast<const unsigned char*>(k.data()), k.size(),
            d.data());
     key_digests_.push_back(d);
+    portal_keys_.push_back(DerivePortalKey(k));
   }
+  public_url_ = options_.public_url;
 }
+
+void Api::SetPublicUrl(std::string url) {
+  std::lock_guard lock(url_mu_);
+  public_url_ = std::move(url);
+}
+
+std::string Api::public_url() const {
+  std::lock_guard lock(url_mu_);
+  return public_url_;
+}
+
+namespace {
+
+std::string_view HeaderValue(const HttpRequest& req, http::field f) {
+  auto it = req.find(f);
+  if (it == req.end()) return {};
+  return std::string_view(it->value().data(), it->value().size());
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
 
 bool Api::Authenticate(std::string_view key) const {
   // Hashing first gives equal-length inputs to CRYPTO_memcmp, so neither the
@@ -42,7 +76,8 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     // take GET refuse it with their 405, whose Allow has no HEAD.
     req.method(http::verb::get);
     return Handle(std::move(req), [done = std::move(done)](HttpResponse res) {
-      if (res.result() != http::status::no_content) {
+      if (res.result() != http::status::no_content &&
+          res.result() != http::status::not_modified) {
         res.content_length(res.body().size());
       }
       res.body().clear();
@@ -56,19 +91,60 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
                                ? std::string_view()
                                : target.substr(qmark + 1);
 
+  if (IsUiPath(path)) {
+    return done(
+        ServeUi(req, path, options_.ui_enabled, options_.portal_assets));
+  }
   if (path == "/healthz" || path == "/healthz/") {
     if (req.method() != http::verb::get) {
       return done(MethodNotAllowedResponse("GET, HEAD"));
     }
     return done(JsonResponse(200, R"({"status":"ok"})"));
   }
+  // An API key, when sent, decides alone: a wrong one is refused even
+  // beside a valid token.
+  auto principal = std::make_shared<Principal>();
   auto key = req.find(
       boost::beast::string_view(kApiKeyHeader.data(), kApiKeyHeader.size()));
-  if (key == req.end() || !Authenticate(std::string_view(
-                              key->value().data(), key->value().size()))) {
-    return done(UnauthorizedResponse());
+  if (key != req.end()) {
+    if (!Authenticate(
+            std::string_view(key->value().data(), key->value().size()))) {
+      return done(UnauthorizedResponse());
+    }
+  } else {
+    std::string_view auth = HeaderValue(req, http::field::authorization);
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() < kBearer.size() ||
+        !std::equal(kBearer.begin(), kBearer.end(), auth.begin(),
+                    [](char a, char b) {
+                      return std::tolower(static_cast<unsigned char>(a)) ==
+                             std::tolower(static_cast<unsigned char>(b));
+                    })) {
+      return done(UnauthorizedResponse());
+    }
+    PortalClaims claims;
+    switch (VerifyPortalToken(portal_keys_, auth.substr(kBearer.size()),
+                              UnixNow(), &claims)) {
+      case TokenCheck::kOk:
+        break;
+      case TokenCheck::kExpired:
+        return done(UnauthorizedResponse(
+            "the portal link has expired; ask for a new one"));
+      case TokenCheck::kBadSignature:
+        return done(UnauthorizedResponse(
+            "the portal token's signature does not match (tampered, or "
+            "signed with a key this server no longer has)"));
+      case TokenCheck::kMalformed:
+        return done(UnauthorizedResponse("the portal token is malformed"));
+    }
+    principal->tenant = true;
+    principal->metadata = std::move(claims.metadata);
+    principal->expires_at = claims.expires_at;
   }
   if (path == "/metrics" || path == "/metrics/") {
+    if (principal->tenant) {
+      return done(UnauthorizedResponse("/metrics needs an operator's API key"));
+    }
     if (req.method() != http::verb::get) {
       return done(MethodNotAllowedResponse("GET, HEAD"));
     }
@@ -85,7 +161,9 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     return done(ErrorResponse(404, "no such route: " + std::string(path)));
   }
   path.remove_prefix(base.size());
-  Route(RouteContext{engine_, &options_}, req, path, ParseQuery(query), done);
+  Route(RouteContext{engine_, &options_, std::move(principal), options_.storage,
+                     this},
+        req, path, ParseQuery(query), done);
 }
 
 }  // namespace webhookd

@@ -2,10 +2,13 @@
 //
 // Handle() takes one parsed HTTP request and completes exactly once with the
 // response, possibly on another thread (engine calls answer asynchronously).
-// It answers /healthz, authenticates (X-API-Key, constant time), answers
-// /metrics and hands the rest to the routes (routes.h), which parse the
-// request (request.h), call the engine and render its answer (render.h);
-// every error uses docs/api.md's envelope (errors.h).
+// It answers /healthz and the portal's files under /ui/ (ui.h) without
+// credentials, authenticates the rest — an operator's X-API-Key (constant
+// time) or a tenant's portal token, `Authorization: Bearer <token>`
+// (portal_token.h) — answers /metrics (operators only) and hands the rest
+// to the routes (routes.h) with who is calling (scope.h). The routes parse
+// the request (request.h), call the engine and render its answer
+// (render.h); every error uses docs/api.md's envelope (errors.h).
 //
 // Thread-safety: Handle() may be called concurrently from any thread.
 // Ownership: the engine must outlive the Api and every pending Handle().
@@ -14,6 +17,8 @@
 
 #include <array>
 #include <functional>
+#include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +27,8 @@
 #include "hooklog/status.h"
 #include "webhookd/errors.h"
 #include "webhookd/http_types.h"
+#include "webhookd/portal_assets.h"
+#include "webhookd/portal_token.h"
 
 namespace webhookd {
 
@@ -35,6 +42,16 @@ struct ApiOptions {
   uint32_t default_max_in_flight = 32;
   hooklog::CircuitBreakerOptions circuit_breaker;
   hooklog::Duration auto_disable_after = std::chrono::hours(24 * 5);
+  // The base of portal-link URLs ("http://127.0.0.1:8080", no trailing
+  // slash); empty until SetPublicUrl when it depends on the bound port.
+  std::string public_url;
+  // --no-ui: /ui/ answers 404 saying so.
+  bool ui_enabled = true;
+  // The portal's files (PortalAssets(); empty: built without the portal).
+  std::span<const PortalAsset> portal_assets;
+  // Read-only access for the replay-jobs list (the engine has no list
+  // call); null: that route answers 501. Must outlive the Api.
+  hooklog::Storage* storage = nullptr;
 };
 
 class Api {
@@ -48,10 +65,20 @@ class Api {
   // not depend on where a guess first differs nor on which key matched.
   bool Authenticate(std::string_view key) const;
 
+  // The base of portal-link URLs. Set once the listening port is known
+  // (--public-url's default is the bound address); safe beside requests.
+  void SetPublicUrl(std::string url);
+  std::string public_url() const;
+
  private:
   hooklog::Engine* engine_;
   ApiOptions options_;
   std::vector<std::array<unsigned char, 32>> key_digests_;
+  // One per API key, in order: tokens are signed with the first and
+  // accepted under any.
+  std::vector<PortalKey> portal_keys_;
+  mutable std::mutex url_mu_;
+  std::string public_url_;  // guarded by url_mu_
 };
 
 // Prometheus text exposition (version 0.0.4) of the engine's stats.

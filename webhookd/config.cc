@@ -82,6 +82,28 @@ std::string SchemaProblem(std::string_view name) {
   return "";
 }
 
+// Why `url` cannot be the portal's public base URL, or "" when it can.
+std::string PublicUrlProblem(std::string_view url) {
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return "expected an http:// or https:// URL such as "
+           "https://hooks.example.com";
+  }
+  if (rest.empty() || rest.front() == '/') return "the URL needs a host";
+  for (char c : url) {
+    if (c <= ' ' || c == 0x7F || c == '#' || c == '?' || c == '"' || c == '<' ||
+        c == '>' || c == '\\') {
+      return "the URL must not contain spaces, control characters, a query "
+             "or a fragment";
+    }
+  }
+  return "";
+}
+
 }  // namespace
 
 uint32_t Crc32(std::string_view data) {
@@ -180,6 +202,7 @@ std::string UsageText() {
          "                [--attempt-timeout DUR] [--log-level LEVEL]\n"
          "                [--operator-url URL] [--auto-disable-after DUR]\n"
          "                [--circuit-failures N] [--circuit-open-for DUR]\n"
+         "                [--no-ui] [--public-url URL]\n"
          "       webhookd keygen\n"
          "\n"
          "  --listen HOST:PORT       address to serve on (default "
@@ -211,6 +234,10 @@ std::string UsageText() {
          "[HOOKLOG_CIRCUIT_FAILURES]\n"
          "  --circuit-open-for DUR   first open period of a circuit (default "
          "30s)   [HOOKLOG_CIRCUIT_OPEN_FOR]\n"
+         "  --no-ui                  do not serve the operator portal at /ui/"
+         "   [HOOKLOG_NO_UI=1]\n"
+         "  --public-url URL         base of portal-link URLs (default "
+         "http://<listen address>)   [HOOKLOG_PUBLIC_URL]\n"
          "  (endpoints may set their own protection settings through the "
          "API)\n"
          "  keygen                   print a new API key "
@@ -331,6 +358,16 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
     schema_set = true;
     return std::string();
   };
+  auto set_public_url = [&](std::string_view v, std::string_view source) {
+    std::string problem = PublicUrlProblem(v);
+    if (!problem.empty()) {
+      return std::string(source) + ": " + problem + ", got '" + std::string(v) +
+             "'";
+    }
+    while (v.ends_with("/")) v.remove_suffix(1);
+    c.public_url = v;
+    return std::string();
+  };
   auto add_key = [&](std::string_view v, std::string_view source) {
     std::string problem = ApiKeyProblem(v);
     if (!problem.empty()) return std::string(source) + ": " + problem;
@@ -396,6 +433,16 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err.empty() && v && *v) {
     err = set_open_for(v, "HOOKLOG_CIRCUIT_OPEN_FOR");
   }
+  if (const char* v = getenv("HOOKLOG_NO_UI"); err.empty() && v) {
+    bool no_ui = false;
+    if (!ParseBool(v, &no_ui)) {
+      err = "HOOKLOG_NO_UI: expected 1/true/yes/on or 0/false/no/off";
+    }
+    c.ui_enabled = !no_ui;
+  }
+  if (const char* v = getenv("HOOKLOG_PUBLIC_URL"); err.empty() && v && *v) {
+    err = set_public_url(v, "HOOKLOG_PUBLIC_URL");
+  }
   if (!err.empty()) return fail(err);
 
   bool keys_from_flags = false;
@@ -445,12 +492,16 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
         c.allow_private_targets = true;
       }
       continue;
+    } else if (arg == "--no-ui") {
+      if (has_inline) return fail("--no-ui takes no value");
+      c.ui_enabled = false;
+      continue;
     } else if (arg == "--listen" || arg == "--data-dir" || arg == "--api-key" ||
                arg == "--retry-schedule" || arg == "--attempt-timeout" ||
                arg == "--log-level" || arg == "--operator-url" ||
                arg == "--auto-disable-after" || arg == "--circuit-failures" ||
                arg == "--circuit-open-for" || arg == "--storage" ||
-               arg == "--storage-schema") {
+               arg == "--storage-schema" || arg == "--public-url") {
       if (!take(&v)) return fail(std::string(arg) + " needs a value");
     } else {
       return fail("unknown argument '" + std::string(arg) + "'");
@@ -485,6 +536,8 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err = set_failures(v, "--circuit-failures");
     } else if (arg == "--circuit-open-for") {
       err = set_open_for(v, "--circuit-open-for");
+    } else if (arg == "--public-url") {
+      err = set_public_url(v, "--public-url");
     }
     if (!err.empty()) return fail(err);
   }

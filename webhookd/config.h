@@ -46,6 +46,11 @@ struct Config {
   std::optional<hooklog::Duration> auto_disable_after;  // 0: never
   std::optional<uint32_t> circuit_failures;             // 0: breaker off
   std::optional<hooklog::Duration> circuit_open_for;
+  // --no-ui: /ui/ answers 404 "the portal is turned off".
+  bool ui_enabled = true;
+  // The base of portal-link URLs (http:// or https://, no trailing slash);
+  // "": http://<the bound listen address>.
+  std::string public_url;
 
   // Not flags: knobs for in-process tests.
   bool fsync = true;  // RocksDbOptions::sync
@@ -76,7 +81,8 @@ struct ParsedArgs {
 // (comma-separated), HOOKLOG_ALLOW_PRIVATE_TARGETS (1/true/yes/on or
 // 0/false/no/off), HOOKLOG_RETRY_SCHEDULE, HOOKLOG_ATTEMPT_TIMEOUT,
 // HOOKLOG_LOG_LEVEL, HOOKLOG_OPERATOR_URL, HOOKLOG_AUTO_DISABLE_AFTER,
-// HOOKLOG_CIRCUIT_FAILURES, HOOKLOG_CIRCUIT_OPEN_FOR, then the flags. Requires
+// HOOKLOG_CIRCUIT_FAILURES, HOOKLOG_CIRCUIT_OPEN_FOR, HOOKLOG_NO_UI,
+// HOOKLOG_PUBLIC_URL, then the flags. Requires
 // at least one API key for kServe. A storage URL excludes a data directory
 // (flag or variable) and --operator-url (whose outbox is a RocksDB store in
 // the data directory).

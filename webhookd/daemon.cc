@@ -10,6 +10,7 @@
 #include "webhookd/api.h"
 #include "webhookd/log.h"
 #include "webhookd/operator_notifier.h"
+#include "webhookd/portal_assets.h"
 #include "webhookd/server.h"
 
 namespace webhookd {
@@ -47,6 +48,8 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   if (!storage.ok()) return storage.status();
   std::unique_ptr<hooklog::Storage> store = std::move(*storage);
   if (c.wrap_storage) store = c.wrap_storage(std::move(store));
+  // The engine owns the store; the Api only reads replay jobs from it.
+  hooklog::Storage* store_view = store.get();
 
   hooklog::EngineOptions eopts;
   if (!c.retry_schedule.empty()) eopts.retry.schedule = c.retry_schedule;
@@ -94,6 +97,10 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   aopts.default_max_in_flight = eopts.default_max_in_flight;
   aopts.circuit_breaker = eopts.circuit_breaker;
   aopts.auto_disable_after = eopts.auto_disable_after;
+  aopts.public_url = c.public_url;
+  aopts.ui_enabled = c.ui_enabled;
+  aopts.portal_assets = PortalAssets();
+  aopts.storage = store_view;
   d->api_ = std::make_unique<Api>(d->engine_.get(), std::move(aopts));
 
   ServerOptions sopts;
@@ -110,6 +117,7 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
       Server::Start(d->engine_->io_context(), d->api_.get(), std::move(sopts));
   if (!server.ok()) return server.status();
   d->server_ = std::move(*server);
+  if (c.public_url.empty()) d->api_->SetPublicUrl(d->url());
   return d;
 }
 

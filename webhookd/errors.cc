@@ -116,7 +116,11 @@ HttpResponse StatusResponse(const Status& st, std::string_view default_field) {
 }
 
 HttpResponse UnauthorizedResponse() {
-  HttpResponse res = ErrorResponse(401, "missing or invalid X-API-Key header");
+  return UnauthorizedResponse("missing or invalid X-API-Key header");
+}
+
+HttpResponse UnauthorizedResponse(std::string_view message) {
+  HttpResponse res = ErrorResponse(401, message);
   res.set(http::field::www_authenticate, std::string(kWwwAuthenticate));
   return res;
 }

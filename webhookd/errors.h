@@ -1,5 +1,5 @@
-// Errors: the error envelope of docs/api.md, the error codes, and the mapping from
-// engine Status to HTTP.
+// Errors: the error envelope of docs/api.md, the error codes, and the mapping
+// from engine Status to HTTP.
 //
 // Every error webhookd answers, from the server's framing checks to the
 // handlers' validation, is built here, so that the envelope
@@ -46,6 +46,8 @@ inline constexpr std::string_view kApiKeyHeader = "X-API-Key";
 inline constexpr std::string_view kWwwAuthenticate =
     "ApiKey header=\"X-API-Key\"";
 HttpResponse UnauthorizedResponse();
+// The same with another message (portal tokens: expired, tampered, ...).
+HttpResponse UnauthorizedResponse(std::string_view message);
 // 405 with `allow` in the Allow header and the message.
 HttpResponse MethodNotAllowedResponse(std::string_view allow);
 

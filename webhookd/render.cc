@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "hooklog/clock.h"
+#include "hooklog/signing.h"
 
 namespace webhookd {
 
@@ -18,6 +19,35 @@ void WriteTimeOrNull(JsonWriter& w, hooklog::Timestamp t) {
   } else {
     w.String(Iso(t));
   }
+}
+
+// The request as the transport builds it (transport/curl_transport.cc,
+// BuildHeaders): signature headers by scheme, then the fixed ones, then the
+// endpoint's own; the body is the envelope (hooklog::WebhookEnvelope).
+void WriteRequest(JsonWriter& w, const DeliveryRequest& r) {
+  if (r.endpoint == nullptr || r.message == nullptr) {
+    w.Null();
+    return;
+  }
+  w.BeginObject();
+  w.Key("method").String("POST");
+  w.Key("url").String(r.endpoint->url);
+  w.Key("header_names").BeginArray();
+  if (r.endpoint->signature_scheme == hooklog::SignatureScheme::kClosient) {
+    w.String("X-Closient-Signature");
+    w.String("X-Closient-Event-Type");
+    w.String("X-Closient-Delivery-ID");
+  } else {
+    w.String("webhook-id");
+    w.String("webhook-timestamp");
+    w.String("webhook-signature");
+  }
+  w.String("Content-Type");
+  w.String("User-Agent");
+  for (const auto& [name, value] : r.endpoint->headers) w.String(name);
+  w.EndArray();
+  w.Key("body").String(hooklog::WebhookEnvelope(*r.message));
+  w.EndObject();
 }
 
 }  // namespace
@@ -94,7 +124,8 @@ void WriteEndpoint(JsonWriter& w, const hooklog::Endpoint& ep, bool full,
   w.EndObject();
 }
 
-void WriteDelivery(JsonWriter& w, const hooklog::Delivery& d, bool with_log) {
+void WriteDelivery(JsonWriter& w, const hooklog::Delivery& d, bool with_log,
+                   const DeliveryRequest* request) {
   w.BeginObject();
   w.Key("id").String(d.id.ToString());
   w.Key("endpoint_id").String(d.endpoint_id.ToString());
@@ -146,6 +177,10 @@ void WriteDelivery(JsonWriter& w, const hooklog::Delivery& d, bool with_log) {
     }
     w.EndArray();
   }
+  if (request) {
+    w.Key("request");
+    WriteRequest(w, *request);
+  }
   w.EndObject();
 }
 
@@ -164,17 +199,22 @@ std::string DeliveryResultJson(const hooklog::DeliveryResult& r) {
 // cursor mode (ext) `page` echoes the request and has_next follows the
 // cursor.
 void WritePagination(JsonWriter& w, uint32_t page, uint32_t page_size,
-                     uint64_t total, bool cursor_mode,
+                     std::optional<uint64_t> total, bool cursor_mode,
                      const std::string& next_cursor) {
-  uint64_t total_pages = (total + page_size - 1) / page_size;
   w.Key("pagination").BeginObject();
   w.Key("page").Uint(page);
   w.Key("page_size").Uint(page_size);
-  w.Key("total_count").Uint(total);
-  w.Key("total_pages").Uint(total_pages);
+  w.Key("total_count");
+  if (total) {
+    w.Uint(*total)
+        .Key("total_pages")
+        .Uint((*total + page_size - 1) / page_size);
+  } else {
+    w.Null().Key("total_pages").Null();
+  }
   w.Key("has_next")
-      .Bool(cursor_mode ? !next_cursor.empty()
-                        : uint64_t{page} * page_size < total);
+      .Bool(cursor_mode || !total ? !next_cursor.empty()
+                                  : uint64_t{page} * page_size < *total);
   w.Key("has_previous").Bool(cursor_mode || page > 1);
   w.EndObject();
   w.Key("next_cursor");

@@ -1,9 +1,12 @@
-// Routes: the REST routes under kBasePath (endpoints, deliveries, events)
-// and their handlers, which validate the request, call the engine and
-// render its answer.
+// Routes: the REST routes under kBasePath and their dispatch to the
+// handlers, one file per resource (routes_endpoints.cc, routes_deliveries.cc,
+// routes_events.cc, routes_stats.cc, routes_replay_jobs.cc,
+// routes_portal.cc; their shared helpers are routes_common.h).
 //
-// Api::Handle authenticates first and passes what follows the base path
-// here; /healthz and /metrics are Api's own.
+// Api::Handle authenticates first (an operator's API key or a tenant's
+// portal token, scope.h) and passes what follows the base path here; every
+// handler enforces the principal's scope. /healthz, /metrics and /ui/ are
+// Api's own.
 //
 // Thread-safety: Route() may be called concurrently from any thread; `done`
 // is called exactly once, possibly on an engine thread.
@@ -16,12 +19,18 @@
 #include "hooklog/engine.h"
 #include "webhookd/api.h"
 #include "webhookd/request.h"
+#include "webhookd/scope.h"
 
 namespace webhookd {
 
 struct RouteContext {
   hooklog::Engine* engine;
   const ApiOptions* options;
+  PrincipalPtr principal;  // never null
+  // Read-only: the jobs list, which the engine has no call for.
+  hooklog::Storage* storage = nullptr;
+  const Api* api = nullptr;  // public_url()
+  bool tenant() const { return principal->tenant; }
 };
 
 // `path` is the target's path after the base path without its trailing

@@ -52,6 +52,11 @@ struct PostgresOptions {
   // cannot be, Append fails with Unavailable. For callers that must not
   // share a schema (webhookd: there are no partition leases yet).
   bool exclusive = false;
+  // false: never create or migrate. Open fails with NotFound when the schema
+  // holds no hooklog tables and with FailedPrecondition when it is older
+  // than this build (for tools that must not change what they inspect:
+  // hooklog-admin verify / stats).
+  bool create_if_missing = true;
 };
 
 // Connects with the libpq connection string `conninfo` ("host=... dbname=..."

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "hooklog/status.h"
+#include "hooklog/types.h"
 
 namespace hooklog {
 
@@ -39,6 +40,10 @@ std::string ClosientSignature(const std::vector<std::string>& secrets,
                               int64_t unix_seconds, std::string_view body);
 bool VerifyClosient(const std::vector<std::string>& secrets,
                     std::string_view body, std::string_view header);
+
+// The body POSTed for `m`, exactly as sent (and signed):
+// {"id":"evt_<id>","type":...,"created_at":<ISO 8601>,"data":<payload>}.
+std::string WebhookEnvelope(const Message& m);
 
 // Parses Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850,
 // asctime), relative to `now_unix_seconds`. Negative deltas become 0.

@@ -220,4 +220,20 @@ Status Migrate(Conn* conn, const std::string& schema, int target) {
   return conn->ExecScript("COMMIT", "migration commit");
 }
 
+Result<int> SchemaVersion(Conn* conn, const std::string& schema) {
+  Params p;
+  p.Bytea(QuoteIdent(schema) + ".schema_version");
+  auto exists = conn->Exec(
+      "SELECT (to_regclass(convert_from($1, 'UTF8')) IS NOT NULL)::int::int8",
+      p, "looking for the schema");
+  if (!exists.ok()) return exists.status();
+  if (GetInt8(exists->get(), 0, 0) == 0) return 0;
+  auto row = conn->Exec(
+      "SELECT version::bigint FROM " + QuoteIdent(schema) + ".schema_version",
+      Params(), "reading the schema version");
+  if (!row.ok()) return row.status();
+  if (PQntuples(row->get()) == 0) return 0;
+  return static_cast<int>(GetInt8(row->get(), 0, 0));
+}
+
 }  // namespace hooklog::pg

@@ -22,6 +22,10 @@ namespace hooklog::pg {
 // a schema newer than kPostgresSchemaVersion.
 Status Migrate(Conn* conn, const std::string& schema, int target);
 
+// The version `schema` is at, changing nothing: 0 when it has no
+// schema_version table (no hooklog schema there).
+Result<int> SchemaVersion(Conn* conn, const std::string& schema);
+
 }  // namespace hooklog::pg
 
 #endif  // HOOKLOG_STORAGE_POSTGRES_PG_SCHEMA_H_

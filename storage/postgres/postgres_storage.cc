@@ -267,8 +267,26 @@ class PostgresStorage : public Storage {
       }
       HOOKLOG_RETURN_IF_ERROR(st);
     }
-    HOOKLOG_RETURN_IF_ERROR(
-        pg::Migrate(writer_.get(), options_.schema, kPostgresSchemaVersion));
+    if (options_.create_if_missing) {
+      HOOKLOG_RETURN_IF_ERROR(
+          pg::Migrate(writer_.get(), options_.schema, kPostgresSchemaVersion));
+    } else {
+      auto version = pg::SchemaVersion(writer_.get(), options_.schema);
+      if (!version.ok()) return version.status();
+      if (*version == 0) {
+        return Status::NotFound("postgres schema " + options_.schema +
+                                " holds no hooklog tables");
+      }
+      if (*version != kPostgresSchemaVersion) {
+        return Status::FailedPrecondition(
+            "postgres schema " + options_.schema + " is at version " +
+            std::to_string(*version) + "; this build serves version " +
+            std::to_string(kPostgresSchemaVersion) +
+            (*version < kPostgresSchemaVersion
+                 ? " (start webhookd once to migrate it)"
+                 : " (upgrade hooklog)"));
+      }
+    }
     std::lock_guard<std::mutex> lock(write_mu_);
     return Resync();
   }

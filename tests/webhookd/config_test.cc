@@ -42,6 +42,45 @@ TEST(ConfigTest, KeygenMakesClosientShapedKeysWithAValidChecksum) {
   EXPECT_FALSE(ClosientKeyChecksumOk(typo));
 }
 
+TEST(ConfigTest, PortalFlags) {
+  auto p = Parse({"--api-key", kKey});
+  ASSERT_EQ(p.error, "");
+  EXPECT_TRUE(p.config.ui_enabled);
+  EXPECT_EQ(p.config.public_url, "");
+  p = Parse({"--api-key", kKey, "--no-ui", "--public-url",
+             "https://hooks.example.com/"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_FALSE(p.config.ui_enabled);
+  EXPECT_EQ(p.config.public_url, "https://hooks.example.com");
+  p = Parse({"--api-key", kKey, "--public-url=http://10.0.0.1:8080/base"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.public_url, "http://10.0.0.1:8080/base");
+  // The environment, and a flag winning over it.
+  p = Parse({"--api-key", kKey},
+            {{"HOOKLOG_NO_UI", "1"}, {"HOOKLOG_PUBLIC_URL", "https://a.b"}});
+  ASSERT_EQ(p.error, "");
+  EXPECT_FALSE(p.config.ui_enabled);
+  EXPECT_EQ(p.config.public_url, "https://a.b");
+  p = Parse({"--api-key", kKey, "--public-url", "https://c.d"},
+            {{"HOOKLOG_PUBLIC_URL", "https://a.b"}});
+  EXPECT_EQ(p.config.public_url, "https://c.d");
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--public-url", "ftp://x"},
+           {"--public-url", "hooks.example.com"},
+           {"--public-url", "https://"},
+           {"--public-url", "https://a b"},
+           {"--public-url", "https://a/#x"},
+           {"--public-url"},
+           {"--no-ui=1"}}) {
+    std::vector<std::string> args = {"--api-key", kKey};
+    args.insert(args.end(), bad.begin(), bad.end());
+    EXPECT_NE(Parse(args).error, "") << bad[0];
+  }
+  EXPECT_NE(Parse({"--api-key", kKey}, {{"HOOKLOG_NO_UI", "maybe"}}).error, "");
+  EXPECT_NE(UsageText().find("--no-ui"), std::string::npos);
+  EXPECT_NE(UsageText().find("--public-url"), std::string::npos);
+}
+
 TEST(ConfigTest, ProtectionDefaultsFromFlagsAndEnvironment) {
   auto p = Parse({"--api-key", kKey});
   ASSERT_EQ(p.error, "");

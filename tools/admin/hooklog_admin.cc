@@ -1,25 +1,53 @@
-// hooklog-admin: operator tool for a RocksDB data directory.
+// hooklog-admin: operator tool for a store, a RocksDB data directory or a
+// PostgreSQL schema.
 //
-//   hooklog-admin verify <data-dir>   replay the log into fresh projections
-//                                     and compare with the stored rows
-//   hooklog-admin stats <data-dir>    sequence, format version, RocksDB stats
-//   hooklog-admin prune <data-dir>    run one retention pass now
+//   hooklog-admin verify <store>   replay the log into fresh projections
+//                                  and compare with the stored rows
+//   hooklog-admin stats <store>    sequence, format version, totals (and
+//                                  RocksDB's statistics)
+//   hooklog-admin prune <data-dir> run one retention pass now (RocksDB)
 //
-// verify opens the store read-only, so it can run next to a live daemon (it
-// then checks the state as of opening). Exit codes: 0 consistent, 1
-// mismatch, 2 usage or open error.
+// <store> is a data directory, or a postgresql:// (postgres://) URI with
+// --schema naming the schema (default hooklog). verify and stats never
+// change the store: RocksDB is opened read-only, and a PostgreSQL schema is
+// neither created nor migrated (a missing or older schema is an open
+// error). verify can run next to live daemons; it checks the state as of
+// its reads. Exit codes: 0 consistent, 1 mismatch, 2 usage or open error.
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include "hooklog/rocksdb_storage.h"
+#if HOOKLOG_ADMIN_WITH_POSTGRES
+#include "hooklog/postgres_storage.h"
+#endif
 #include "hooklog/verify.h"
 #include "tools/cli/flags.h"
 
 namespace {
 
+std::string g_schema = "hooklog";  // --schema
+
+bool IsPostgres(std::string_view target) {
+  return target.starts_with("postgresql://") ||
+         target.starts_with("postgres://");
+}
+
 hooklog::Result<std::unique_ptr<hooklog::Storage>> Open(const char* dir,
                                                         bool read_only) {
+  if (IsPostgres(dir)) {
+#if HOOKLOG_ADMIN_WITH_POSTGRES
+    hooklog::PostgresOptions options;
+    options.schema = g_schema;
+    options.read_connections = 1;
+    options.create_if_missing = false;  // inspect, never change
+    return hooklog::OpenPostgresStorage(dir, options);
+#else
+    return hooklog::Status::FailedPrecondition(
+        "this hooklog-admin was built without PostgreSQL support");
+#endif
+  }
   hooklog::RocksDbOptions options;
   options.create_if_missing = false;
   options.read_only = read_only;
@@ -40,7 +68,9 @@ int Verify(const char* dir) {
                  report.status().ToString().c_str());
     return 1;
   }
-  std::printf("data directory: %s\n", dir);
+  std::printf("store:          %s%s%s\n", dir,
+              IsPostgres(dir) ? " schema " : "",
+              IsPostgres(dir) ? g_schema.c_str() : "");
   std::printf("events:         %llu (last sequence %llu)\n",
               static_cast<unsigned long long>(report->events),
               static_cast<unsigned long long>((*storage)->LastSequence()));
@@ -51,7 +81,9 @@ int Verify(const char* dir) {
               static_cast<unsigned long long>(report->messages));
   std::printf("deliveries:     %llu\n",
               static_cast<unsigned long long>(report->deliveries));
-  auto stats = hooklog::GetRocksDbStats(storage->get());
+  auto stats = IsPostgres(dir) ? hooklog::Result<hooklog::RocksDbStats>(
+                                     hooklog::Status::NotFound("not RocksDB"))
+                               : hooklog::GetRocksDbStats(storage->get());
   if (stats.ok() && stats->pruned_deliveries > 0) {
     std::printf(
         "pruned:         %llu deliveries removed by retention (%llu "
@@ -78,31 +110,53 @@ int Stats(const char* dir) {
                  storage.status().ToString().c_str());
     return 2;
   }
-  auto stats = hooklog::GetRocksDbStats(storage->get());
   auto totals = (*storage)->GetTotals();
-  if (!stats.ok() || !totals.ok()) {
-    std::fprintf(stderr, "hooklog-admin: cannot read stats\n");
+  if (!totals.ok()) {
+    std::fprintf(stderr, "hooklog-admin: cannot read totals: %s\n",
+                 totals.status().ToString().c_str());
     return 2;
   }
-  std::printf("data directory:    %s\n", dir);
-  std::printf("format version:    %u\n", stats->format_version);
+  std::optional<hooklog::RocksDbStats> rocks;
+  if (IsPostgres(dir)) {
+    std::printf("store:             %s schema %s\n", dir, g_schema.c_str());
+#if HOOKLOG_ADMIN_WITH_POSTGRES
+    std::printf("schema version:    %d\n", hooklog::kPostgresSchemaVersion);
+#endif
+  } else {
+    auto stats = hooklog::GetRocksDbStats(storage->get());
+    if (!stats.ok()) {
+      std::fprintf(stderr, "hooklog-admin: cannot read stats: %s\n",
+                   stats.status().ToString().c_str());
+      return 2;
+    }
+    rocks = std::move(*stats);
+    std::printf("data directory:    %s\n", dir);
+    std::printf("format version:    %u\n", rocks->format_version);
+    std::printf("pruned deliveries: %llu\n",
+                static_cast<unsigned long long>(rocks->pruned_deliveries));
+  }
   std::printf("last sequence:     %llu\n",
-              static_cast<unsigned long long>(stats->last_sequence));
-  std::printf("pruned deliveries: %llu\n",
-              static_cast<unsigned long long>(stats->pruned_deliveries));
+              static_cast<unsigned long long>((*storage)->LastSequence()));
   static constexpr const char* kNames[] = {"pending", "delivered", "failed",
                                            "rate_limited", "dead_letter"};
   for (int i = 0; i < hooklog::kDeliveryStatusCount; ++i) {
     std::printf("deliveries %-13s %llu\n", kNames[i],
                 static_cast<unsigned long long>(totals->by_status[i]));
   }
-  std::printf("attempts:          %llu\n\n%s",
-              static_cast<unsigned long long>(totals->attempts),
-              stats->rocksdb_stats.c_str());
+  std::printf("attempts:          %llu\n",
+              static_cast<unsigned long long>(totals->attempts));
+  if (rocks) std::printf("\n%s", rocks->rocksdb_stats.c_str());
   return 0;
 }
 
 int Prune(const char* dir) {
+  if (IsPostgres(dir)) {
+    std::fprintf(stderr,
+                 "hooklog-admin: prune works on a RocksDB data directory; "
+                 "the PostgreSQL adapter does not prune yet "
+                 "(docs/postgres.md)\n");
+    return 2;
+  }
   auto storage = Open(dir, /*read_only=*/false);
   if (!storage.ok()) {
     std::fprintf(stderr, "hooklog-admin: %s\n",
@@ -124,13 +178,16 @@ int Prune(const char* dir) {
 
 int main(int argc, char** argv) {
   hooklog::cli::FlagSet flags(
-      "hooklog-admin", "verify|stats|prune <data-dir>",
-      "Operator tool for a RocksDB data directory:\n"
+      "hooklog-admin", "verify|stats|prune <data-dir | postgresql://...>",
+      "Operator tool for a store: a RocksDB data directory, or a PostgreSQL\n"
+      "schema given as a postgresql:// URI (with --schema):\n"
       "  verify  replay the log into fresh projections and compare them with\n"
       "          the stored rows (read-only; may run next to a live daemon)\n"
       "  stats   sequence, format version, totals, RocksDB statistics\n"
       "  prune   run one retention pass now\n"
       "Exit codes: 0 consistent, 1 mismatch, 2 usage or open error.");
+  flags.String("schema", &g_schema,
+               "the PostgreSQL schema holding hooklog's tables", "NAME");
   flags.AllowPositional(2, 2);
   flags.ParseOrExit(argc, argv);
   const std::string& command = flags.positional()[0];
