@@ -2,8 +2,8 @@
 // through sessionStorage, from navigation to the page's content shown
 // (its data loaded and rendered), median of 3, as a Markdown table.
 //   node page_load.mjs URL KEY NODE_MODULES DIST
-// (DIST: the bundle, served beside a webhookd that does not serve /ui/ yet,
-// as the browser tests do: tests/portal/harness.mjs).
+// (the pages come from webhookd's /ui/; DIST is passed on to the browser
+// tests' harness, tests/portal/harness.mjs).
 import { createRequire } from 'node:module';
 import * as fs from 'node:fs';
 import * as os from 'node:os';

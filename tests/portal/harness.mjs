@@ -5,7 +5,6 @@
 // (tests/portal/CMakeLists.txt) through the environment.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createRequire } from 'node:module';
@@ -119,54 +118,12 @@ export class Api {
   }
 }
 
-// The portal's URL. webhookd serves it at /ui/ (webhookd/portal_assets.h);
-// a webhookd whose branch does not serve /ui/ yet ("no such route") gets the
-// bundle served beside it, same origin through a proxy, with the same CSP.
-export const CSP =
-  "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-  "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+// The portal's URL: webhookd serves it at /ui/ (webhookd/portal_assets.h).
 export async function portalUrl(w) {
   const r = await fetch(w.url + '/ui/');
   const body = await r.text();
-  if (r.status === 200) return w.url + '/ui/';
-  // Without /ui/ a webhookd asks for the key (401) or knows no such route.
-  if (!(r.status === 401 || (r.status === 404 && /no such route/.test(body)))) {
-    throw new Error(`GET /ui/ answered ${r.status}: ${body}`);
-  }
-  console.log('# note: this webhookd does not serve /ui/ yet; serving the bundle beside it');
-  const target = new URL(w.url);
-  const types = { html: 'text/html', js: 'text/javascript', css: 'text/css' };
-  const server = http.createServer((req, res) => {
-    if (req.url.startsWith('/ui/')) {
-      const name = req.url.slice(4).split(/[?#]/)[0] || 'index.html';
-      const file = path.join(DIST, path.basename(name));
-      if (!fs.existsSync(file)) {
-        res.writeHead(404);
-        return res.end();
-      }
-      res.writeHead(200, {
-        'Content-Type': types[name.split('.').pop()] ?? 'application/octet-stream',
-        'Content-Security-Policy': CSP,
-        'X-Content-Type-Options': 'nosniff',
-      });
-      return res.end(fs.readFileSync(file));
-    }
-    const up = http.request(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-      (ur) => {
-        res.writeHead(ur.statusCode, ur.headers);
-        ur.pipe(res);
-      },
-    );
-    up.on('error', () => {
-      res.writeHead(502);
-      res.end();
-    });
-    req.pipe(up);
-  });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(() => server.close());
-  return `http://127.0.0.1:${server.address().port}/ui/`;
+  if (r.status !== 200) throw new Error(`GET /ui/ answered ${r.status}: ${body}`);
+  return w.url + '/ui/';
 }
 
 // One Chromium per test file, with a fresh profile.

@@ -10,7 +10,7 @@ import {
   portalUrl, screenshot, signIn, startReceiver, startWebhookd, stopAll,
 } from './harness.mjs';
 
-let w, rx, ui, ctx, api, page, legacy;
+let w, rx, ui, ctx, api, page;
 
 before(async () => {
   rx = await startReceiver();
@@ -18,9 +18,6 @@ before(async () => {
   api = w.api;
   ui = await portalUrl(w);
   ctx = await launchBrowser();
-  // Until webhookd has the portal's routes (session/, stats/, events/),
-  // the pages here get 404s from them; the routes file tests those pages.
-  legacy = (await api.raw('GET', 'session/')).status === 404;
 });
 after(stopAll);
 afterEach(async () => {
@@ -33,7 +30,6 @@ afterEach(async () => {
 
 async function open() {
   page = await newPage(ctx);
-  if (legacy) page.allowErrors.push(/status of 404.*(session|stats|events)\//);
   return page;
 }
 
@@ -231,7 +227,6 @@ test('deliveries: filters live in the hash, rows equal the API list, cursor page
 
 test('delivery detail: the attempt timeline, and Replay of a dead letter shows the new delivery', async () => {
   await signedIn();
-  page.allowErrors.push(/status of 404.*events\//);
   await page.goto(ui + '#/deliveries/' + deadDelivery);
   await page.waitForSelector('[data-testid=attempts] li');
   const d = await api.get(`deliveries/${deadDelivery}/`);
@@ -302,7 +297,6 @@ test('390 px wide: no page scrolls sideways; screenshots of each page', async ()
     deliveries: ['#/deliveries', 'tr[data-delivery]'],
     delivery: ['#/deliveries/' + deadDelivery, '[data-testid=attempts] li'],
   };
-  page.allowErrors.push(/status of 404.*(events|stats)\//);
   for (const [name, [hash, sel]] of Object.entries(pages)) {
     await page.goto(ui + hash);
     await page.waitForSelector(sel);

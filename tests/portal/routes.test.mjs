@@ -21,7 +21,8 @@ before(async () => {
   w = await startWebhookd();
   api = w.api;
   const s = await api.raw('GET', 'session/');
-  if (s.status === 404) {
+  // A webhookd without the portal's routes: skipped, except under CI.
+  if (s.status === 404 && process.env.CI !== 'true') {
     missing = true;
     if (process.env.HOOKLOG_PORTAL_SKIP_FILE) fs.writeFileSync(process.env.HOOKLOG_PORTAL_SKIP_FILE, 'routes');
     return;
