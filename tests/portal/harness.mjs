@@ -30,6 +30,7 @@ function tmpdir(prefix) {
 // line; its stderr goes to a file (never to the test's output).
 function startListening(bin, args, name) {
   const logDir = tmpdir(`portal-${name}-log-`);
+  cleanups.push(() => fs.rmSync(logDir, { recursive: true, force: true }));
   const err = fs.openSync(path.join(logDir, 'stderr.log'), 'w');
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', err] });
   children.push(proc);
