@@ -41,15 +41,17 @@ function startListening(bin, args, name) {
       const m = /listening on (http\S+)/.exec(out);
       if (m) {
         proc.stdout.off('data', onData);
+        proc.off('exit', onExit);
         proc.stdout.resume();
         resolve({ proc, url: m[1], log: path.join(logDir, 'stderr.log') });
       }
     };
     proc.stdout.on('data', onData);
-    proc.on('exit', (code) => {
+    const onExit = (code) => {
       const log = fs.readFileSync(path.join(logDir, 'stderr.log'), 'utf8');
       reject(new Error(`${name} exited with ${code} before listening:\n${out}\n${log}`));
-    });
+    };
+    proc.once('exit', onExit);
   });
 }
 
