@@ -232,6 +232,9 @@ ui_code=$(curl -s -o /dev/null -w '%{http_code}' "$url/ui/" || true)
 if [ "$ui_code" = 200 ]; then
   echo "Open $url/ui/ in a browser and sign in with the API key $key"
   echo "(overview charts, endpoints, deliveries with their attempts, replays)."
+  link=$(call POST "portal-links/" '{"metadata":{"team":"demo"},"ttl":"1h"}' | json url)
+  echo "A customer's view, scoped to the endpoints with metadata team=demo"
+  echo "(a signed link valid for 1 h): $link"
 else
   echo "GET $url/ui/ answered $ui_code: this webhookd was built without the"
   echo "portal (it needs Node.js and npm at build time; docs/portal.md)."
