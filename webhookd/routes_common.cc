@@ -1,5 +1,7 @@
 #include "webhookd/routes_common.h"
 
+#include <algorithm>
+#include <cctype>
 #include <memory>
 
 namespace webhookd {
@@ -89,6 +91,18 @@ std::optional<hooklog::Timestamp> TimeParam(const QueryParams& q,
 FieldError BadIdError(std::string_view field) {
   return {std::string(field),
           std::string(field) + " must be a 22-character shortuuid"};
+}
+
+std::optional<std::string> EventTypeFilter(const std::string& text,
+                                           std::vector<FieldError>* errors) {
+  const bool ok = !text.empty() && text.size() <= 256 &&
+                  std::all_of(text.begin(), text.end(), [](unsigned char c) {
+                    return std::isalnum(c) || c == '.' || c == '_' || c == '-';
+                  });
+  if (ok) return text;
+  errors->push_back(
+      {"event_type", "event_type must match [A-Za-z0-9._-]{1,256}"});
+  return std::nullopt;
 }
 
 }  // namespace webhookd

@@ -89,6 +89,10 @@ std::optional<hooklog::Timestamp> TimeParam(const QueryParams& q,
                                             std::vector<FieldError>* errors);
 // "endpoint_id must be a 22-character shortuuid" and friends.
 FieldError BadIdError(std::string_view field);
+// An event type filter: `text` when it matches [A-Za-z0-9._-]{1,256} (what
+// a publish accepts), else nullopt and a 422 entry for "event_type".
+std::optional<std::string> EventTypeFilter(const std::string& text,
+                                           std::vector<FieldError>* errors);
 
 // --- handlers, by resource ---------------------------------------------------
 

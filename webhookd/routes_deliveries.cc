@@ -1,7 +1,5 @@
 // The deliveries resource: list (with count=false), get (with the request
 // an attempt sends) and replay, each within the caller's scope.
-#include <algorithm>
-#include <cctype>
 #include <memory>
 #include <optional>
 #include <set>
@@ -45,16 +43,7 @@ void ParseDeliveryFilters(const QueryParams& q, DeliveryFilters* f,
     }
   }
   if (const std::string* v = FindParam(q, "event_type")) {
-    bool ok = !v->empty() && v->size() <= 256 &&
-              std::all_of(v->begin(), v->end(), [](unsigned char c) {
-                return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-              });
-    if (ok) {
-      query.event_type = *v;
-    } else {
-      errors->push_back(
-          {"event_type", "event_type must match [A-Za-z0-9._-]{1,256}"});
-    }
+    query.event_type = EventTypeFilter(*v, errors);
   }
   query.created_after = TimeParam(q, "created_after", errors);
   if (auto t = TimeParam(q, "created_before", errors)) {

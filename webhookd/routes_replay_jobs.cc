@@ -109,16 +109,7 @@ void StartReplayJob(const RouteContext& ctx, const HttpRequest& req,
     }
   }
   if (auto v = GetString(obj, "event_type", &errors)) {
-    bool ok = !v->empty() && v->size() <= 256 &&
-              std::all_of(v->begin(), v->end(), [](unsigned char c) {
-                return std::isalnum(c) || c == '.' || c == '_' || c == '-';
-              });
-    if (ok) {
-      filter.event_type = *v;
-    } else {
-      errors.push_back(
-          {"event_type", "event_type must match [A-Za-z0-9._-]{1,256}"});
-    }
+    filter.event_type = EventTypeFilter(*v, &errors);
   }
   for (std::string_view name : {"created_after", "created_before"}) {
     auto v = GetString(obj, name, &errors);
