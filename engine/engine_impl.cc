@@ -511,6 +511,10 @@ void EngineImpl::GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) {
   done(storage_->GetReplayJob(id));
 }
 
+void EngineImpl::ListReplayJobs(Callback<std::vector<ReplayJob>> done) {
+  done(storage_->ListReplayJobs(/*running_only=*/false));
+}
+
 EngineStats EngineImpl::Stats() {
   return metrics_.Stats(storage_.get(), ctx_.committer.get(),
                         admission_.in_flight());

@@ -79,6 +79,7 @@ class EngineImpl final : public Engine {
   void StartReplayJob(ReplayFilter filter,
                       Callback<ReplayJobStart> done) override;
   void GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) override;
+  void ListReplayJobs(Callback<std::vector<ReplayJob>> done) override;
   EngineStats Stats() override;
   void Shutdown(std::chrono::milliseconds drain) override;
   boost::asio::io_context& io_context() override { return io_; }

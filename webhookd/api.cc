@@ -161,9 +161,8 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     return done(ErrorResponse(404, "no such route: " + std::string(path)));
   }
   path.remove_prefix(base.size());
-  Route(RouteContext{engine_, &options_, std::move(principal), options_.storage,
-                     this},
-        req, path, ParseQuery(query), done);
+  Route(RouteContext{engine_, &options_, std::move(principal), this}, req, path,
+        ParseQuery(query), done);
 }
 
 }  // namespace webhookd

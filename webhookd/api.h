@@ -49,9 +49,6 @@ struct ApiOptions {
   bool ui_enabled = true;
   // The portal's files (PortalAssets(); empty: built without the portal).
   std::span<const PortalAsset> portal_assets;
-  // Read-only access for the replay-jobs list (the engine has no list
-  // call); null: that route answers 501. Must outlive the Api.
-  hooklog::Storage* storage = nullptr;
 };
 
 class Api {

@@ -48,8 +48,6 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   if (!storage.ok()) return storage.status();
   std::unique_ptr<hooklog::Storage> store = std::move(*storage);
   if (c.wrap_storage) store = c.wrap_storage(std::move(store));
-  // The engine owns the store; the Api only reads replay jobs from it.
-  hooklog::Storage* store_view = store.get();
 
   hooklog::EngineOptions eopts;
   if (!c.retry_schedule.empty()) eopts.retry.schedule = c.retry_schedule;
@@ -100,7 +98,6 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   aopts.public_url = c.public_url;
   aopts.ui_enabled = c.ui_enabled;
   aopts.portal_assets = PortalAssets();
-  aopts.storage = store_view;
   d->api_ = std::make_unique<Api>(d->engine_.get(), std::move(aopts));
 
   ServerOptions sopts;

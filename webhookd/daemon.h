@@ -11,9 +11,9 @@
 #include <memory>
 #include <string>
 
-#include "webhookd/config.h"
 #include "hooklog/engine.h"
 #include "hooklog/status.h"
+#include "webhookd/config.h"
 
 namespace webhookd {
 

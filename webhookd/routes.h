@@ -26,9 +26,7 @@ namespace webhookd {
 struct RouteContext {
   hooklog::Engine* engine;
   const ApiOptions* options;
-  PrincipalPtr principal;  // never null
-  // Read-only: the jobs list, which the engine has no call for.
-  hooklog::Storage* storage = nullptr;
+  PrincipalPtr principal;    // never null
   const Api* api = nullptr;  // public_url()
   bool tenant() const { return principal->tenant; }
 };

@@ -178,24 +178,21 @@ void GetReplayJob(const RouteContext& ctx, std::string_view text,
 }
 
 void ListReplayJobs(const RouteContext& ctx, const Done& done) {
-  if (ctx.storage == nullptr) {
-    return done(ErrorResponse(501, "listing replay jobs is not available"));
-  }
-  // The engine has no list call for jobs; storage reads are thread-safe
-  // from any thread and the engine writes jobs there durably.
-  auto jobs = ctx.storage->ListReplayJobs(/*running_only=*/false);
-  if (!jobs.ok()) return done(StatusResponse(jobs.status()));
-  auto list =
-      std::make_shared<std::vector<hooklog::ReplayJob>>(std::move(*jobs));
-  WithScopeIds(ctx, done, [done, list](auto ids) {
-    JsonWriter w;
-    w.BeginObject().Key("data").BeginArray();
-    for (const auto& job : *list) {
-      if (JobInScope(job, ids)) WriteJob(w, job, std::nullopt);
-    }
-    w.EndArray().EndObject();
-    done(JsonResponse(200, std::move(w).Take()));
-  });
+  ctx.engine->ListReplayJobs(Safe(
+      done, [ctx, done](hooklog::Result<std::vector<hooklog::ReplayJob>> jobs) {
+        if (!jobs.ok()) return done(StatusResponse(jobs.status()));
+        auto list =
+            std::make_shared<std::vector<hooklog::ReplayJob>>(std::move(*jobs));
+        WithScopeIds(ctx, done, [done, list](auto ids) {
+          JsonWriter w;
+          w.BeginObject().Key("data").BeginArray();
+          for (const auto& job : *list) {
+            if (JobInScope(job, ids)) WriteJob(w, job, std::nullopt);
+          }
+          w.EndArray().EndObject();
+          done(JsonResponse(200, std::move(w).Take()));
+        });
+      }));
 }
 
 }  // namespace webhookd

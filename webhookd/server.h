@@ -19,8 +19,8 @@
 #include <memory>
 #include <string>
 
-#include "webhookd/api.h"
 #include "hooklog/status.h"
+#include "webhookd/api.h"
 
 namespace webhookd {
 

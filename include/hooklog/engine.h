@@ -109,6 +109,8 @@ class Engine {
   virtual void StartReplayJob(ReplayFilter filter,
                               Callback<ReplayJobStart> done) = 0;
   virtual void GetReplayJob(ReplayJobId id, Callback<ReplayJob> done) = 0;
+  // Every replay job, newest first.
+  virtual void ListReplayJobs(Callback<std::vector<ReplayJob>> done) = 0;
 
   // A snapshot of counters; cheap, safe from any thread.
   virtual EngineStats Stats() = 0;

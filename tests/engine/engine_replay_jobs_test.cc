@@ -183,6 +183,13 @@ TEST_F(EngineReplayJobsTest, AnIdenticalRunningJobIsAnsweredAndPacingHolds) {
   auto fourth = Start({});
   ASSERT_TRUE(fourth.ok());
   EXPECT_FALSE(fourth->existing);
+  // The list has every job, newest first.
+  auto all = Sync<std::vector<ReplayJob>>(
+      [&](auto cb) { engine_->ListReplayJobs(cb); });
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].id, fourth->job.id);
+  EXPECT_EQ((*all)[2].id, first->job.id);
 }
 
 TEST_F(EngineReplayJobsTest, ResumesAfterARestartWithoutRepeatsOrGaps) {
