@@ -3,30 +3,21 @@
 // the API's, bulk replay of dead letters to completion (deliveries/replay/,
 // replay-jobs/), the delivery's request and message (events/), portal links
 // and what a tenant signed in through one sees (and may not do). One
-// Chromium, tests in sequence. A webhookd without those routes (session/ is
-// "no such route") skips the file: see run.mjs.
+// Chromium, tests in sequence.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import {
   assertNoConsoleErrors, launchBrowser, newPage, noHorizontalScroll, portalUrl,
   screenshot, signIn, startReceiver, startWebhookd, stopAll,
 } from './harness.mjs';
 
-let w, rx, ui, ctx, api, page, missing = false;
+let w, rx, ui, ctx, api, page;
 let acme, other, acmeDeliveries = [];
 
 before(async () => {
   rx = await startReceiver();
   w = await startWebhookd();
   api = w.api;
-  const s = await api.raw('GET', 'session/');
-  // A webhookd without the portal's routes: skipped, except under CI.
-  if (s.status === 404 && process.env.CI !== 'true') {
-    missing = true;
-    if (process.env.HOOKLOG_PORTAL_SKIP_FILE) fs.writeFileSync(process.env.HOOKLOG_PORTAL_SKIP_FILE, 'routes');
-    return;
-  }
   ui = await portalUrl(w);
   ctx = await launchBrowser();
 
@@ -60,11 +51,6 @@ afterEach(async () => {
   }
 });
 
-function skipIfMissing(t) {
-  if (missing) t.skip('this webhookd has no portal routes (GET session/ is "no such route")');
-  return missing;
-}
-
 async function operatorPage() {
   page = await newPage(ctx);
   await signIn(page, ui);
@@ -73,7 +59,6 @@ async function operatorPage() {
 }
 
 test('session/: an operator sees every page', async (t) => {
-  if (skipIfMissing(t)) return;
   assert.deepEqual(await api.get('session/'), { kind: 'operator', metadata: null, expires_at: null });
   await operatorPage();
   const nav = await page.locator('header nav a').allTextContents();
@@ -81,7 +66,6 @@ test('session/: an operator sees every page', async (t) => {
 });
 
 test('overview: counts, success rate, latency and the failing endpoints equal the API', async (t) => {
-  if (skipIfMissing(t)) return;
   await operatorPage();
   await page.goto(ui + '#/overview');
   await page.waitForSelector('[data-testid=counts]');
@@ -117,7 +101,6 @@ test('overview: counts, success rate, latency and the failing endpoints equal th
 });
 
 test('delivery detail: the request sent and the message with all its deliveries', async (t) => {
-  if (skipIfMissing(t)) return;
   await operatorPage();
   const id = acmeDeliveries[0];
   await page.goto(ui + '#/deliveries/' + id);
@@ -138,7 +121,6 @@ test('delivery detail: the request sent and the message with all its deliveries'
 });
 
 test('bulk replay: "Replay all N" confirms N, then a progress bar runs to done', async (t) => {
-  if (skipIfMissing(t)) return;
   await api.ok('PATCH', `endpoints/${other.id}/`, { url: rx.url + '/other-fixed' });
   await operatorPage();
   await page.goto(ui + '#/deliveries?status=dead_letter&endpoint_id=' + other.id);
@@ -167,7 +149,6 @@ test('bulk replay: "Replay all N" confirms N, then a progress bar runs to done',
 });
 
 test('portal links: an operator makes one; the tenant sees only its endpoints and is refused elsewhere', async (t) => {
-  if (skipIfMissing(t)) return;
   await operatorPage();
   await page.goto(ui + '#/links');
   await page.fill('#mk0', 'customer');
@@ -231,7 +212,6 @@ test('portal links: an operator makes one; the tenant sees only its endpoints an
 });
 
 test('390 px: portal links page; an expired or forged link lands on sign-in with the reason', async (t) => {
-  if (skipIfMissing(t)) return;
   await operatorPage();
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(ui + '#/links');

@@ -445,13 +445,6 @@ TEST_F(PortalTest, DeliveryShowsItsRequest) {
   (void)std_ep;
 }
 
-// GetStats and replay jobs are the engine's (branch engine); until they
-// land the engine answers "not implemented yet" and these skip.
-bool EngineLacks(const HttpResult& r) {
-  return r.status == 422 &&
-         r.body.find("not implemented yet") != std::string::npos;
-}
-
 TEST_F(PortalTest, StatsValidation) {
   const std::string ep = CreateEndpoint("/s");
   for (const auto& [q, field] :
@@ -480,7 +473,6 @@ TEST_F(PortalTest, StatsOverTheScope) {
   MakeTenants();
   for (const auto& d : Publish("s.x")) WaitForStatus(d, "delivered");
   HttpResult r = Call("GET", "stats/");
-  if (EngineLacks(r)) GTEST_SKIP() << "engine GetStats not merged yet";
   ASSERT_EQ(r.status, 200) << r.body;
   Json all(r.body);
   EXPECT_EQ(all.Str("bucket"), "1m");
@@ -527,7 +519,6 @@ TEST_F(PortalTest, ReplayJobs) {
   ASSERT_FALSE(acme_dead.empty());
   rx_->SetReply("/acme1", hooklog::receiver::Reply{.status = 200});
   HttpResult r = As(acme_, "POST", "deliveries/replay/", "{}");
-  if (EngineLacks(r)) GTEST_SKIP() << "engine replay jobs not merged yet";
   ASSERT_EQ(r.status, 202) << r.body;
   Json job(r.body);
   EXPECT_FALSE(job.Bool("existing"));
