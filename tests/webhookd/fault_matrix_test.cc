@@ -3,7 +3,8 @@
 // name that cannot resolve), delivered by an in-process webhookd, and
 // asserted only through its REST API: the final status, the number of
 // attempts, http_status_code / response_body (null exactly when no response
-// came, docs/api.md), the error class, next_attempt_at, and Retry-After spacing.
+// came, docs/api.md), the error class, next_attempt_at, and Retry-After
+// spacing.
 //
 // Short retry schedules keep every case to a few seconds under ASan.
 #include <gtest/gtest.h>
@@ -22,9 +23,9 @@
 namespace webhookd_test {
 namespace {
 
+using hooklog::receiver::Receiver;
 using hooklog::receiver::Reply;
 using hooklog::receiver::Sequence;
-using hooklog::receiver::Receiver;
 using namespace std::chrono_literals;
 
 // "2026-11-27T02:09:04Z" -> Unix seconds; -1 when malformed.

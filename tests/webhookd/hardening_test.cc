@@ -22,8 +22,8 @@
 namespace webhookd_test {
 namespace {
 
-using hooklog::receiver::Reply;
 using hooklog::receiver::Receiver;
+using hooklog::receiver::Reply;
 using namespace std::chrono_literals;
 
 // How many responses `raw` holds: status lines, which follow the previous
