@@ -4,6 +4,7 @@
 // lock; "durable" means "visible to every later read" here, since nothing
 // survives the process.
 #include <algorithm>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <set>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 
 #include "hooklog/storage.h"
+#include "storage/lease_table.h"
 #include "storage/query_match.h"
 
 namespace hooklog {
@@ -89,8 +91,17 @@ Result<typename Map::mapped_type> Find(const Map& rows, const Key& id,
 
 class MemoryStorage : public Storage {
  public:
+  explicit MemoryStorage(std::shared_ptr<Clock> clock)
+      : clock_(clock ? std::move(clock) : SystemClock()) {}
+
   Result<uint64_t> Append(WriteBatch* batch) override {
     std::unique_lock lock(mu_);
+    batch->fenced.clear();
+    if (!batch->fences.empty() &&
+        !leases_.CheckFences(batch->fences, clock_->Now(), &batch->fenced)) {
+      return Status::FailedPrecondition(
+          "the batch's partition lease has lapsed or passed to another node");
+    }
     for (Event& e : batch->events) {
       e.seq = ++last_seq_;
       log_.push_back(e);
@@ -119,7 +130,19 @@ class MemoryStorage : public Storage {
       stats_[{b.endpoint_id, b.minute}].Add(b.counts);
     }
     for (const ReplayJob& j : batch->replay_jobs) replay_jobs_[j.id] = j;
+    if (!batch->events.empty()) appended_.notify_all();
     return last_seq_;
+  }
+
+  Result<LeaseView> SyncLeases(const LeaseSync& sync) override {
+    HOOKLOG_RETURN_IF_ERROR(ValidateLeaseSync(sync));
+    std::unique_lock lock(mu_);
+    return leases_.Sync(sync, clock_->Now());
+  }
+
+  void WaitForAppends(Duration timeout) override {
+    std::unique_lock lock(mu_);
+    appended_.wait_for(lock, timeout);
   }
 
   uint64_t LastSequence() const override {
@@ -249,7 +272,10 @@ class MemoryStorage : public Storage {
     }
   }
 
+  const std::shared_ptr<Clock> clock_;
   mutable std::shared_mutex mu_;
+  std::condition_variable_any appended_;  // notified under mu_ by Append
+  LeaseTable leases_;
   uint64_t last_seq_ = 0;
   std::vector<Event> log_;
   std::unordered_map<EndpointId, Endpoint, IdHash> endpoints_;
@@ -268,8 +294,8 @@ class MemoryStorage : public Storage {
 
 }  // namespace
 
-std::unique_ptr<Storage> NewMemoryStorage() {
-  return std::make_unique<MemoryStorage>();
+std::unique_ptr<Storage> NewMemoryStorage(std::shared_ptr<Clock> clock) {
+  return std::make_unique<MemoryStorage>(std::move(clock));
 }
 
 }  // namespace hooklog

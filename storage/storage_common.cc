@@ -1,5 +1,6 @@
 // Pieces of the Storage contract shared by every adapter.
 #include <cstdio>
+#include <thread>
 
 #include "hooklog/storage.h"
 
@@ -25,6 +26,41 @@ void WriteBatch::Merge(WriteBatch&& other) {
   MoveAppend(&idempotency, &other.idempotency);
   MoveAppend(&stats, &other.stats);
   MoveAppend(&replay_jobs, &other.replay_jobs);
+  MoveAppend(&fences, &other.fences);
+}
+
+Result<LeaseView> Storage::SyncLeases(const LeaseSync&) {
+  return Status::FailedPrecondition(
+      "this storage does not support partition leases (cluster mode needs a "
+      "shared store such as PostgreSQL)");
+}
+
+void Storage::WaitForAppends(Duration timeout) {
+  std::this_thread::sleep_for(timeout);
+}
+
+Status Storage::LoadActiveOf(
+    const std::vector<EndpointId>& endpoints,
+    const std::function<void(const Delivery&)>& on_delivery) {
+  for (const EndpointId& id : endpoints) {
+    for (DeliveryStatus st : {DeliveryStatus::kPending, DeliveryStatus::kFailed,
+                              DeliveryStatus::kRateLimited}) {
+      DeliveryQuery q;
+      q.endpoint_id = id;
+      q.status = st;
+      q.page_size = kMaxPageSize;
+      q.count_total = false;
+      for (;;) {
+        Result<Page<Delivery>> r = ListDeliveries(q);
+        if (!r.ok()) return r.status();
+        const Page<Delivery>& page = *r;
+        for (const Delivery& d : page.items) on_delivery(d);
+        if (page.next_cursor.empty()) break;
+        q.cursor = page.next_cursor;
+      }
+    }
+  }
+  return Status::Ok();
 }
 
 // A cursor is "c1" + 48 hex digits: created_at, id.hi, id.lo. It is opaque

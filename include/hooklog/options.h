@@ -59,6 +59,33 @@ struct OperationalEvent {
 };
 std::string_view OperationalEventKindName(OperationalEvent::Kind kind);
 
+// Running as one node of several sharing one store (docs/scale-out.md).
+// Endpoints are hashed into `partitions`; the node leases a fair share of
+// them through Storage::SyncLeases and attempts only their deliveries,
+// follows the other nodes' writes through the store's log, and fences every
+// write it makes as a partition's owner with the lease's epoch.
+struct ClusterOptions {
+  // Empty: a single node (the engine attempts every delivery and takes no
+  // leases). Otherwise this node's name, unique in the cluster (1..128
+  // bytes).
+  std::string node_id;
+  // Fixed for the life of the store (the first node's count is kept; a node
+  // with another count is refused). 1..4096.
+  uint32_t partitions = 64;
+  // A lease lasts this long without renewal; renewed every ttl / 3. A node
+  // that cannot renew stops attempting at ttl - renew interval on its own
+  // clock, before anyone else may take over.
+  Duration lease_ttl = std::chrono::seconds(10);
+  // The longest wait between two reads of other nodes' writes when the
+  // store sends no notification (Storage::WaitForAppends).
+  Duration follow_interval = std::chrono::milliseconds(100);
+  // Test sends and replays received by a node that does not own the
+  // endpoint are attempted by the owner; the caller is answered when the
+  // owner's first attempt is in the log, or with Unavailable after
+  // attempt_timeout + this.
+  Duration forward_timeout = std::chrono::seconds(10);
+};
+
 struct EngineOptions {
   RetryPolicy retry;
 
@@ -102,6 +129,9 @@ struct EngineOptions {
   // land in the due queue at once).
   uint32_t replay_job_page_size = 50;
   size_t replay_job_max_waiting = 2000;
+
+  // Several nodes over one store; off by default (ClusterOptions::node_id).
+  ClusterOptions cluster;
 
   // Where time comes from; SystemClock() when null.
   std::shared_ptr<Clock> clock;

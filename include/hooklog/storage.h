@@ -33,6 +33,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hooklog/clock.h"
 #include "hooklog/event.h"
 #include "hooklog/status.h"
 #include "hooklog/types.h"
@@ -49,6 +50,60 @@ struct IdempotencyRecord {
                          const IdempotencyRecord&) = default;
 };
 
+// ---- Partition leases: several engines (nodes) sharing one store ----------
+//
+// In cluster mode (EngineOptions::cluster) endpoints are hashed into a fixed
+// number of partitions and each node attempts only the deliveries of the
+// partitions it leases. A lease is granted for a TTL on the STORE's clock
+// and carries an epoch, bumped every time it is granted, so that
+// (partition, epoch) names one grant. Writes a node makes as a partition's
+// owner carry that fence and are refused once the grant has lapsed or
+// passed to another node (docs/scale-out.md).
+
+// One grant: the partition and the epoch it was granted at.
+struct LeaseFence {
+  uint32_t partition = 0;
+  uint64_t epoch = 0;
+  friend bool operator==(const LeaseFence&, const LeaseFence&) = default;
+};
+
+struct PartitionLease {
+  uint32_t partition = 0;
+  std::string owner;         // node id; "" when never granted
+  uint64_t epoch = 0;        // 0 when never granted
+  Timestamp expires_at = 0;  // store clock; held while now < expires_at
+  friend bool operator==(const PartitionLease&,
+                         const PartitionLease&) = default;
+};
+
+// One node's heartbeat and lease requests, applied in one atomic step.
+struct LeaseSync {
+  std::string node_id;      // 1..128 bytes
+  uint32_t partitions = 0;  // the cluster's count (1..4096); the first sync
+                            // of a store fixes it, another count is refused
+  Duration ttl{0};          // > 0: a granted or renewed lease lasts this long
+  // Extended to now + ttl when still held by node_id at that epoch and not
+  // lapsed; otherwise left alone (the view shows the lease is gone).
+  std::vector<LeaseFence> renew;
+  // Lapse now (expires_at = now) when held by node_id at that epoch, so
+  // another node may take it at once.
+  std::vector<LeaseFence> release;
+  // Granted to node_id (epoch + 1, expires now + ttl) when lapsed or never
+  // granted; left alone when held by anyone, node_id included.
+  std::vector<uint32_t> acquire;
+  // The node stops: after the releases it is forgotten at once instead of
+  // after its ttl, so the others rebalance without waiting.
+  bool leaving = false;
+};
+
+struct LeaseView {
+  Timestamp now = 0;                   // the store clock at the sync
+  std::vector<PartitionLease> leases;  // every partition, by number
+  // Nodes whose last sync is younger than their ttl, sorted; node_id among
+  // them unless leaving.
+  std::vector<std::string> nodes;
+};
+
 // One atomic unit: events plus the rows they produce.
 struct WriteBatch {
   std::vector<Event> events;         // seq assigned by Append, in order
@@ -60,6 +115,14 @@ struct WriteBatch {
   // zero; the same bucket may appear more than once.
   std::vector<StatsBucket> stats;
   std::vector<ReplayJob> replay_jobs;  // upserted by id
+  // Cluster mode: the batch is stored only if, at commit, every fence's
+  // partition is held at that epoch and not lapsed (store clock; an adapter
+  // must make the check and the write one atomic step). Otherwise NOTHING is
+  // stored, Append answers FailedPrecondition and `fenced` lists the
+  // partitions that failed. Only engines in cluster mode set fences, over
+  // adapters that implement SyncLeases. Duplicates are allowed.
+  std::vector<LeaseFence> fences;
+  std::vector<uint32_t> fenced;  // out: set by a refused Append
 
   bool empty() const {
     return events.empty() && endpoints.empty() && messages.empty() &&
@@ -123,6 +186,31 @@ class Storage {
       const std::function<void(const Endpoint&)>& on_endpoint,
       const std::function<void(const Delivery&)>& on_delivery) = 0;
 
+  // ---- Cluster mode (see LeaseSync). Adapters one process owns (RocksDB)
+  // keep the defaults; an adapter several nodes share implements all three.
+
+  // Heartbeats sync.node_id and applies its renewals, releases and
+  // acquisitions in ONE atomic step, then answers the whole table.
+  // InvalidArgument for a bad request (empty node id, zero ttl, a
+  // partition >= partitions), FailedPrecondition when the store was set up
+  // with another partition count, Unavailable when unreachable. Default:
+  // FailedPrecondition ("does not support partition leases").
+  virtual Result<LeaseView> SyncLeases(const LeaseSync& sync);
+  // Blocks until another store sharing this log may have appended
+  // (PostgreSQL: LISTEN/NOTIFY) or `timeout` passes; early returns are
+  // allowed. Default: sleeps `timeout`. Cluster-mode engines follow other
+  // nodes' writes with ReadLog after each return.
+  virtual void WaitForAppends(Duration timeout);
+  // Every non-terminal delivery of `endpoints` (a partition just leased).
+  // Default: through ListDeliveries.
+  virtual Status LoadActiveOf(
+      const std::vector<EndpointId>& endpoints,
+      const std::function<void(const Delivery&)>& on_delivery);
+
+  // Whether the store can be reached now (webhookd's /healthz): a round trip
+  // for a server, OK for an embedded store (the default).
+  virtual Status CheckHealth() { return Status::Ok(); }
+
   // Retention watermark: terminal deliveries created before this time may
   // have been removed (with their contributions to the counters and, once
   // no delivery row refers to it, their message). 0 (the default) means
@@ -184,6 +272,18 @@ class ForwardingStorage : public Storage {
     return target_->LoadActive(on_endpoint, on_delivery);
   }
   Timestamp PrunedBefore() const override { return target_->PrunedBefore(); }
+  Result<LeaseView> SyncLeases(const LeaseSync& sync) override {
+    return target_->SyncLeases(sync);
+  }
+  void WaitForAppends(Duration timeout) override {
+    target_->WaitForAppends(timeout);
+  }
+  Status LoadActiveOf(
+      const std::vector<EndpointId>& endpoints,
+      const std::function<void(const Delivery&)>& on_delivery) override {
+    return target_->LoadActiveOf(endpoints, on_delivery);
+  }
+  Status CheckHealth() override { return target_->CheckHealth(); }
 
   Storage* target() const { return target_; }
 
@@ -193,8 +293,10 @@ class ForwardingStorage : public Storage {
 };
 
 // A Storage held in memory: nothing survives the process. For tests and
-// ephemeral embedding.
-std::unique_ptr<Storage> NewMemoryStorage();
+// ephemeral embedding. It implements partition leases too (on `clock`,
+// SystemClock() when null), so that several engines in one process can
+// share it as a cluster (tests of cluster mode).
+std::unique_ptr<Storage> NewMemoryStorage(std::shared_ptr<Clock> clock = {});
 
 // A versioned binary encoding of a ReplayJob (every field), for adapters
 // that keep the job as one value. Decode gives Corruption (never a crash)

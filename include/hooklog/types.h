@@ -311,6 +311,18 @@ struct EngineStats {
       5, 10, 25, 50, 100, 250, 500, 1000, 5000, 15000};
   uint64_t latency_buckets[kLatencyBuckets + 1] = {};  // last: +Inf
   double latency_sum_ms = 0;
+  // Cluster mode (EngineOptions::cluster); all 0 for a single node.
+  uint64_t partitions_owned = 0;
+  uint64_t partitions_total = 0;
+  uint64_t cluster_nodes = 0;  // live nodes in the last lease view
+  uint64_t lease_syncs = 0;    // successful SyncLeases round trips
+  uint64_t lease_sync_failures = 0;
+  uint64_t leases_acquired = 0;
+  uint64_t leases_released = 0;   // given up on purpose (rebalance, stop)
+  uint64_t leases_lost = 0;       // lapsed, stolen or fenced
+  uint64_t fenced_appends = 0;    // batches refused for a lost lease
+  uint64_t log_followed = 0;      // other nodes' events read from the log
+  bool storage_reachable = true;  // the last lease sync / append got through
 };
 
 // --- Delivery statistics: the time series behind the portal's charts -----
