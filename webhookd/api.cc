@@ -99,7 +99,10 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     if (req.method() != http::verb::get) {
       return done(MethodNotAllowedResponse("GET, HEAD"));
     }
-    return done(JsonResponse(200, R"({"status":"ok"})"));
+    int status = 200;
+    std::string body =
+        RenderHealth(engine_->Stats(), options_.node_id, &status);
+    return done(JsonResponse(status, body));
   }
   // An API key, when sent, decides alone: a wrong one is refused even
   // beside a valid token.
@@ -151,7 +154,7 @@ void Api::Handle(HttpRequest req, std::function<void(HttpResponse)> done) {
     HttpResponse res{http::status::ok, 11};
     res.set(http::field::content_type,
             "text/plain; version=0.0.4; charset=utf-8");
-    res.body() = RenderMetrics(engine_->Stats());
+    res.body() = RenderMetrics(engine_->Stats(), options_.node_id);
     res.prepare_payload();
     return done(std::move(res));
   }

@@ -49,6 +49,9 @@ struct ApiOptions {
   bool ui_enabled = true;
   // The portal's files (PortalAssets(); empty: built without the portal).
   std::span<const PortalAsset> portal_assets;
+  // This node's id in cluster mode (EngineOptions::cluster.node_id), shown
+  // by /healthz and /metrics; "": a single node without leases.
+  std::string node_id;
 };
 
 class Api {
@@ -78,8 +81,17 @@ class Api {
   std::string public_url_;  // guarded by url_mu_
 };
 
-// Prometheus text exposition (version 0.0.4) of the engine's stats.
-std::string RenderMetrics(const hooklog::EngineStats& stats);
+// Prometheus text exposition (version 0.0.4) of the engine's stats. With a
+// node id (cluster mode) the cluster families and an info metric carrying
+// the id (hooklog_node_info{node_id="..."} 1) are added.
+std::string RenderMetrics(const hooklog::EngineStats& stats,
+                          std::string_view node_id = {});
+
+// /healthz's body: {"status":"ok"|"unavailable","storage":"reachable"|
+// "unreachable"} plus, with a node id, "node_id" and "partitions_owned".
+// *http_status is 200, or 503 when the store is unreachable.
+std::string RenderHealth(const hooklog::EngineStats& stats,
+                         std::string_view node_id, int* http_status);
 
 }  // namespace webhookd
 

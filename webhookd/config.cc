@@ -1,6 +1,7 @@
 #include "webhookd/config.h"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
 #include <array>
 #include <charconv>
@@ -78,6 +79,27 @@ std::string SchemaProblem(std::string_view name) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
       return "a schema name may hold only a-z, 0-9 and _";
     }
+  }
+  return "";
+}
+
+constexpr size_t kMaxNodeIdLength = 128;
+constexpr uint32_t kMaxPartitions = 4096;
+
+bool NodeIdChar(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+// Why `id` cannot be a node id, or "" when it can. Node ids appear in
+// lease rows, logs and metric labels: a small alphabet keeps them safe in
+// all three without quoting.
+std::string NodeIdProblem(std::string_view id) {
+  if (id.empty() || id.size() > kMaxNodeIdLength) {
+    return "a node id has 1 to 128 characters";
+  }
+  for (char c : id) {
+    if (!NodeIdChar(c)) return "a node id may hold only A-Z, a-z, 0-9, . _ -";
   }
   return "";
 }
@@ -165,6 +187,21 @@ std::string NewApiKey() {
   return key;
 }
 
+std::string DefaultNodeId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  std::string id;
+  for (const char* p = host; *p != '\0'; ++p) {
+    id += NodeIdChar(*p) ? *p : '_';
+  }
+  if (id.empty()) id = "node";
+  const std::string pid = "-" + std::to_string(getpid());
+  if (id.size() + pid.size() > kMaxNodeIdLength) {
+    id.resize(kMaxNodeIdLength - pid.size());
+  }
+  return id + pid;
+}
+
 bool ParseListen(std::string_view text, std::string* host, uint16_t* port) {
   size_t colon;
   std::string_view h;
@@ -203,6 +240,8 @@ std::string UsageText() {
          "                [--operator-url URL] [--auto-disable-after DUR]\n"
          "                [--circuit-failures N] [--circuit-open-for DUR]\n"
          "                [--no-ui] [--public-url URL]\n"
+         "                [--node-id NAME] [--lease-ttl DUR] [--partitions N]"
+         "   (with --storage)\n"
          "       webhookd keygen\n"
          "\n"
          "  --listen HOST:PORT       address to serve on (default "
@@ -210,8 +249,8 @@ std::string UsageText() {
          "  --data-dir DIR           RocksDB data directory (default ./data)"
          "   [HOOKLOG_DATA_DIR]\n"
          "  --storage URL            postgresql://... (or postgres://): "
-         "store in PostgreSQL instead of RocksDB; one node per schema   "
-         "[HOOKLOG_STORAGE]\n"
+         "store in PostgreSQL instead of RocksDB; the nodes sharing a schema "
+         "form a cluster   [HOOKLOG_STORAGE]\n"
          "  --storage-schema NAME    PostgreSQL schema (default hooklog)   "
          "[HOOKLOG_STORAGE_SCHEMA]\n"
          "  --api-key KEY            accepted X-API-Key value; repeatable; at "
@@ -238,6 +277,15 @@ std::string UsageText() {
          "   [HOOKLOG_NO_UI=1]\n"
          "  --public-url URL         base of portal-link URLs (default "
          "http://<listen address>)   [HOOKLOG_PUBLIC_URL]\n"
+         "  --node-id NAME           this node's name in the cluster, unique "
+         "(A-Z a-z 0-9 . _ -, up to 128; default <hostname>-<pid>); needs "
+         "--storage   [HOOKLOG_NODE_ID]\n"
+         "  --lease-ttl DUR          how long a partition lease lasts without "
+         "renewal (default 10s, at least 300ms); needs --storage   "
+         "[HOOKLOG_LEASE_TTL]\n"
+         "  --partitions N           partitions the endpoints are spread over "
+         "(1..4096, default 64; the first node fixes it); needs --storage   "
+         "[HOOKLOG_PARTITIONS]\n"
          "  (endpoints may set their own protection settings through the "
          "API)\n"
          "  keygen                   print a new API key "
@@ -368,6 +416,43 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
     c.public_url = v;
     return std::string();
   };
+  // The cluster settings need --storage; the first source that set one is
+  // named when it is missing.
+  std::string cluster_source;
+  auto set_node_id = [&](std::string_view v, std::string_view source) {
+    std::string problem = NodeIdProblem(v);
+    if (!problem.empty()) {
+      return std::string(source) + ": " + problem + ", got '" + std::string(v) +
+             "'";
+    }
+    c.node_id = v;
+    if (cluster_source.empty()) cluster_source = source;
+    return std::string();
+  };
+  auto set_lease_ttl = [&](std::string_view v, std::string_view source) {
+    auto d = hooklog::ParseDuration(v);
+    if (!d.ok() || *d < kMinLeaseTtl) {
+      return std::string(source) +
+             ": expected a duration of at least 300ms like 10s, got '" +
+             std::string(v) + "'";
+    }
+    c.lease_ttl = *d;
+    if (cluster_source.empty()) cluster_source = source;
+    return std::string();
+  };
+  auto set_partitions = [&](std::string_view v, std::string_view source) {
+    uint32_t n = 0;
+    auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (r.ec != std::errc() || r.ptr != v.data() + v.size() || n < 1 ||
+        n > kMaxPartitions) {
+      return std::string(source) +
+             ": expected a number of partitions from 1 to 4096, got '" +
+             std::string(v) + "'";
+    }
+    c.partitions = n;
+    if (cluster_source.empty()) cluster_source = source;
+    return std::string();
+  };
   auto add_key = [&](std::string_view v, std::string_view source) {
     std::string problem = ApiKeyProblem(v);
     if (!problem.empty()) return std::string(source) + ": " + problem;
@@ -443,6 +528,15 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
   if (const char* v = getenv("HOOKLOG_PUBLIC_URL"); err.empty() && v && *v) {
     err = set_public_url(v, "HOOKLOG_PUBLIC_URL");
   }
+  if (const char* v = getenv("HOOKLOG_NODE_ID"); err.empty() && v && *v) {
+    err = set_node_id(v, "HOOKLOG_NODE_ID");
+  }
+  if (const char* v = getenv("HOOKLOG_LEASE_TTL"); err.empty() && v && *v) {
+    err = set_lease_ttl(v, "HOOKLOG_LEASE_TTL");
+  }
+  if (const char* v = getenv("HOOKLOG_PARTITIONS"); err.empty() && v && *v) {
+    err = set_partitions(v, "HOOKLOG_PARTITIONS");
+  }
   if (!err.empty()) return fail(err);
 
   bool keys_from_flags = false;
@@ -501,7 +595,9 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
                arg == "--log-level" || arg == "--operator-url" ||
                arg == "--auto-disable-after" || arg == "--circuit-failures" ||
                arg == "--circuit-open-for" || arg == "--storage" ||
-               arg == "--storage-schema" || arg == "--public-url") {
+               arg == "--storage-schema" || arg == "--public-url" ||
+               arg == "--node-id" || arg == "--lease-ttl" ||
+               arg == "--partitions") {
       if (!take(&v)) return fail(std::string(arg) + " needs a value");
     } else {
       return fail("unknown argument '" + std::string(arg) + "'");
@@ -538,6 +634,12 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
       err = set_open_for(v, "--circuit-open-for");
     } else if (arg == "--public-url") {
       err = set_public_url(v, "--public-url");
+    } else if (arg == "--node-id") {
+      err = set_node_id(v, "--node-id");
+    } else if (arg == "--lease-ttl") {
+      err = set_lease_ttl(v, "--lease-ttl");
+    } else if (arg == "--partitions") {
+      err = set_partitions(v, "--partitions");
     }
     if (!err.empty()) return fail(err);
   }
@@ -551,6 +653,12 @@ ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv) {
         "--storage-schema (or HOOKLOG_STORAGE_SCHEMA) needs --storage: the "
         "RocksDB store has no schema");
   }
+  if (c.storage.empty() && !cluster_source.empty()) {
+    return fail(cluster_source +
+                " needs --storage (or HOOKLOG_STORAGE): the embedded RocksDB "
+                "store is one node; a cluster shares a PostgreSQL schema");
+  }
+  if (!c.storage.empty() && c.node_id.empty()) c.node_id = DefaultNodeId();
   if (!c.storage.empty() && !c.operator_url.empty()) {
     return fail(
         "--operator-url is not supported with --storage yet: its outbox is a "

@@ -29,9 +29,15 @@ struct Config {
   std::string data_dir = "./data";
   // "": the embedded RocksDB store in data_dir. Otherwise a postgresql:// or
   // postgres:// URI (a libpq conninfo): the PostgreSQL store, in the schema
-  // storage_schema, held exclusively (one node per schema).
+  // storage_schema, shared by every node of the cluster.
   std::string storage;
   std::string storage_schema = "hooklog";
+  // Cluster mode (hooklog::ClusterOptions): on whenever `storage` is set (a
+  // single node is a cluster of one), never with RocksDB. ParseArgs fills
+  // node_id with DefaultNodeId() when none is given.
+  std::string node_id;
+  hooklog::Duration lease_ttl = std::chrono::seconds(10);
+  uint32_t partitions = 64;
   std::vector<std::string> api_keys;
   bool allow_private_targets = false;
   // Empty: the engine's default schedule.
@@ -82,14 +88,24 @@ struct ParsedArgs {
 // 0/false/no/off), HOOKLOG_RETRY_SCHEDULE, HOOKLOG_ATTEMPT_TIMEOUT,
 // HOOKLOG_LOG_LEVEL, HOOKLOG_OPERATOR_URL, HOOKLOG_AUTO_DISABLE_AFTER,
 // HOOKLOG_CIRCUIT_FAILURES, HOOKLOG_CIRCUIT_OPEN_FOR, HOOKLOG_NO_UI,
-// HOOKLOG_PUBLIC_URL, then the flags. Requires
-// at least one API key for kServe. A storage URL excludes a data directory
-// (flag or variable) and --operator-url (whose outbox is a RocksDB store in
-// the data directory).
+// HOOKLOG_PUBLIC_URL, HOOKLOG_NODE_ID, HOOKLOG_LEASE_TTL,
+// HOOKLOG_PARTITIONS, then the flags. Requires at least one API key for
+// kServe. A storage URL excludes a data directory (flag or variable) and
+// --operator-url (whose outbox is a RocksDB store in the data directory);
+// the cluster settings (node id, lease TTL, partitions) need one.
 using GetEnv = std::function<const char*(const char*)>;
 ParsedArgs ParseArgs(int argc, const char* const* argv, const GetEnv& getenv);
 
 std::string UsageText();
+
+// "<hostname>-<pid>", reduced to the characters a node id may hold
+// (A-Z a-z 0-9 . _ -) and to at most 128 of them.
+std::string DefaultNodeId();
+
+// The shortest lease TTL accepted (--lease-ttl): renewals every ttl / 3
+// must fit several PostgreSQL round trips.
+inline constexpr hooklog::Duration kMinLeaseTtl =
+    std::chrono::milliseconds(300);
 
 // "HOST:PORT" or "[v6]:PORT". False on a malformed value.
 bool ParseListen(std::string_view text, std::string* host, uint16_t* port);

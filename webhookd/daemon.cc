@@ -26,9 +26,9 @@ hooklog::Result<std::unique_ptr<hooklog::Storage>> OpenStorage(
 #ifdef WEBHOOKD_WITH_POSTGRES
   hooklog::PostgresOptions popts;
   popts.schema = c.storage_schema;
-  // No partition leases yet: two nodes on one schema would both attempt
-  // every delivery, so the schema is held by one node (docs/postgres.md).
-  popts.exclusive = true;
+  // Shared: every node on the schema is a member of one cluster, and the
+  // partition leases decide who attempts what (docs/webhookd.md).
+  popts.exclusive = false;
   return hooklog::OpenPostgresStorage(c.storage, popts);
 #else
   return hooklog::Status::FailedPrecondition(
@@ -60,6 +60,13 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
     if (*c.circuit_failures != 0) {
       eopts.circuit_breaker.consecutive_failures = *c.circuit_failures;
     }
+  }
+  if (!c.storage.empty()) {
+    // Always a cluster on PostgreSQL, of one node or more: leases cost a
+    // round trip every ttl / 3 and let another node join at any time.
+    eopts.cluster.node_id = c.node_id;
+    eopts.cluster.partitions = c.partitions;
+    eopts.cluster.lease_ttl = c.lease_ttl;
   }
   if (c.circuit_open_for) {
     eopts.circuit_breaker.open_for = *c.circuit_open_for;
@@ -98,6 +105,7 @@ hooklog::Result<std::unique_ptr<Daemon>> Daemon::Start(Config config) {
   aopts.public_url = c.public_url;
   aopts.ui_enabled = c.ui_enabled;
   aopts.portal_assets = PortalAssets();
+  aopts.node_id = eopts.cluster.node_id;
   d->api_ = std::make_unique<Api>(d->engine_.get(), std::move(aopts));
 
   ServerOptions sopts;

@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
        {"api_keys", std::to_string(c.api_keys.size())},
        {"allow_private_targets", c.allow_private_targets ? "true" : "false"},
        {"retry_schedule", schedule.empty() ? "default" : schedule}});
+  if (!c.storage.empty()) {
+    // Which node this is and the lease settings it joins with: the first
+    // thing to compare when two nodes disagree about who owns what.
+    Log(LogLevel::kInfo, "cluster",
+        {{"node_id", c.node_id},
+         {"partitions", std::to_string(c.partitions)},
+         {"lease_ttl", hooklog::FormatDuration(c.lease_ttl)}});
+  }
   auto daemon = webhookd::Daemon::Start(c);
   if (!daemon.ok()) {
     Log(LogLevel::kError, "cannot start",

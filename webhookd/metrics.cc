@@ -3,6 +3,7 @@
 // line per family.
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "webhookd/api.h"
 
@@ -40,9 +41,68 @@ void Sample(std::string* out, const std::string& name_and_labels,
   *out += '\n';
 }
 
+// A label value per the exposition format: backslash, quote and newline
+// escaped.
+std::string LabelValue(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The cluster families: present only in cluster mode, where the node id
+// names the series (an info metric, so that the other families keep their
+// labels and a join adds the id where wanted).
+void RenderCluster(std::string* out, const hooklog::EngineStats& s,
+                   std::string_view node_id) {
+  Family(out, "hooklog_node_info", "gauge",
+         "This node's id in the cluster (always 1).");
+  Sample(out, "hooklog_node_info{node_id=\"" + LabelValue(node_id) + "\"}",
+         uint64_t{1});
+  Family(out, "hooklog_cluster_partitions_owned", "gauge",
+         "Partitions this node holds a lease on.");
+  Sample(out, "hooklog_cluster_partitions_owned", s.partitions_owned);
+  Family(out, "hooklog_cluster_partitions", "gauge",
+         "Partitions the endpoints are spread over.");
+  Sample(out, "hooklog_cluster_partitions", s.partitions_total);
+  Family(out, "hooklog_cluster_nodes", "gauge",
+         "Live nodes in this node's last lease view.");
+  Sample(out, "hooklog_cluster_nodes", s.cluster_nodes);
+  Family(out, "hooklog_lease_syncs_total", "counter",
+         "Lease round trips to the store that got through.");
+  Sample(out, "hooklog_lease_syncs_total", s.lease_syncs);
+  Family(out, "hooklog_lease_sync_failures_total", "counter",
+         "Lease round trips to the store that failed.");
+  Sample(out, "hooklog_lease_sync_failures_total", s.lease_sync_failures);
+  Family(out, "hooklog_leases_acquired_total", "counter",
+         "Partition leases granted to this node.");
+  Sample(out, "hooklog_leases_acquired_total", s.leases_acquired);
+  Family(out, "hooklog_leases_released_total", "counter",
+         "Partition leases given up on purpose (rebalance, stop).");
+  Sample(out, "hooklog_leases_released_total", s.leases_released);
+  Family(out, "hooklog_leases_lost_total", "counter",
+         "Partition leases lost: lapsed, taken over or fenced.");
+  Sample(out, "hooklog_leases_lost_total", s.leases_lost);
+  Family(out, "hooklog_fenced_appends_total", "counter",
+         "Writes the store refused because a lease had been lost.");
+  Sample(out, "hooklog_fenced_appends_total", s.fenced_appends);
+  Family(out, "hooklog_log_followed_events_total", "counter",
+         "Other nodes' events read from the log.");
+  Sample(out, "hooklog_log_followed_events_total", s.log_followed);
+}
+
 }  // namespace
 
-std::string RenderMetrics(const hooklog::EngineStats& s) {
+std::string RenderMetrics(const hooklog::EngineStats& s,
+                          std::string_view node_id) {
   std::string out;
   Family(&out, "hooklog_deliveries", "gauge", "Deliveries by current status.");
   for (int i = 0; i < hooklog::kDeliveryStatusCount; ++i) {
@@ -97,6 +157,11 @@ std::string RenderMetrics(const hooklog::EngineStats& s) {
   Sample(&out, "hooklog_storage_append_latency_seconds_sum",
          static_cast<double>(s.append_latency_us_total) / 1e6);
   Sample(&out, "hooklog_storage_append_latency_seconds_count", s.appends);
+  Family(&out, "hooklog_storage_reachable", "gauge",
+         "1 when the last round trip to the store got through, else 0.");
+  Sample(&out, "hooklog_storage_reachable",
+         uint64_t{s.storage_reachable ? 1u : 0u});
+  if (!node_id.empty()) RenderCluster(&out, s, node_id);
   return out;
 }
 

@@ -64,7 +64,7 @@ TEST_F(WebhookdTest, HealthzNeedsNoKeyEverythingElseDoes) {
        std::vector<std::string>{"/healthz", "/healthz/"}) {
     HttpResult r = Call("GET", p, "", {});
     EXPECT_EQ(r.status, 200);
-    EXPECT_EQ(r.body, R"({"status":"ok"})");
+    EXPECT_EQ(r.body, R"({"status":"ok","storage":"reachable"})");
   }
   for (const std::string& p :
        std::vector<std::string>{"endpoints/", "deliveries/", "/metrics"}) {
@@ -849,6 +849,65 @@ TEST_F(WebhookdTest, PaginationOver500Deliveries) {
 
 // --- metrics
 // --------------------------------------------------------------------
+
+// /healthz and /metrics render what the engine reports about its store and
+// leases; these cases set the stats directly (a store outage end to end is
+// in tests/cluster).
+TEST(HealthTest, UnreachableStorageAnswers503) {
+  hooklog::EngineStats s;
+  int status = 0;
+  EXPECT_EQ(webhookd::RenderHealth(s, "", &status),
+            R"({"status":"ok","storage":"reachable"})");
+  EXPECT_EQ(status, 200);
+  s.storage_reachable = false;
+  EXPECT_EQ(webhookd::RenderHealth(s, "", &status),
+            R"({"status":"unavailable","storage":"unreachable"})");
+  EXPECT_EQ(status, 503);
+  s.partitions_owned = 7;
+  EXPECT_EQ(webhookd::RenderHealth(s, "node-a", &status),
+            R"({"status":"unavailable","storage":"unreachable",)"
+            R"("node_id":"node-a","partitions_owned":7})");
+  EXPECT_EQ(status, 503);
+}
+
+TEST(HealthTest, MetricsCarryTheClusterFamiliesInClusterModeOnly) {
+  hooklog::EngineStats s;
+  s.partitions_owned = 5;
+  s.partitions_total = 16;
+  s.cluster_nodes = 3;
+  s.lease_syncs = 11;
+  s.lease_sync_failures = 2;
+  s.leases_acquired = 9;
+  s.leases_released = 3;
+  s.leases_lost = 1;
+  s.fenced_appends = 4;
+  s.log_followed = 123;
+  s.storage_reachable = false;
+  const std::string single = webhookd::RenderMetrics(s);
+  EXPECT_NE(single.find("\nhooklog_storage_reachable 0\n"), std::string::npos);
+  EXPECT_EQ(single.find("hooklog_cluster_"), std::string::npos);
+  const std::string node = webhookd::RenderMetrics(s, "node-a");
+  for (const char* line : {
+           "hooklog_node_info{node_id=\"node-a\"} 1",
+           "hooklog_cluster_partitions_owned 5",
+           "hooklog_cluster_partitions 16",
+           "hooklog_cluster_nodes 3",
+           "hooklog_storage_reachable 0",
+           "hooklog_lease_syncs_total 11",
+           "hooklog_lease_sync_failures_total 2",
+           "hooklog_leases_acquired_total 9",
+           "hooklog_leases_released_total 3",
+           "hooklog_leases_lost_total 1",
+           "hooklog_fenced_appends_total 4",
+           "hooklog_log_followed_events_total 123",
+           "# TYPE hooklog_leases_lost_total counter",
+           "# TYPE hooklog_cluster_partitions_owned gauge",
+       }) {
+    EXPECT_NE(node.find(std::string("\n") + line + "\n"), std::string::npos)
+        << line << "\n"
+        << node;
+  }
+}
 
 TEST_F(WebhookdTest, MetricsIsValidPrometheusText) {
   const std::string ep = CreateEndpoint("/m");

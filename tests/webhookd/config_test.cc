@@ -2,6 +2,7 @@
 #include "webhookd/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -292,6 +293,111 @@ TEST(ConfigTest, BadStorageValuesAreClearErrors) {
         << ::testing::PrintToString(c.args) << " -> '" << p.error << "'";
     // A URI's password never reaches the message.
     EXPECT_EQ(p.error.find("secret"), std::string::npos) << p.error;
+  }
+}
+
+TEST(ConfigTest, ClusterDefaultsWithStorage) {
+  // RocksDB: no cluster settings at all.
+  auto p = Parse({"--api-key", kKey});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, "");
+  // PostgreSQL: always a cluster, of one node by default.
+  p = Parse({"--api-key", kKey, "--storage", "postgresql://db/x"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, DefaultNodeId());
+  EXPECT_EQ(p.config.lease_ttl, std::chrono::seconds(10));
+  EXPECT_EQ(p.config.partitions, 64u);
+  // <hostname>-<pid>, in the node id alphabet.
+  const std::string id = DefaultNodeId();
+  EXPECT_TRUE(std::regex_match(id, std::regex("^[A-Za-z0-9._-]{1,128}$")))
+      << id;
+  EXPECT_TRUE(id.ends_with("-" + std::to_string(getpid()))) << id;
+  EXPECT_NE(UsageText().find("--node-id NAME"), std::string::npos);
+  EXPECT_NE(UsageText().find("--lease-ttl DUR"), std::string::npos);
+  EXPECT_NE(UsageText().find("--partitions N"), std::string::npos);
+}
+
+TEST(ConfigTest, ClusterFlagsAndEnvironment) {
+  auto p =
+      Parse({"--api-key", kKey, "--storage", "postgresql://db/x", "--node-id",
+             "node-a.1_x", "--lease-ttl", "1500ms", "--partitions", "16"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, "node-a.1_x");
+  EXPECT_EQ(p.config.lease_ttl, std::chrono::milliseconds(1500));
+  EXPECT_EQ(p.config.partitions, 16u);
+  p = Parse({"--api-key", kKey, "--storage=postgresql://db/x", "--node-id=b",
+             "--lease-ttl=300ms", "--partitions=4096"});
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, "b");
+  EXPECT_EQ(p.config.lease_ttl, std::chrono::milliseconds(300));
+  EXPECT_EQ(p.config.partitions, 4096u);
+  const std::map<std::string, std::string> env = {
+      {"HOOKLOG_STORAGE", "postgresql://db/x"},
+      {"HOOKLOG_NODE_ID", "env-node"},
+      {"HOOKLOG_LEASE_TTL", "2s"},
+      {"HOOKLOG_PARTITIONS", "1"}};
+  p = Parse({"--api-key", kKey}, env);
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, "env-node");
+  EXPECT_EQ(p.config.lease_ttl, std::chrono::seconds(2));
+  EXPECT_EQ(p.config.partitions, 1u);
+  // A flag wins over its variable.
+  p = Parse({"--api-key", kKey, "--node-id", "flag-node", "--lease-ttl", "5s",
+             "--partitions", "8"},
+            env);
+  ASSERT_EQ(p.error, "");
+  EXPECT_EQ(p.config.node_id, "flag-node");
+  EXPECT_EQ(p.config.lease_ttl, std::chrono::seconds(5));
+  EXPECT_EQ(p.config.partitions, 8u);
+}
+
+TEST(ConfigTest, BadClusterValuesAreClearErrors) {
+  struct Case {
+    std::vector<std::string> args;
+    std::map<std::string, std::string> env;
+    std::string error_part;
+  };
+  const std::string pg = "postgresql://db/x";
+  const std::vector<Case> cases = {
+      // Without --storage: the embedded RocksDB is one node.
+      {{"--node-id", "a"}, {}, "--node-id needs --storage"},
+      {{"--lease-ttl", "1s"}, {}, "--lease-ttl needs --storage"},
+      {{"--partitions", "8"}, {}, "--partitions needs --storage"},
+      {{}, {{"HOOKLOG_NODE_ID", "a"}}, "HOOKLOG_NODE_ID needs --storage"},
+      {{}, {{"HOOKLOG_LEASE_TTL", "1s"}}, "HOOKLOG_LEASE_TTL needs --storage"},
+      {{}, {{"HOOKLOG_PARTITIONS", "8"}}, "HOOKLOG_PARTITIONS needs --storage"},
+      {{"--storage", pg, "--node-id", ""}, {}, "--node-id: a node id has 1 to"},
+      {{"--storage", pg, "--node-id", std::string(129, 'n')},
+       {},
+       "--node-id: a node id has 1 to 128 characters"},
+      {{"--storage", pg, "--node-id", "a b"},
+       {},
+       "--node-id: a node id may hold only"},
+      {{"--storage", pg, "--node-id", "a\"b"}, {}, "may hold only"},
+      {{"--storage", pg}, {{"HOOKLOG_NODE_ID", "x/y"}}, "HOOKLOG_NODE_ID: a"},
+      {{"--storage", pg, "--node-id"}, {}, "--node-id needs a value"},
+      {{"--storage", pg, "--lease-ttl", "299ms"},
+       {},
+       "--lease-ttl: expected a duration of at least 300ms"},
+      {{"--storage", pg, "--lease-ttl", "0s"}, {}, "--lease-ttl: expected"},
+      {{"--storage", pg, "--lease-ttl", "-1s"}, {}, "--lease-ttl: expected"},
+      {{"--storage", pg, "--lease-ttl", "ten"}, {}, "--lease-ttl: expected"},
+      {{"--storage", pg}, {{"HOOKLOG_LEASE_TTL", "1"}}, "HOOKLOG_LEASE_TTL:"},
+      {{"--storage", pg, "--partitions", "0"},
+       {},
+       "--partitions: expected a number of partitions from 1 to 4096"},
+      {{"--storage", pg, "--partitions", "4097"}, {}, "--partitions: expected"},
+      {{"--storage", pg, "--partitions", "-1"}, {}, "--partitions: expected"},
+      {{"--storage", pg, "--partitions", "8x"}, {}, "--partitions: expected"},
+      {{"--storage", pg, "--partitions", ""}, {}, "--partitions: expected"},
+      {{"--storage", pg}, {{"HOOKLOG_PARTITIONS", "0"}}, "HOOKLOG_PARTITIONS:"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.insert(args.begin(), {"--api-key", kKey});
+    auto p = Parse(args, c.env);
+    EXPECT_NE(p.error.find(c.error_part), std::string::npos)
+        << ::testing::PrintToString(c.args) << " -> '" << p.error << "'";
   }
 }
 
