@@ -4,6 +4,9 @@
 #   eval "$(scripts/postgres.sh start)"  # starts one, exports its conninfo
 #   scripts/postgres.sh env              # prints the exports again
 #   scripts/postgres.sh stop             # stops it and removes its directory
+#   scripts/postgres.sh halt [dir]       # stops the server, keeps the cluster
+#   scripts/postgres.sh restart [dir]    # starts a halted (or running) server
+#                                        # again, same port and data
 # start prints `export HOOKLOG_TEST_POSTGRES=<conninfo>` (read by
 # tests/postgres) and `export HOOKLOG_PG_DIR=<dir>` (read by env and stop).
 # The cluster lives in one temporary directory (data, log, Unix socket) and
@@ -45,6 +48,22 @@ print_env() {
   echo "export HOOKLOG_TEST_POSTGRES='host=$dir port=$port dbname=hooklog user=postgres'"
 }
 
+# Starts the server of the cluster in $1 on the port recorded there.
+server_start() {
+  local dir=$1 port
+  port=$(cat "$dir/port")
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c shared_buffers=64MB -c max_connections=100" \
+    start >&2 || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
+}
+
+cluster_dir() {
+  local dir=${1:-${HOOKLOG_PG_DIR:-}}
+  [ -n "$dir" ] || die "HOOKLOG_PG_DIR is not set (or pass the directory)"
+  [ -d "$dir/data" ] || die "$dir holds no cluster"
+  echo "$dir"
+}
+
 case "$cmd" in
   start)
     ensure_installed
@@ -58,9 +77,7 @@ case "$cmd" in
     echo "$port" >"$dir/port"
     # Small shared memory: the machine is shared. fsync stays on so that the
     # benchmark measures durable commits.
-    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c port=$port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir -c shared_buffers=64MB -c max_connections=100" \
-      start >&2 || { cat "$dir/server.log" >&2; die "pg_ctl start failed"; }
+    server_start "$dir"
     as_pg "$PG_BIN/psql" -h "$dir" -p "$port" -U postgres -d postgres -qAt \
       -c "CREATE DATABASE hooklog" >&2
     print_env "$dir"
@@ -69,16 +86,27 @@ case "$cmd" in
     [ -n "${HOOKLOG_PG_DIR:-}" ] || die "HOOKLOG_PG_DIR is not set (eval the output of start)"
     print_env "$HOOKLOG_PG_DIR"
     ;;
+  halt)
+    # A database outage for tests: sessions are cut (-m fast), the data
+    # stays for restart.
+    dir=$(cluster_dir "${2:-}")
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    ;;
+  restart)
+    dir=$(cluster_dir "${2:-}")
+    if as_pg "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >&2
+    fi
+    server_start "$dir"
+    ;;
   stop)
-    dir=${2:-${HOOKLOG_PG_DIR:-}}
-    [ -n "$dir" ] || die "HOOKLOG_PG_DIR is not set (or pass the directory)"
-    [ -d "$dir/data" ] || die "$dir holds no cluster"
+    dir=$(cluster_dir "${2:-}")
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >&2 || true
     rm -rf "$dir"
     echo "unset HOOKLOG_PG_DIR HOOKLOG_TEST_POSTGRES"
     ;;
   *)
-    echo "usage: $0 start|env|stop [dir]" >&2
+    echo "usage: $0 start|env|halt|restart|stop [dir]" >&2
     exit 2
     ;;
 esac
