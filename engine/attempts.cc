@@ -19,29 +19,52 @@ DeliveryResult ResultOf(const Delivery& d) {
 }  // namespace
 
 void Attempts::Adopt(const Message& m, const std::vector<Delivery>& rows,
-                     Callback<DeliveryResult> waiter) {
-  if (rows.empty()) return;
-  // One envelope per message, shared by its deliveries and their retries.
-  Body& body = bodies_[m.id];
-  if (!body.envelope) {
-    body.envelope = std::make_shared<const std::string>(WebhookEnvelope(m));
-  }
+                     Callback<DeliveryResult> waiter, bool immediate) {
   for (const Delivery& row : rows) {
-    Active& a = active_[row.id];
-    a.row = row;
-    body.refs++;
-    EndpointState* es = admission_->Find(row.endpoint_id);
-    if (es != nullptr && es->ep.fifo && !row.is_test) {
-      es->fifo.insert({row.created_at, row.id});
+    if (!ctx_->Owns(row.endpoint_id.raw())) continue;  // another node's
+    auto [it, inserted] = active_.try_emplace(row.id);
+    Active& a = it->second;
+    if (inserted) {
+      a.row = row;
+      // One envelope per message, shared by its deliveries and retries.
+      Body& body = bodies_[m.id];
+      if (!body.envelope) {
+        body.envelope = std::make_shared<const std::string>(WebhookEnvelope(m));
+      }
+      body.refs++;
+      EndpointState* es = admission_->Find(row.endpoint_id);
+      if (es != nullptr && es->ep.fifo && !row.is_test) {
+        es->fifo.insert({row.created_at, row.id});
+      }
     }
-    if (waiter) {
+    // Cluster mode: the follower may have adopted it first (it saw the
+    // event before this node's commit completed).
+    if (waiter) a.waiters.push_back(std::move(waiter));
+    if ((a.waiters.size() > 0 || immediate) && !a.busy) {
+      Unschedule(&a);
       a.immediate = true;
-      a.waiters.push_back(std::move(waiter));
       admission_->Admit(row.id, &a);
-    } else {
+    } else if (inserted) {
       Schedule(row.id, &a, row.next_attempt_at);
     }
   }
+}
+
+void Attempts::AdoptLoaded(const Delivery& row) {
+  auto [it, inserted] = active_.try_emplace(row.id);
+  if (!inserted) return;
+  it->second.row = row;
+  bodies_[row.message_id].refs++;
+  Schedule(row.id, &it->second, row.next_attempt_at);
+}
+
+void Attempts::Forget(const DeliveryId& id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Unschedule(&it->second);
+  auto body = bodies_.find(it->second.row.message_id);
+  if (body != bodies_.end() && --body->second.refs == 0) bodies_.erase(body);
+  active_.erase(it);
 }
 
 std::shared_ptr<const std::string> Attempts::EnvelopeFor(const MessageId& mid) {
@@ -62,6 +85,13 @@ std::shared_ptr<const std::string> Attempts::EnvelopeFor(const MessageId& mid) {
 
 bool Attempts::StartAttempt(const DeliveryId& id, Active* a,
                             const EndpointState& es) {
+  if (!ctx_->Owns(es.ep.id.raw())) {
+    // The lease is not renewed in time (storage unreachable, or this
+    // process was paused): wait. Renewed → attempted then; lost → the
+    // partition is dropped and this delivery forgotten.
+    Schedule(id, a, ctx_->Now() + kRetryAfterStorageFailure.count());
+    return false;
+  }
   auto body = EnvelopeFor(a->row.message_id);
   if (!body) {
     // The message row is unreadable right now (storage failing); try
@@ -113,6 +143,18 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
   EndpointState* es = admission_->Find(a.row.endpoint_id);
   admission_->Release(es);
   if (ctx_->aborting) return;  // stays as last recorded; resumes on restart
+  if (a.dropped) {
+    // Its partition was lost while in flight: the new owner attempts it
+    // again; recording this attempt would write over its decisions.
+    a.busy = false;
+    for (auto& w : a.waiters) {
+      w(
+          Status::Unavailable("this node lost the endpoint's partition during "
+                              "the attempt; its new owner attempts it"));
+    }
+    Forget(id);
+    return;
+  }
   metrics_->RecordLatency(r);
   if (r.http_status_code && *r.http_status_code / 100 == 2) {
     HOOKLOG_KILL_POINT("attempt_2xx_before_record");
@@ -169,6 +211,7 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
   if (row.status == DeliveryStatus::kDeadLetter) {
     HOOKLOG_KILL_POINT("dead_letter_before_commit");
   }
+  ctx_->Fence(&b, row.endpoint_id.raw());
   ctx_->Commit(
       std::move(b), [this, id, row = std::move(row), before = std::move(before),
                      ops = std::move(ops)](Status st) {
@@ -177,6 +220,17 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
         Active& a = it->second;
         a.busy = false;
         EndpointState* es = admission_->Find(row.endpoint_id);
+        if (a.dropped) {
+          // The partition was lost meanwhile; what was written (if the
+          // lease still held) the new owner loads, what was refused it
+          // decides again.
+          for (auto& w : a.waiters)
+            w(st.ok() ? Result<DeliveryResult>(ResultOf(row))
+                      : Result<DeliveryResult>(st));
+          Forget(id);
+          if (es != nullptr && before && !st.ok()) es->ep = *before;
+          return;
+        }
         if (!st.ok()) {
           if (before && es != nullptr) es->ep = *before;
           for (auto& w : a.waiters) w(st);
@@ -219,10 +273,18 @@ void Attempts::EndDelivery(const DeliveryId& id, Active* a, Event e) {
     AddStats(&b, row.endpoint_id, ctx_->Now(), DeadLetterStats());
   }
   a->busy = true;
+  ctx_->Fence(&b, row.endpoint_id.raw());
   ctx_->Commit(std::move(b), [this, id, row = std::move(row)](Status st) {
     auto it = active_.find(id);
     if (it == active_.end()) return;
     it->second.busy = false;
+    if (it->second.dropped) {
+      for (auto& w : it->second.waiters)
+        w(st.ok() ? Result<DeliveryResult>(ResultOf(row))
+                  : Result<DeliveryResult>(st));
+      Forget(id);
+      return;
+    }
     if (!st.ok()) {
       Schedule(id, &it->second,
                ctx_->Now() + kRetryAfterStorageFailure.count());

@@ -48,9 +48,19 @@ class Attempts final : public Admission::Starter {
 
   // New durable deliveries of `m` join the active set and are scheduled;
   // with `waiter` (test, replay) the one delivery is attempted at once and
-  // the waiter answered after that attempt.
+  // the waiter answered after that attempt; `immediate` attempts at once
+  // without a waiter (a test another node forwarded). In cluster mode only
+  // deliveries of owned endpoints are adopted; one already active only
+  // gets the waiter.
   void Adopt(const Message& m, const std::vector<Delivery>& rows,
-             Callback<DeliveryResult> waiter = nullptr);
+             Callback<DeliveryResult> waiter = nullptr, bool immediate = false);
+  // A delivery loaded from storage (start-up, a partition just acquired):
+  // scheduled at its next_attempt_at; its envelope is read when due.
+  // Ignored when already active.
+  void AdoptLoaded(const Delivery& row);
+  // Forgets a non-busy delivery of a partition this node lost: nothing is
+  // recorded (the new owner has it).
+  void Forget(const DeliveryId& id);
   // Queues `a` for its next attempt at `at` (0: now).
   void Schedule(const DeliveryId& id, Active* a, Timestamp at) {
     scheduler_->Schedule(id, &a->scheduled, at);

@@ -8,9 +8,67 @@
 
 namespace hooklog {
 
-Committer::Committer(Storage* storage, size_t max_batch_events)
+namespace {
+
+// How many elements of each of a batch's vectors one submission brought.
+struct Extent {
+  size_t n[8];
+};
+
+template <typename T>
+void MoveSlice(std::vector<T>* from, size_t* offset, size_t n,
+               std::vector<T>* to) {
+  to->assign(std::make_move_iterator(from->begin() + *offset),
+             std::make_move_iterator(from->begin() + *offset + n));
+  *offset += n;
+}
+
+Extent ExtentOf(const WriteBatch& b) {
+  return {{b.events.size(), b.endpoints.size(), b.messages.size(),
+           b.deliveries.size(), b.idempotency.size(), b.stats.size(),
+           b.replay_jobs.size(), b.fences.size()}};
+}
+
+// Undoes WriteBatch::Merge: gives each item back the elements it brought.
+void SplitBack(WriteBatch* merged, const std::vector<Extent>& extents,
+               std::vector<WriteBatch*> out) {
+  size_t off[8] = {};
+  for (size_t i = 0; i < out.size(); ++i) {
+    const size_t* n = extents[i].n;
+    WriteBatch* b = out[i];
+    MoveSlice(&merged->events, &off[0], n[0], &b->events);
+    MoveSlice(&merged->endpoints, &off[1], n[1], &b->endpoints);
+    MoveSlice(&merged->messages, &off[2], n[2], &b->messages);
+    MoveSlice(&merged->deliveries, &off[3], n[3], &b->deliveries);
+    MoveSlice(&merged->idempotency, &off[4], n[4], &b->idempotency);
+    MoveSlice(&merged->stats, &off[5], n[5], &b->stats);
+    MoveSlice(&merged->replay_jobs, &off[6], n[6], &b->replay_jobs);
+    MoveSlice(&merged->fences, &off[7], n[7], &b->fences);
+  }
+}
+
+bool FencedBy(const WriteBatch& b, const std::vector<uint32_t>& lost) {
+  for (const LeaseFence& f : b.fences) {
+    for (uint32_t p : lost) {
+      if (f.partition == p) return true;
+    }
+  }
+  return false;
+}
+
+constexpr std::string_view kLeaseLost = "lease lost: ";
+
+}  // namespace
+
+bool IsLeaseLost(const Status& st) {
+  return st.code() == StatusCode::kFailedPrecondition &&
+         st.message().starts_with(kLeaseLost);
+}
+
+Committer::Committer(Storage* storage, size_t max_batch_events, Hooks hooks)
     : storage_(storage),
       max_batch_events_(max_batch_events == 0 ? 1 : max_batch_events),
+      hooks_(std::move(hooks)),
       thread_([this] { Run(); }) {}
 
 Committer::~Committer() { Stop(); }
@@ -56,14 +114,29 @@ void Committer::Run() {
         queue_.pop_front();
       }
     }
+    Write(&items);
+  }
+}
+
+void Committer::Write(std::vector<Item>* items) {
+  while (!items->empty()) {
+    bool fenced = false;
+    for (const Item& it : *items) fenced = fenced || !it.batch.fences.empty();
     WriteBatch merged;
-    if (items.size() == 1) {
-      merged = std::move(items[0].batch);
+    std::vector<Extent> extents;
+    if (items->size() == 1) {
+      merged = std::move((*items)[0].batch);
+      extents.push_back(ExtentOf(merged));
     } else {
-      for (Item& it : items) merged.Merge(std::move(it.batch));
+      for (Item& it : *items) {
+        extents.push_back(ExtentOf(it.batch));
+        merged.Merge(std::move(it.batch));
+      }
       // Every attempt brings its two buckets: sum them per (series,
-      // minute) so that the store adds a handful, not thousands.
-      CompactStats(&merged.stats);
+      // minute) so that the store adds a handful, not thousands. Not when
+      // fenced: a refused batch must split back into its submissions (the
+      // store sums repeated buckets itself).
+      if (!fenced) CompactStats(&merged.stats);
     }
     auto start = std::chrono::steady_clock::now();
     Status st = storage_->Append(&merged).status();
@@ -72,9 +145,39 @@ void Committer::Run() {
             std::chrono::steady_clock::now() - start)
             .count());
     appends_++;
-    // Durable but not yet acknowledged to anyone.
-    if (st.ok()) HOOKLOG_KILL_POINT("append_before_ack");
-    for (Item& it : items) it.done(st);
+    reachable_ = st.code() != StatusCode::kUnavailable;
+    if (st.ok()) {
+      if (hooks_.appended) hooks_.appended(merged);
+      // Durable but not yet acknowledged to anyone.
+      HOOKLOG_KILL_POINT("append_before_ack");
+    }
+    if (st.ok() || merged.fenced.empty() || !fenced) {
+      for (Item& it : *items) it.done(st);
+      items->clear();
+      return;
+    }
+    // Refused for lost leases: nothing was written. The submissions fenced
+    // with a lost partition fail; the others go again.
+    const std::vector<uint32_t> lost = merged.fenced;
+    if (hooks_.fenced) hooks_.fenced(lost);
+    std::vector<WriteBatch*> parts;
+    for (Item& it : *items) parts.push_back(&it.batch);
+    SplitBack(&merged, extents, parts);
+    const Status refused =
+        Status::FailedPrecondition(std::string(kLeaseLost) + st.message());
+    size_t failed = 0;
+    for (const Item& it : *items) failed += FencedBy(it.batch, lost) ? 1 : 0;
+    std::vector<Item> rest;
+    for (Item& it : *items) {
+      // A store naming no partition we fenced with fails everything rather
+      // than loop.
+      if (failed == 0 || FencedBy(it.batch, lost)) {
+        it.done(refused);
+      } else {
+        rest.push_back(std::move(it));
+      }
+    }
+    *items = std::move(rest);
   }
 }
 

@@ -6,6 +6,12 @@
 // each submission's outcome. Submissions are appended in the order they were
 // made, so the log order is the order of decisions.
 //
+// Cluster mode: when the store refuses a merged batch because some of its
+// fences failed (WriteBatch::fenced), the batch is split back into its
+// submissions; those fenced with a failed partition complete with a
+// lease-lost error (IsLeaseLost) and the others are appended again at once,
+// so that one lost lease does not fail a publish that shared its write.
+//
 // Thread-safety: Submit() from any thread; `done` runs on the committer
 // thread and must not block.
 #ifndef HOOKLOG_ENGINE_COMMITTER_H_
@@ -17,6 +23,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "hooklog/storage.h"
 
@@ -26,7 +33,15 @@ class Committer {
  public:
   using Done = std::function<void(Status)>;
 
-  Committer(Storage* storage, size_t max_batch_events);
+  struct Hooks {
+    // After each successful Append, with the merged batch (its events carry
+    // their sequence numbers): the cluster's follower skips them.
+    std::function<void(const WriteBatch&)> appended;
+    // When an Append was refused for these lost partitions.
+    std::function<void(const std::vector<uint32_t>&)> fenced;
+  };
+
+  Committer(Storage* storage, size_t max_batch_events, Hooks hooks = {});
   ~Committer();  // Stop()
 
   void Submit(WriteBatch batch, Done done);
@@ -36,6 +51,8 @@ class Committer {
 
   uint64_t appends() const { return appends_.load(); }
   uint64_t append_latency_us_total() const { return latency_us_.load(); }
+  // False after an Append answered Unavailable, until one gets through.
+  bool storage_reachable() const { return reachable_.load(); }
 
  private:
   struct Item {
@@ -43,15 +60,20 @@ class Committer {
     Done done;
   };
   void Run();
+  // Appends the items (merged); on a fence failure fails the fenced ones
+  // and retries the rest. Completes every item.
+  void Write(std::vector<Item>* items);
 
   Storage* const storage_;
   const size_t max_batch_events_;
+  const Hooks hooks_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
   bool stop_ = false;
   std::atomic<uint64_t> appends_{0};
   std::atomic<uint64_t> latency_us_{0};
+  std::atomic<bool> reachable_{true};
   std::thread thread_;
 };
 

@@ -53,6 +53,17 @@ EngineImpl::EngineImpl(std::unique_ptr<Storage> storage, EngineOptions options)
 EngineImpl::~EngineImpl() { Shutdown(std::chrono::seconds(0)); }
 
 Status EngineImpl::Start() {
+  const bool clustered = !options_.cluster.node_id.empty();
+  if (clustered) {
+    cluster_ =
+        std::make_unique<Cluster>(&ctx_, &io_, storage_.get(), &attempts_,
+                                  &admission_, &metrics_, &replay_jobs_);
+    ctx_.ownership = cluster_.get();
+    HOOKLOG_RETURN_IF_ERROR(cluster_->Join());
+  }
+  // Read before loading: the follower replays from here, so that nothing
+  // another node writes while this one loads is missed.
+  const uint64_t loaded_after = storage_->LastSequence();
   Status st = storage_->LoadActive(
       [&](const Endpoint& ep) {
         admission_.StateOf(ep);
@@ -60,19 +71,33 @@ Status EngineImpl::Start() {
         last_created_at_ = std::max(last_created_at_, ep.created_at);
       },
       [&](const Delivery& d) {
+        // Cluster mode: deliveries are loaded per partition as it is
+        // leased (Cluster), none here.
+        if (clustered) return;
         attempts_.active()[d.id].row = d;
         last_created_at_ = std::max(last_created_at_, d.created_at);
       });
   if (!st.ok()) return st;
   auto jobs = storage_->ListReplayJobs(/*running_only=*/true);
   if (!jobs.ok()) return jobs.status();
+  if (clustered) jobs->clear();  // resumed by their partition's owner
   transport_ = options_.transport_factory
                    ? options_.transport_factory(io_)
                    : NewCurlTransport(io_, options_.transport);
   if (!transport_) return Status::InvalidArgument("transport factory failed");
   attempts_.set_transport(transport_.get());
-  ctx_.committer =
-      std::make_unique<Committer>(storage_.get(), options_.max_batch_events);
+  Committer::Hooks hooks;
+  if (cluster_) {
+    hooks.appended = [c = cluster_.get()](const WriteBatch& b) {
+      c->OnAppended(b);
+    };
+    hooks.fenced = [c = cluster_.get()](const std::vector<uint32_t>& p) {
+      c->OnFenced(p);
+    };
+  }
+  ctx_.committer = std::make_unique<Committer>(
+      storage_.get(), options_.max_batch_events, std::move(hooks));
+  if (cluster_) cluster_->Start(loaded_after);
   // A clock that jumps (a test's fake clock) makes the scheduler look now.
   clock_token_ = ctx_.clock->AddObserver(
       [this] { asio::post(ctx_.strand, [this] { scheduler_.OnTimer(); }); });
@@ -216,6 +241,9 @@ void EngineImpl::DeleteEndpoint(EndpointId id, StatusCallback done) {
       ended.push_back(did);
     }
     live->ep = std::move(d.endpoint);
+    // The owner's dead letters are fenced (another node deleting the
+    // endpoint has none: the owner ends them when it follows the delete).
+    if (!ended.empty()) ctx_.Fence(&b, id.raw());
     ctx_.Commit(std::move(b),
                 [this, id, before = std::move(before), ended = std::move(ended),
                  done = std::move(done)](Status st) {
@@ -360,7 +388,7 @@ void EngineImpl::SendTest(EndpointId id, Callback<DeliveryResult> done) {
                     [this, m = std::move(m), rows = std::move(rows),
                      done = std::move(done)](Status st) mutable {
                       if (!st.ok()) return done(st);
-                      attempts_.Adopt(m, rows, std::move(done));
+                      AttemptNow(m, rows.front(), std::move(done));
                     });
       });
 }
@@ -402,9 +430,19 @@ void EngineImpl::Replay(DeliveryId id, Callback<DeliveryResult> done) {
                      done = std::move(done)](Status st) mutable {
                       if (!st.ok()) return done(st);
                       HOOKLOG_KILL_POINT("replay_after_commit");
-                      attempts_.Adopt(m, {row}, std::move(done));
+                      AttemptNow(m, row, std::move(done));
                     });
       });
+}
+
+void EngineImpl::AttemptNow(const Message& m, const Delivery& row,
+                            Callback<DeliveryResult> done) {
+  if (ctx_.Owns(row.endpoint_id.raw())) {
+    return attempts_.Adopt(m, {row}, std::move(done));
+  }
+  // Another node owns the endpoint: it attempts the delivery when it
+  // follows this write; the answer is its first attempt, read from the log.
+  cluster_->AwaitForwarded(row.id, std::move(done));
 }
 
 std::pair<WriteBatch, PublishResult> EngineImpl::NewDeliveries(
@@ -516,8 +554,11 @@ void EngineImpl::ListReplayJobs(Callback<std::vector<ReplayJob>> done) {
 }
 
 EngineStats EngineImpl::Stats() {
-  return metrics_.Stats(storage_.get(), ctx_.committer.get(),
-                        admission_.in_flight());
+  EngineStats s = metrics_.Stats(storage_.get(), ctx_.committer.get(),
+                                 admission_.in_flight());
+  if (ctx_.committer) s.storage_reachable = ctx_.committer->storage_reachable();
+  if (cluster_) cluster_->FillStats(&s);
+  return s;
 }
 
 // --- shutdown --------------------------------------------------------------
@@ -540,9 +581,13 @@ void EngineImpl::Shutdown(std::chrono::milliseconds drain) {
     scheduler_.Cancel();
     replay_jobs_.Stop();  // no new step; a step being written completes
     attempts_.FailWaiters(ShuttingDown());
+    if (cluster_) cluster_->FailForwarded(ShuttingDown());
   });
   if (ctx_.committer) ctx_.committer->Stop();  // writes decisions made
-  RunOnStrand([] {});                          // their completions have run
+  // Only now are the leases handed back: every decision this node made
+  // under them is written.
+  if (cluster_) cluster_->Stop();
+  RunOnStrand([] {});  // their completions have run
   work_.reset();
   io_.stop();
   for (auto& t : threads_) {
@@ -641,6 +686,7 @@ Result<std::unique_ptr<Engine>> OpenEngine(std::unique_ptr<Storage> storage,
                                    "replay_job_max_waiting");
   }
   HOOKLOG_RETURN_IF_ERROR(ValidateCircuitBreaker(options.circuit_breaker));
+  HOOKLOG_RETURN_IF_ERROR(ValidateClusterOptions(options.cluster));
   if (options.auto_disable_after.count() < 0) {
     return Status::InvalidArgument("auto_disable_after must not be negative",
                                    "auto_disable_after");

@@ -19,6 +19,8 @@
 //   stats             the per-minute outcome series (recording, GetStats)
 //   delivery_lists    lists over several endpoints (a merge)
 //   replay_jobs       bulk replay of dead letters
+//   cluster           several nodes over one store: leases, fencing, the
+//                     follower of other nodes' writes
 // This class validates and admits host commands (RunCommand), decides the
 // endpoint and publish commands, and owns and wires the units.
 //
@@ -41,6 +43,7 @@
 
 #include "engine/admission.h"
 #include "engine/attempts.h"
+#include "engine/cluster.h"
 #include "engine/endpoint_machine.h"
 #include "engine/engine_state.h"
 #include "engine/gate.h"
@@ -109,6 +112,10 @@ class EngineImpl final : public Engine {
   std::pair<WriteBatch, PublishResult> NewDeliveries(
       const Message& m, const std::vector<EndpointId>& targets, bool is_test,
       Timestamp now);
+  // The first attempt of a test or replay `row`, answered to `done`: here
+  // when this node owns the endpoint, else by its owner (cluster mode).
+  void AttemptNow(const Message& m, const Delivery& row,
+                  Callback<DeliveryResult> done);
   void DecidePublish(PublishRequest req, std::optional<IdempotencyLookup> idem,
                      Callback<PublishResult> done);
   // Creation times are strictly increasing, so that "newest first" and a
@@ -127,7 +134,8 @@ class EngineImpl final : public Engine {
   Attempts attempts_;
   Admission admission_;
   Scheduler scheduler_;
-  ReplayJobs replay_jobs_;  // bulk replays (engine/replay_jobs.h)
+  ReplayJobs replay_jobs_;            // bulk replays (engine/replay_jobs.h)
+  std::unique_ptr<Cluster> cluster_;  // cluster mode only (engine/cluster.h)
   // Destroyed before io_ (members are destroyed in reverse order).
   std::unique_ptr<Transport> transport_;
   std::optional<

@@ -38,6 +38,22 @@ using Callback = Engine::Callback<T>;
 // A failed append leaves the decision unrecorded; it is retried after this.
 inline constexpr Duration kRetryAfterStorageFailure = std::chrono::seconds(1);
 
+// Which partitions this engine owns (engine/cluster.h). Absent (null) on a
+// single node, which owns everything and fences nothing.
+class Ownership {
+ public:
+  virtual ~Ownership() = default;
+  // Strand: may this node decide about `key` (an endpoint id, or a replay
+  // job id) now?
+  virtual bool Owns(const Uuid128& key) const = 0;
+  // Strand: adds the fence of `key`'s partition to `b` (REQUIRES: Owns).
+  virtual void Fence(WriteBatch* b, const Uuid128& key) const = 0;
+};
+
+// A Commit refused because the lease it was fenced with is lost: nothing
+// was written, and the partition is no longer this node's.
+bool IsLeaseLost(const Status& st);
+
 // A non-terminal delivery.
 struct Active {
   Delivery row;             // as last recorded
@@ -46,6 +62,8 @@ struct Active {
   bool immediate = false;   // operator-initiated first attempt (test,
                             // replay): bypasses the enabled flag and caps
   bool probe = false;       // the half-open breaker's probe
+  bool dropped = false;     // its partition was lost while it was busy: it
+                            // is forgotten when the busy work returns
   Timestamp scheduled = 0;  // key in the due queue, 0 when not scheduled
   std::vector<Callback<DeliveryResult>> waiters;  // first attempt
 };
@@ -84,11 +102,19 @@ struct EngineContext {
     });
   }
   Timestamp Now() const { return clock->Now(); }
+  bool Owns(const Uuid128& key) const {
+    return ownership == nullptr || ownership->Owns(key);
+  }
+  // Fences `b` as a decision about `key`'s partition (cluster mode only).
+  void Fence(WriteBatch* b, const Uuid128& key) const {
+    if (ownership != nullptr) ownership->Fence(b, key);
+  }
 
   const EngineOptions& options;        // immutable: any thread
   const std::shared_ptr<Clock> clock;  // thread-safe
   Strand strand;
   std::unique_ptr<Committer> committer;  // thread-safe
+  const Ownership* ownership = nullptr;  // cluster mode; strand only
   Jitter jitter;                         // strand only
   // Set by Shutdown, read anywhere: no new work is started once stopping,
   // and nothing more is recorded once aborting.

@@ -113,6 +113,9 @@ void ReplayJobs::Start(ReplayFilter filter, uint64_t total,
                  run.durable = true;
                  done(ReplayJobStart{run.job, false});
                  for (auto& w : waiters) w(ReplayJobStart{run.job, true});
+                 // Cluster mode: the owner of the job's partition runs it
+                 // (Cluster picks up running jobs at each lease sync).
+                 if (!ctx_->Owns(id.raw())) return void(runs_.erase(id));
                  Step(id);
                });
 }
@@ -123,6 +126,21 @@ void ReplayJobs::Resume(ReplayJob job) {
   run.job = std::move(job);
   run.durable = true;
   Step(id);
+}
+
+bool ReplayJobs::Running(const ReplayJobId& id) const {
+  return runs_.count(id) > 0;
+}
+
+void ReplayJobs::AbandonUnowned() {
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    if (it->second.durable && !ctx_->Owns(it->first.raw())) {
+      if (it->second.timer) it->second.timer->cancel();
+      it = runs_.erase(it);  // its new owner resumes it from its row
+    } else {
+      ++it;
+    }
+  }
 }
 
 void ReplayJobs::Stop() {
@@ -149,6 +167,7 @@ void ReplayJobs::Step(const ReplayJobId& id) {
   auto it = runs_.find(id);
   if (it == runs_.end() || it->second.step_in_flight) return;
   Run& run = it->second;
+  if (!ctx_->Owns(id.raw())) return void(runs_.erase(it));
   // Pacing: this job's replays not attempted yet (adopted, then waiting in
   // the due queue or behind the endpoint's protections).
   ActiveMap& active = attempts_->active();
@@ -253,8 +272,14 @@ void ReplayJobs::OnPage(const ReplayJobId& id, Result<Page> page) {
     job.cursor = held->next_cursor;
   }
   b.replay_jobs.push_back(job);
+  ctx_->Fence(&b, id.raw());
   ctx_->Commit(std::move(b), [this, id, job, held,
                               adopted = std::move(adopted)](Status st) mutable {
+    // Durable replays are adopted (those of this node's endpoints) even if
+    // the job itself has moved to another node meanwhile.
+    if (st.ok()) {
+      for (auto& [m, row] : adopted) attempts_->Adopt(*m, {row});
+    }
     auto it = runs_.find(id);
     if (it == runs_.end()) return;
     Run& run = it->second;
@@ -264,13 +289,12 @@ void ReplayJobs::OnPage(const ReplayJobId& id, Result<Page> page) {
       if (st.code() == StatusCode::kUnavailable) {
         return StepLater(&run, kRetryAfterError);
       }
+      // The job's partition moved: its new owner continues from the row.
+      if (IsLeaseLost(st)) return void(runs_.erase(it));
       return Fail(&run, st);
     }
     run.job = job;
-    for (auto& [m, row] : adopted) {
-      run.waiting.insert(row.id);
-      attempts_->Adopt(*m, {row});
-    }
+    for (auto& [m, row] : adopted) run.waiting.insert(row.id);
     if (job.state != ReplayJobState::kRunning) {
       runs_.erase(it);
       return;
@@ -289,10 +313,12 @@ void ReplayJobs::Fail(Run* run, const Status& st) {
   run->step_in_flight = true;
   WriteBatch b;
   b.replay_jobs.push_back(job);
+  ctx_->Fence(&b, job.id.raw());
   ctx_->Commit(std::move(b), [this, job](Status written) {
     auto it = runs_.find(job.id);
     if (it == runs_.end()) return;
     it->second.step_in_flight = false;
+    if (IsLeaseLost(written)) return void(runs_.erase(it));
     if (!written.ok()) return StepLater(&it->second, kRetryAfterError);
     runs_.erase(it);
   });

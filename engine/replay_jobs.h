@@ -10,6 +10,10 @@
 // any new delivery — scheduled in the due queue, never attempted at once —
 // so they pass the endpoint's rate limit, breaker and in-flight cap.
 //
+// Cluster mode: a job is run by the node owning its id's partition, and its
+// steps are fenced with that lease; pacing then counts only the replays to
+// this node's own endpoints.
+//
 // Pacing: before each page the runner counts this job's replays still
 // waiting for their first attempt in this process; at
 // EngineOptions::replay_job_max_waiting or more it waits and looks again.
@@ -63,6 +67,11 @@ class ReplayJobs {
              std::function<void(Result<ReplayJobStart>)> done);
   // Strand: resumes `job` (a running job loaded at start-up).
   void Resume(ReplayJob job);
+  // Strand: whether this process runs job `id`.
+  bool Running(const ReplayJobId& id) const;
+  // Strand, cluster mode: stops running the jobs whose partition this node
+  // no longer owns (their new owner resumes them from their rows).
+  void AbandonUnowned();
   // Strand: no more steps (Shutdown); the timers are cancelled.
   void Stop();
 

@@ -300,6 +300,30 @@ Status ValidateDescription(const std::string& d) {
 
 }  // namespace
 
+Status ValidateClusterOptions(const ClusterOptions& o) {
+  if (o.node_id.empty()) return Status::Ok();
+  if (o.node_id.size() > 128) {
+    return Status::InvalidArgument("node id must be 1..128 bytes", "node_id");
+  }
+  if (o.partitions == 0 || o.partitions > 4096) {
+    return Status::InvalidArgument("partitions must be 1..4096", "partitions");
+  }
+  if (o.lease_ttl < std::chrono::milliseconds(300)) {
+    return Status::InvalidArgument("lease ttl must be at least 300ms",
+                                   "lease_ttl");
+  }
+  if (o.follow_interval <= Duration(0) || o.follow_interval > o.lease_ttl) {
+    return Status::InvalidArgument(
+        "follow interval must be positive and at most the lease ttl",
+        "follow_interval");
+  }
+  if (o.forward_timeout <= Duration(0)) {
+    return Status::InvalidArgument("forward timeout must be positive",
+                                   "forward_timeout");
+  }
+  return Status::Ok();
+}
+
 Status ValidateCircuitBreaker(const CircuitBreakerOptions& o) {
   auto bad = [](std::string what, std::string_view field) {
     return Status::InvalidArgument(

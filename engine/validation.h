@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "hooklog/options.h"
 #include "hooklog/status.h"
 #include "hooklog/types.h"
 
@@ -46,6 +47,8 @@ Status ValidatePayload(std::string_view json, size_t max_bytes);
 // Thresholds >= 1, window 1..10000, failure_rate in (0, 1], open_for > 0,
 // max_open_for >= open_for. Field names are "circuit_breaker.<member>".
 Status ValidateCircuitBreaker(const CircuitBreakerOptions& options);
+// EngineOptions::cluster (nothing to check on a single node).
+Status ValidateClusterOptions(const ClusterOptions& options);
 Status ValidateEndpointSpec(const EndpointSpec& spec);
 // List queries, before they reach Storage (whose List* REQUIRE them valid):
 // page_size 1..kMaxPageSize, page >= 1, a cursor that DecodeListCursor
