@@ -80,7 +80,9 @@ TEST_F(ClusterCrashLoop, ThreeNodesKilledAtRandomLoseNothing) {
     }
   } join_all{shared, producers};
 
-  uint64_t verifies = 0;
+  // hooklog-admin verify runs at the end only, on the stopped cluster: on
+  // a schema that live nodes append to it reads the last sequence and the
+  // log outside one snapshot and can report a mismatch that is not there.
   for (uint64_t cycle = 0; cycle < cycles; ++cycle) {
     SCOPED_TRACE("cycle " + std::to_string(cycle) +
                  ", HOOKLOG_CLUSTER_SEED=" + std::to_string(seed));
@@ -97,10 +99,6 @@ TEST_F(ClusterCrashLoop, ThreeNodesKilledAtRandomLoseNothing) {
     nodes[victim] = StartNode("node-" + std::to_string(victim) + "-" +
                               std::to_string(cycle + 1));
     ASSERT_NE(nodes[victim].port, 0);
-    if ((cycle + 1) % 10 == 0) {
-      ++verifies;
-      ASSERT_EQ(Verify(), "") << "after the kill of cycle " << cycle;
-    }
   }
 
   shared.stop = true;
@@ -131,11 +129,10 @@ TEST_F(ClusterCrashLoop, ThreeNodesKilledAtRandomLoseNothing) {
   }
   for (Node& n : nodes) ASSERT_EQ(StopNode(&n), "");
   EXPECT_EQ(Verify(), "");
-  ++verifies;
   std::printf(
       "cluster crash loop summary: cycles=%llu seed=%llu published=%lld "
       "acknowledged=%llu publish_retries=%llu deliveries=%zu "
-      "requests=%zu duplicates=%llu verifies=%llu wall=%.1fs\n",
+      "requests=%zu duplicates=%llu wall=%.1fs\n",
       static_cast<unsigned long long>(cycles),
       static_cast<unsigned long long>(seed),
       static_cast<long long>(shared.next_n.load()),
@@ -143,7 +140,6 @@ TEST_F(ClusterCrashLoop, ThreeNodesKilledAtRandomLoseNothing) {
       static_cast<unsigned long long>(shared.publish_retries.load()),
       rows->size(), ledger_->Receipts().size(),
       static_cast<unsigned long long>(duplicates),
-      static_cast<unsigned long long>(verifies),
       std::chrono::duration<double>(Clock::now() - start).count());
   std::fflush(stdout);
 }

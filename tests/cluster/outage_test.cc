@@ -27,8 +27,10 @@ constexpr int kEndpoints = 3;
 std::optional<std::string> PostgresScript(std::vector<std::string> args) {
   args.insert(args.begin(), {"/bin/bash", HOOKLOG_POSTGRES_SCRIPT});
   Child script(args);
-  std::string out = script.ReadRest(180s);
-  auto code = script.Wait(60s);
+  // The server it starts inherits the script's stdout (the pipe stays open
+  // in it), so wait for the exit, then take what is in the pipe.
+  auto code = script.Wait(180s);
+  std::string out = script.ReadRest(500ms);
   if (code != 0) {
     ADD_FAILURE() << "postgres.sh " << args[2] << " exit " << code.value_or(-1)
                   << ":\n"
@@ -146,7 +148,7 @@ TEST_F(OutageTest, NodesRefuseWritesDuringItAndRecoverWithoutRestart) {
   shared.stop = true;
   for (auto& th : producers) th.join();
   // The refused write really changed nothing.
-  Response ep = ca.Call(http::verb::get, patch_target);
+  Response ep = ca.CallRetrying(http::verb::get, patch_target);
   ASSERT_EQ(ep.status, 200) << ep.body;
   EXPECT_EQ(ep.body.find("during the outage"), std::string::npos) << ep.body;
 
