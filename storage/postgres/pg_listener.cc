@@ -52,6 +52,12 @@ bool Listener::Connect(Deadline deadline) {
     Drop();
     return false;
   }
+  // The server's message when it ends an idle session ("terminating
+  // connection due to administrator command") arrives outside any query,
+  // which libpq would print to stderr: the loss is handled (the next Wait
+  // reconnects), so it is not printed.
+  PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
   // libpq's protocol: start as if PQconnectPoll had asked to write.
   PostgresPollingStatusType ps = PGRES_POLLING_WRITING;
   while (ps != PGRES_POLLING_OK) {

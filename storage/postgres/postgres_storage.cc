@@ -386,10 +386,14 @@ class PostgresStorage : public Storage {
         r.status().message().find(kFencedMarker) != std::string::npos) {
       // hooklog_check_fences refused: the transaction rolled back.
       batch->fenced = FencedPartitions(r.status().message(), batch->fences);
+      std::string parts;
+      for (uint32_t p : batch->fenced) {
+        parts += (parts.empty() ? "" : ", ") + std::to_string(p);
+      }
       return Status::FailedPrecondition(
           "the batch's partition lease was lost (lapsed or passed to another "
-          "node); nothing was written: " +
-          r.status().message());
+          "node) for partition(s) " +
+          parts + "; nothing was written");
     }
     return r;
   }

@@ -1057,11 +1057,6 @@ void LetLapse(const LeaseTiming& t) {
   t.let_pass(t.short_ttl + t.short_ttl / 2);
 }
 
-// The lease table as `node` sees it now (a heartbeat with no requests).
-std::vector<PartitionLease> Leases(Storage* s, const std::string& node) {
-  return MustSync(s, Sync(node)).leases;
-}
-
 }  // namespace
 
 void FirstSyncCreatesPartitions(Storage* s, const LeaseTiming&) {
