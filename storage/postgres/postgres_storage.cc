@@ -725,13 +725,25 @@ class PostgresStorage : public Storage {
   // On the listener's own session (pg_listener.h). One waiter at a time;
   // another caller waits for the session at most `timeout`, which is an
   // early return at worst.
+  // (A flag and a condition variable rather than a timed mutex: TSan does
+  // not intercept pthread_mutex_clocklock and would report every unlock.)
   void WaitForAppends(Duration timeout) override {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock<std::timed_mutex> lock(listen_mu_, std::defer_lock);
-    if (!lock.try_lock_until(deadline)) return;
+    {
+      std::unique_lock<std::mutex> lock(listen_mu_);
+      if (!listen_cv_.wait_until(lock, deadline, [&] { return !listening_; })) {
+        return;
+      }
+      listening_ = true;
+    }
     const auto left = std::chrono::duration_cast<Duration>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() > 0) listener_->Wait(left);
+    {
+      std::lock_guard<std::mutex> lock(listen_mu_);
+      listening_ = false;
+    }
+    listen_cv_.notify_one();
   }
 
   // One statement over the (endpoint_id, status, ...) index. The whole
@@ -1267,8 +1279,10 @@ class PostgresStorage : public Storage {
   std::string setup_;
   std::string notify_sql_;  // pg_notify(channel, this store's token)
 
-  std::timed_mutex listen_mu_;
-  std::unique_ptr<pg::Listener> listener_;  // guarded by listen_mu_
+  std::mutex listen_mu_;
+  std::condition_variable listen_cv_;
+  bool listening_ = false;  // guarded by listen_mu_: a thread owns listener_
+  std::unique_ptr<pg::Listener> listener_;  // used by the listening_ owner
 
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;       // guarded by write_mu_

@@ -15,6 +15,7 @@
 #include <future>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "hooklog/postgres_storage.h"
 #include "hooklog/testing/storage_conformance.h"
@@ -277,6 +278,33 @@ TEST_F(PostgresClusterTest, WaitForAppendsListensAgainAfterTheSessionIsLost) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(woke.wait_for(std::chrono::seconds(10)), std::future_status::ready)
       << "WaitForAppends did not return after the append";
+}
+
+// Several threads wait at once (one holds the session, the others wait for
+// it within their own timeout): every one returns, and an append still
+// wakes the next waiter.
+TEST_F(PostgresClusterTest, ConcurrentWaitersAllReturn) {
+  Schema schema;
+  auto a = MustOpen(schema);
+  auto b = MustOpen(schema);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  b->WaitForAppends(std::chrono::seconds(5));
+  std::vector<std::future<void>> waiters;
+  for (int i = 0; i < 4; ++i) {
+    waiters.push_back(std::async(std::launch::async, [&] {
+      b->WaitForAppends(std::chrono::milliseconds(200));
+    }));
+  }
+  for (auto& w : waiters) {
+    ASSERT_EQ(w.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  }
+  auto woke = std::async(std::launch::async,
+                         [&] { b->WaitForAppends(std::chrono::minutes(1)); });
+  WriteBatch batch;
+  batch.events = {SomeEvent(1)};
+  ASSERT_TRUE(a->Append(&batch).ok());
+  ASSERT_EQ(woke.wait_for(std::chrono::seconds(10)), std::future_status::ready);
 }
 
 TEST_F(PostgresClusterTest, LoadActiveOfReturnsNonTerminalDeliveriesOfThose) {
