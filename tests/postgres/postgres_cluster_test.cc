@@ -9,9 +9,11 @@
 // where a missing server is a failure.
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <set>
 #include <thread>
@@ -20,6 +22,7 @@
 #include "hooklog/postgres_storage.h"
 #include "hooklog/testing/storage_conformance.h"
 #include "storage/postgres/pg_rows.h"
+#include "tests/postgres/tcp_relay.h"
 #include "tests/postgres/test_server.h"
 
 namespace hooklog {
@@ -339,6 +342,87 @@ TEST_F(PostgresClusterTest, LoadActiveOfReturnsNonTerminalDeliveriesOfThose) {
   int calls = 0;
   ASSERT_TRUE(s->LoadActiveOf({}, [&](const Delivery&) { ++calls; }).ok());
   EXPECT_EQ(calls, 0);
+}
+
+// The test server's TCP port, database and user, from its conninfo.
+struct ServerAddress {
+  int port = 5432;
+  std::string dbname, user;
+};
+ServerAddress AddressOf(const std::string& conninfo) {
+  ServerAddress out;
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), nullptr);
+  for (PQconninfoOption* o = opts; o != nullptr && o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    const std::string k = o->keyword;
+    if (k == "port") out.port = std::atoi(o->val);
+    if (k == "dbname") out.dbname = o->val;
+    if (k == "user") out.user = o->val;
+  }
+  PQconninfoFree(opts);
+  return out;
+}
+
+// The server goes away (a TCP relay in front of it stops: every connection
+// cut, new ones refused) and comes back on the same address: meanwhile
+// SyncLeases and CheckHealth are Unavailable and WaitForAppends returns
+// within its timeout; afterwards all of them work again, leases intact.
+TEST_F(PostgresClusterTest, UnreachableServerIsUnavailableThenRecovers) {
+  Schema schema;
+  const ServerAddress server = AddressOf(ConnInfo());
+  testing::TcpRelay relay(server.port);
+  ASSERT_TRUE(relay.Start());
+  std::string conninfo = "host=127.0.0.1 port=" + std::to_string(relay.port()) +
+                         " connect_timeout=5";
+  if (!server.dbname.empty()) conninfo += " dbname=" + server.dbname;
+  if (!server.user.empty()) conninfo += " user=" + server.user;
+  auto opened = OpenPostgresStorage(conninfo, schema.Options());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Storage* s = opened->get();
+  LeaseSync take = Sync("node-a");
+  take.acquire = {0};
+  auto v = s->SyncLeases(take);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const PartitionLease held = v->leases[0];
+  s->WaitForAppends(std::chrono::seconds(5));  // connects the listener
+
+  relay.Stop();
+  auto away = s->SyncLeases(Sync("node-a"));
+  ASSERT_FALSE(away.ok());
+  EXPECT_EQ(away.status().code(), StatusCode::kUnavailable)
+      << away.status().ToString();
+  Status health = s->CheckHealth();
+  EXPECT_EQ(health.code(), StatusCode::kUnavailable) << health.ToString();
+  for (int i = 0; i < 2; ++i) {  // the loss, then a failed reconnect
+    auto r = std::async(std::launch::async, [&] {
+      s->WaitForAppends(std::chrono::milliseconds(300));
+    });
+    ASSERT_EQ(r.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+        << "WaitForAppends blocked past its timeout while the server was away";
+  }
+
+  ASSERT_TRUE(relay.Start());
+  health = s->CheckHealth();
+  EXPECT_TRUE(health.ok()) << health.ToString();
+  LeaseSync renew = Sync("node-a");
+  renew.renew = {{0, held.epoch}};
+  auto back = s->SyncLeases(renew);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->leases[0].owner, "node-a");
+  EXPECT_EQ(back->leases[0].epoch, held.epoch);
+  EXPECT_GE(back->leases[0].expires_at, held.expires_at);
+  // The listener reconnects (that call returns at once), then is woken by
+  // another store's append again.
+  s->WaitForAppends(std::chrono::seconds(5));
+  auto other = MustOpen(schema);
+  ASSERT_NE(other, nullptr);
+  auto woke = std::async(std::launch::async,
+                         [&] { s->WaitForAppends(std::chrono::minutes(1)); });
+  WriteBatch batch;
+  batch.events = {SomeEvent(1)};
+  ASSERT_TRUE(other->Append(&batch).ok());
+  ASSERT_EQ(woke.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  opened->reset();  // before the relay goes
 }
 
 // CheckHealth is a round trip; after the server ended the store's sessions
