@@ -108,6 +108,12 @@ class RocksDbStorage : public Storage {
 
   Result<uint64_t> PruneOnce();
   Result<RocksDbStats> Stats();
+  // Keys (puts and deletes, all families) of every rocksdb::WriteBatch
+  // committed through Append or pruning since open: WriteBatch::Count()
+  // summed. For tests and benchmarks (keys written per delivery).
+  uint64_t KeysWritten() const {
+    return keys_written_.load(std::memory_order_relaxed);
+  }
 
  private:
   // What the write path needs of a non-terminal delivery's current row to
@@ -157,9 +163,10 @@ class RocksDbStorage : public Storage {
   // open.cc
   Status MapOpenError(const rocksdb::Status& s) const;
   Status CheckMeta();
-  // Format 1 -> 2: writes the per-message index entry of every delivery
-  // row, then records format 2 (open.cc).
-  Status UpgradeFromFormat1();
+  // Format 1 or 2 -> 4: writes the entries format 4 adds for every
+  // delivery row ('M' from format 1, 'T'), then, in one synced batch,
+  // deletes the old status masks of 'D' and records format 4 (open.cc).
+  Status UpgradeToFormat4(uint32_t from_version);
 
   // write.cc. REQUIRES: write_mu_ held.
   Status BuildWrite(WriteBatch* batch, WriteState* w);
@@ -227,6 +234,7 @@ class RocksDbStorage : public Storage {
   rocksdb::WriteOptions write_options_;
 
   std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> keys_written_{0};
 
   // Held by Append while it builds and writes a batch, and by the pruner
   // for one chunk: the state below is only touched under it.
@@ -246,6 +254,9 @@ class RocksDbStorage : public Storage {
   std::atomic<Timestamp> pruned_before_{0};
   // False only for a format 1 directory opened read-only (not upgraded).
   bool has_message_index_ = true;
+  // True only for a format 1/2 directory opened read-only (not upgraded):
+  // status queries read the old 'D' masks with kByStatus, not 'T'.
+  bool legacy_status_index_ = false;
 
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;

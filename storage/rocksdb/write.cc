@@ -52,6 +52,19 @@ void EmitSorted(std::vector<KeyOp>* ops, rocksdb::ColumnFamilyHandle* cf,
   ops->clear();
 }
 
+// The index family entries of a delivery row (format 4): its four 'D'
+// keys, its 'M' key and its 'T' keys (valued with the event type, so that
+// a status query filters by type without reading rows).
+void IndexEntries(const Delivery& d, std::vector<KeyOp>* out) {
+  for (std::string& k : DeliveryIndexKeys(d)) {
+    out->push_back({std::move(k), {}, true});
+  }
+  out->push_back({MessageIndexKey(d), {}, true});
+  for (std::string& k : StatusIndexKeys(d)) {
+    out->push_back({std::move(k), d.event_type, true});
+  }
+}
+
 void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
   c->by_status[static_cast<int>(d.status)] += static_cast<uint64_t>(sign);
   c->attempts += static_cast<uint64_t>(sign) * d.attempts;
@@ -238,32 +251,28 @@ Status RocksDbStorage::MessageRefsFor(WriteState* w, const MessageId& id,
 
 Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
                                    const Delivery* new_row) {
-  std::vector<std::string> old_keys, new_keys;
-  if (old_row != nullptr) old_keys = DeliveryIndexKeys(*old_row);
-  if (new_row != nullptr) new_keys = DeliveryIndexKeys(*new_row);
-  // Keys that did not change (same endpoint/type/created_at) stay put.
-  for (auto& k : old_keys) {
-    if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
-      w->index_ops.push_back({std::move(k), {}, false});
+  // Every index entry of the old row that the new row does not have (same
+  // key and value) is deleted, every new one written; the rest stay put.
+  // In format 4 the 'D' and 'M' entries only change when the row is first
+  // stored or removed, and a status change touches at most the two 'T'
+  // entries of each status (none for `delivered`).
+  std::vector<KeyOp> old_entries, new_entries;
+  if (old_row != nullptr) IndexEntries(*old_row, &old_entries);
+  if (new_row != nullptr) IndexEntries(*new_row, &new_entries);
+  auto contains = [](const std::vector<KeyOp>& entries, const KeyOp& e,
+                     bool same_value) {
+    return std::any_of(entries.begin(), entries.end(), [&](const KeyOp& o) {
+      return o.key == e.key && (!same_value || o.value == e.value);
+    });
+  };
+  for (KeyOp& e : old_entries) {
+    if (!contains(new_entries, e, /*same_value=*/false)) {
+      w->index_ops.push_back({std::move(e.key), {}, false});
     }
   }
-  for (auto& k : new_keys) {
-    if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
-      w->index_ops.push_back({std::move(k), {}, true});
-    }
-  }
-  // The per-message index entry is written once, with the row, and only
-  // removed with it (the key's fields never change; replaced anyway should
-  // a caller change them).
-  std::string old_msg_key, new_msg_key;
-  if (old_row != nullptr) old_msg_key = MessageIndexKey(*old_row);
-  if (new_row != nullptr) new_msg_key = MessageIndexKey(*new_row);
-  if (old_msg_key != new_msg_key) {
-    if (!old_msg_key.empty()) {
-      w->index_ops.push_back({std::move(old_msg_key), {}, false});
-    }
-    if (!new_msg_key.empty()) {
-      w->index_ops.push_back({std::move(new_msg_key), {}, true});
+  for (KeyOp& e : new_entries) {
+    if (!contains(old_entries, e, /*same_value=*/true)) {
+      w->index_ops.push_back(std::move(e));
     }
   }
   std::string old_due, new_due;
@@ -428,6 +437,7 @@ Status RocksDbStorage::Commit(WriteState* w) {
     return FromRocks(s, "appending to " + path_);
   }
   // Durable: publish the new state.
+  keys_written_.fetch_add(w->wb.Count(), std::memory_order_relaxed);
   ++commit_generation_;
   for (auto& [id, c] : w->counters) counters_cache_[id] = c;
   for (const auto& [id, row] : w->deliveries) {
