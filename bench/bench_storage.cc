@@ -10,7 +10,9 @@
 //                                 iteration appends K new deliveries
 //                                 (message + enqueued + rows), then their
 //                                 K attempts (attempted + updated rows);
-//                                 args: K, sync; items = events
+//                                 args: K, sync; items = events;
+//                                 keys_per_delivery = RocksDB keys written
+//                                 (WriteBatch::Count) per delivery
 //   BM_MemoryAppend               the in-memory store
 //   BM_GetDelivery                delivery-by-id lookup; p50/p99 counters (ns)
 //   BM_ListNewest50               50 newest deliveries of one endpoint among
@@ -39,6 +41,7 @@
 
 #include "hooklog/rocksdb_storage.h"
 #include "hooklog/storage.h"
+#include "storage/rocksdb/store.h"
 
 namespace hooklog {
 namespace {
@@ -187,6 +190,8 @@ void BM_RocksDbAppendDeliveries(benchmark::State& state) {
     return;
   }
   Storage& store = **s;
+  const auto* rocks = *rocksdb_internal::RocksDbStorage::From(&store);
+  const uint64_t keys_before = rocks->KeysWritten();
   std::mt19937_64 rng(7);
   const std::string payload = "{\"n\":" + std::string(108, 'x') + "}";
   std::vector<Delivery> rows(static_cast<size_t>(k));
@@ -241,6 +246,9 @@ void BM_RocksDbAppendDeliveries(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(events));
+  state.counters["keys_per_delivery"] =
+      static_cast<double>(rocks->KeysWritten() - keys_before) /
+      static_cast<double>(state.iterations() * static_cast<uint64_t>(k));
   s->reset();
   std::filesystem::remove_all(dir);
 }

@@ -36,15 +36,16 @@ namespace hooklog::rocksdb_internal {
 //   4: list indexes that do not move when a delivery's status changes: the
 //      'D' indexes keep only the masks without the status bit, and a
 //      status index ('T') holds the deliveries of every status except
-//      `delivered`, by status and by (status, endpoint). Open upgrades
-//      formats 1 and 2 (open.cc).
+//      `delivered`, by status and by (status, endpoint). The status index
+//      of the non-terminal statuses replaces the `due` family, which is
+//      emptied. Open upgrades formats 1 and 2 (open.cc).
 inline constexpr uint32_t kStoreFormatVersion = 4;
 
 // Column families, in the order of RocksDbStorage's handles.
 inline constexpr char kCfLog[] = "log";      // seq -> event
 inline constexpr char kCfRows[] = "rows";    // prefix + id -> row
 inline constexpr char kCfIndex[] = "index";  // list indexes, keys only
-inline constexpr char kCfDue[] = "due";      // non-terminal deliveries
+inline constexpr char kCfDue[] = "due";      // formats 1-2: non-terminal ones
 inline constexpr char kCfMeta[] = "meta";    // named values below
 inline constexpr size_t kOwnColumnFamilies = 5;
 
@@ -103,7 +104,7 @@ std::string IdempotencyKey(std::string_view key);
 std::string SeqKey(uint64_t seq);
 uint64_t ParseSeqKey(std::string_view key);
 
-// due: biased big-endian next_attempt_at + id.
+// due (formats 1-2): biased big-endian next_attempt_at + id.
 std::string DueKey(const Delivery& d);
 // REQUIRES: key.size() == kDueKeyBytes.
 Uuid128 ParseDueKeyId(std::string_view key);
@@ -135,7 +136,9 @@ std::vector<std::pair<std::string, std::string>> LegacyStatusIndexRanges();
 // status and endpoint). Only statuses with HasStatusIndex have entries:
 // `delivered`, where nearly every delivery ends, has none, so the common
 // pending -> delivered change deletes two keys and writes none, and a
-// query for `delivered` walks the 'D' index filtering rows by status.
+// query for `delivered` walks the 'D' index filtering rows by status. The
+// by-status entries of the non-terminal statuses are exactly the
+// non-terminal deliveries (what LoadActive loads).
 inline bool HasStatusIndex(DeliveryStatus s) {
   return s != DeliveryStatus::kDelivered;
 }

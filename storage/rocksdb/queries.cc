@@ -593,13 +593,13 @@ Status RocksDbStorage::LoadActive(
     }
     HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading endpoints"));
   }
-  // The due index holds exactly the non-terminal deliveries; fetch their
-  // rows in chunks with MultiGet.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+  // The by-status entries of the non-terminal statuses (format 4; the due
+  // family in a format 1/2 directory opened read-only) are exactly the
+  // non-terminal deliveries; fetch their rows in chunks with MultiGet.
   std::vector<Uuid128> ids;
   auto flush = [&]() -> Status {
     std::vector<Delivery> rows;
-    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "due index", &rows));
+    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "status index", &rows));
     ids.clear();
     if (!options_.read_only && !rows.empty()) {
       std::lock_guard<std::mutex> wl(write_mu_);
@@ -610,14 +610,35 @@ Status RocksDbStorage::LoadActive(
     for (const Delivery& d : rows) on_delivery(d);
     return Status::Ok();
   };
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != kDueKeyBytes) {
-      return Status::Corruption("malformed due index key in " + path_);
+  if (legacy_status_index_) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() != kDueKeyBytes) {
+        return Status::Corruption("malformed due index key in " + path_);
+      }
+      ids.push_back(ParseDueKeyId(it->key().ToStringView()));
+      if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
     }
-    ids.push_back(ParseDueKeyId(it->key().ToStringView()));
-    if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+    return flush();
   }
-  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  for (int s = 0; s < kDeliveryStatusCount; ++s) {
+    const auto status = static_cast<DeliveryStatus>(s);
+    if (IsTerminal(status)) continue;
+    const std::string prefix = StatusIndexPrefix(status, nullptr);
+    PrefixIterator it(db_, index_cf(), snap->get(), prefix);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (it->key().size() != prefix.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed status index key in " + path_);
+      }
+      Timestamp ts;
+      Uuid128 id;
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      ids.push_back(id);
+      if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  }
   return flush();
 }
 

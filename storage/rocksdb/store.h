@@ -66,7 +66,7 @@ inline Status DecodeCount(std::string_view value, uint64_t* count) {
   return Status::Ok();
 }
 
-// One pending write to a sorted column family (rows, index, due).
+// One pending write to a sorted column family (rows, index).
 struct KeyOp {
   std::string key;
   std::string value;
@@ -117,7 +117,7 @@ class RocksDbStorage : public Storage {
 
  private:
   // What the write path needs of a non-terminal delivery's current row to
-  // replace it: the fields its index, due and counter keys derive from.
+  // replace it: the fields its index and counter keys derive from.
   struct ActiveRow {
     MessageId message_id;
     EndpointId endpoint_id;
@@ -125,7 +125,6 @@ class RocksDbStorage : public Storage {
     DeliveryStatus status = DeliveryStatus::kPending;
     uint32_t attempts = 0;
     Timestamp created_at = 0;
-    Timestamp next_attempt_at = 0;
   };
   static ActiveRow ToActiveRow(const Delivery& d);
   // A Delivery holding only ActiveRow's fields (enough for PutDelivery).
@@ -141,7 +140,7 @@ class RocksDbStorage : public Storage {
 
     rocksdb::WriteBatch wb;  // log and meta families
     // Writes to the sorted families, emitted in key order by Commit.
-    std::vector<KeyOp> row_ops, index_ops, due_ops;
+    std::vector<KeyOp> row_ops, index_ops;
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> deliveries;
     // Previous rows read ahead with one MultiGet (ids not in the cache).
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> prefetched;
@@ -157,6 +156,9 @@ class RocksDbStorage : public Storage {
   rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[0]; }
   rocksdb::ColumnFamilyHandle* rows_cf() const { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* index_cf() const { return handles_[2]; }
+  // Formats 1 and 2 only: the upgrade to format 4 empties it (the 'T'
+  // index holds the non-terminal deliveries now); read only by LoadActive
+  // of an old directory opened read-only.
   rocksdb::ColumnFamilyHandle* due_cf() const { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[4]; }
 
@@ -183,7 +185,7 @@ class RocksDbStorage : public Storage {
                      EndpointCounters** out);
   Status MessageRefsFor(WriteState* w, const MessageId& id, uint64_t** out);
   // Replaces old_row by new_row (either may be null) in the rows, the list
-  // indexes, the due index, the counters and the message references.
+  // indexes, the counters and the message references.
   Status PutDelivery(WriteState* w, const Delivery* old_row,
                      const Delivery* new_row);
   // Writes `w` with one (synced) DB::Write and publishes it into the caches.

@@ -1,7 +1,7 @@
 // The write path: Append turns one WriteBatch into ONE rocksdb::WriteBatch
-// (events under their new sequence numbers, rows, index maintenance, the
-// due index, counters, totals, last_seq) and writes it with one synced WAL
-// write (docs/storage.md, "Write path").
+// (events under their new sequence numbers, rows, index maintenance,
+// counters, totals, last_seq) and writes it with one synced WAL write
+// (docs/storage.md, "Write path").
 //
 // Why no queue here: the engine's Committer already merges every decision
 // since its last write into one Append, from one thread. A second
@@ -73,8 +73,8 @@ void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
 }  // namespace
 
 RocksDbStorage::ActiveRow RocksDbStorage::ToActiveRow(const Delivery& d) {
-  return ActiveRow{d.message_id, d.endpoint_id, d.event_type,     d.status,
-                   d.attempts,   d.created_at,  d.next_attempt_at};
+  return ActiveRow{d.message_id, d.endpoint_id, d.event_type,
+                   d.status,     d.attempts,    d.created_at};
 }
 
 Delivery RocksDbStorage::FromActiveRow(const DeliveryId& id,
@@ -87,7 +87,6 @@ Delivery RocksDbStorage::FromActiveRow(const DeliveryId& id,
   d.status = r.status;
   d.attempts = r.attempts;
   d.created_at = r.created_at;
-  d.next_attempt_at = r.next_attempt_at;
   return d;
 }
 
@@ -275,17 +274,6 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
       w->index_ops.push_back(std::move(e));
     }
   }
-  std::string old_due, new_due;
-  if (old_row != nullptr && !IsTerminal(old_row->status)) {
-    old_due = DueKey(*old_row);
-  }
-  if (new_row != nullptr && !IsTerminal(new_row->status)) {
-    new_due = DueKey(*new_row);
-  }
-  if (old_due != new_due) {
-    if (!old_due.empty()) w->due_ops.push_back({std::move(old_due), {}, false});
-    if (!new_due.empty()) w->due_ops.push_back({std::move(new_due), {}, true});
-  }
   EndpointCounters* c = nullptr;
   if (old_row != nullptr) {
     HOOKLOG_RETURN_IF_ERROR(CountersFor(w, old_row->endpoint_id, &c));
@@ -414,7 +402,6 @@ Status RocksDbStorage::Commit(WriteState* w) {
   }
   EmitSorted(&w->row_ops, rows_cf(), &w->wb);
   EmitSorted(&w->index_ops, index_cf(), &w->wb);
-  EmitSorted(&w->due_ops, due_cf(), &w->wb);
   w->wb.Put(meta_cf(), kMetaTotals,
             storage_internal::EncodeCounters(w->totals));
   if (w->seq != committed_seq_) {
