@@ -10,9 +10,12 @@
 // two order.refunded messages, the last with idempotency key
 // fixture-v2-key; b takes order.*, r only order.refunded: 26 deliveries.
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "hooklog/engine.h"
@@ -123,6 +126,56 @@ TEST(Format2DataDirectoryTest, OpensUpgradesAnswersAndVerifies) {
     EXPECT_EQ(report->deliveries, 26u);
     EXPECT_EQ(report->messages, 6u);
   }
+}
+
+// What the upgrade leaves on disk, read with RocksDB directly: no 'D'
+// entry of the format-2 status masks, no due entry, the four status-free
+// 'D' entries and the 'M' entry of each of the 26 deliveries, and two 'T'
+// entries for each of the 20 not delivered.
+TEST(Format2DataDirectoryTest, UpgradeReplacesTheFormat2Indexes) {
+  TempDir dir;
+  const std::string path = CopyFixture(dir);
+  { ASSERT_TRUE(OpenRocksDbStorage(path).ok()); }
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const auto& n : names)
+    cfs.push_back({n, rocksdb::ColumnFamilyOptions()});
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), path, cfs,
+                                           &handles, &raw)
+                  .ok());
+  std::map<std::string, uint64_t> keys;  // by family and first two bytes
+  for (auto* h : handles) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        raw->NewIterator(rocksdb::ReadOptions(), h));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (h->GetName() == "index") {
+        const std::string k = it->key().ToString();
+        // 'D' and 'T' by their mask / sub byte; 'M', 'N' alone.
+        const size_t n = (k[0] == 'D' || k[0] == 'T') ? 2 : 1;
+        keys["index " + k.substr(0, n)]++;
+      } else {
+        keys[h->GetName()]++;
+      }
+    }
+    EXPECT_TRUE(it->status().ok());
+  }
+  for (auto* h : handles) (void)raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+  EXPECT_EQ(keys.count("due"), 0u);
+  for (char mask : {'\x02', '\x03', '\x06', '\x07'}) {
+    EXPECT_EQ(keys.count(std::string("index D") + mask), 0u) << int{mask};
+  }
+  for (char mask : {'\x00', '\x01', '\x04', '\x05'}) {
+    EXPECT_EQ((keys[std::string("index D") + mask]), 26u) << int{mask};
+  }
+  EXPECT_EQ((keys[std::string("index T") + '\x00']), 20u);
+  EXPECT_EQ((keys[std::string("index T") + '\x01']), 20u);
+  EXPECT_EQ(keys["index M"], 26u);
+  EXPECT_EQ(keys["index N"], 5u);
 }
 
 // Read-only cannot upgrade: the store stays format 2 and answers every
