@@ -37,7 +37,8 @@ namespace hooklog::rocksdb_internal {
 //      'D' indexes keep only the masks without the status bit, and a
 //      status index ('T') holds the deliveries of every status except
 //      `delivered`, by status and by (status, endpoint). The status index
-//      of the non-terminal statuses replaces the `due` family, which is
+//      of the non-terminal statuses replaces the `due` family, and the 'M'
+//      entries replace the message reference counts ('r'); both are
 //      emptied. Open upgrades formats 1 and 2 (open.cc).
 inline constexpr uint32_t kStoreFormatVersion = 4;
 
@@ -61,7 +62,7 @@ inline constexpr char kRowMessage = 'm';
 inline constexpr char kRowDelivery = 'd';
 inline constexpr char kRowIdempotency = 'i';
 inline constexpr char kRowCounters = 'c';
-inline constexpr char kRowMessageRefs = 'r';  // live delivery rows per message
+inline constexpr char kRowMessageRefs = 'r';  // formats 1-2: rows per message
 inline constexpr char kRowStats = 'S';        // stats bucket per series+minute
 inline constexpr char kRowReplayJob = 'j';    // replay job by id
 // Index key prefixes (index column family).

@@ -299,8 +299,8 @@ Status RocksDbStorage::CheckMeta() {
 // One scan of the delivery rows writes, in unsynced chunks, what format 4
 // has and the old format lacks: the 'T' status entries (and, from format
 // 1, the 'M' entries). Then ONE synced batch deletes the old status masks
-// of 'D' and the due family (range deletions, not a key per row) and
-// records format 4,
+// of 'D', the due family and the message reference counts (range
+// deletions, not a key per row) and records format 4,
 // which also makes the chunks durable. Until that batch the directory is a
 // complete format 1/2 store with some extra 'T' keys that nothing reads,
 // so a crash midway (or an older build opening it) finds it intact, and
@@ -334,6 +334,9 @@ Status RocksDbStorage::UpgradeToFormat4(uint32_t from_version) {
   for (const auto& [from, to] : LegacyStatusIndexRanges()) {
     wb.DeleteRange(index_cf(), from, to);
   }
+  // Message reference counts: the 'M' entries count a message's rows now.
+  wb.DeleteRange(rows_cf(), std::string(1, kRowMessageRefs),
+                 std::string(1, kRowMessageRefs + 1));
   // The due family's keys are kDueKeyBytes long: this range is all of them.
   wb.DeleteRange(due_cf(), std::string(),
                  std::string(kDueKeyBytes + 1, '\xff'));

@@ -146,7 +146,6 @@ class RocksDbStorage : public Storage {
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> prefetched;
     std::unordered_map<EndpointId, std::optional<Endpoint>, IdHash> endpoints;
     std::unordered_map<EndpointId, EndpointCounters, IdHash> counters;
-    std::unordered_map<MessageId, uint64_t, IdHash> message_refs;
     EndpointCounters totals;
     uint64_t seq = 0;
     uint64_t pruned = 0;
@@ -183,9 +182,12 @@ class RocksDbStorage : public Storage {
                       std::optional<Endpoint>* out);
   Status CountersFor(WriteState* w, const EndpointId& id,
                      EndpointCounters** out);
-  Status MessageRefsFor(WriteState* w, const MessageId& id, uint64_t** out);
+  // Whether a delivery row of `message` remains after `w` (its 'M'
+  // entries, less those `w` deletes). For retention.
+  Status MessageHasDeliveries(WriteState* w, const MessageId& message,
+                              bool* out);
   // Replaces old_row by new_row (either may be null) in the rows, the list
-  // indexes, the counters and the message references.
+  // indexes and the counters.
   Status PutDelivery(WriteState* w, const Delivery* old_row,
                      const Delivery* new_row);
   // Writes `w` with one (synced) DB::Write and publishes it into the caches.

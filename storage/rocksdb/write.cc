@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_set>
 
 #include "base/coding.h"
 #include "storage/rocksdb/key_layout.h"
@@ -153,9 +152,8 @@ Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
                  "endpoint " + id.ToString(), out);
 }
 
-// Reads ahead, with one MultiGet each, the previous rows of the batch's
-// deliveries that the cache does not hold, then the reference counts of the
-// messages those deliveries start referring to. New deliveries are misses
+// Reads ahead, with one MultiGet, the previous rows of the batch's
+// deliveries that the cache does not hold. New deliveries are misses
 // answered by the Bloom filters. (The adapter does not interpret events, so
 // "new" is found out by looking, not by the event type.)
 Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
@@ -183,32 +181,6 @@ Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
       w->prefetched[ids[i]] = std::move(d);
     }
   }
-  std::vector<MessageId> msgs;
-  std::unordered_set<MessageId, IdHash> seen;
-  for (const Delivery& d : batch.deliveries) {
-    const MessageId* old_msg = nullptr;
-    if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
-      old_msg = &it->second.message_id;
-    } else if (auto pf = w->prefetched.find(d.id);
-               pf != w->prefetched.end() && pf->second) {
-      old_msg = &pf->second->message_id;
-    }
-    if (old_msg != nullptr && *old_msg == d.message_id) continue;
-    if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
-  }
-  if (msgs.empty()) return Status::Ok();
-  std::sort(msgs.begin(), msgs.end());
-  MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowMessageRefs, msgs),
-               /*sorted_input=*/true, &values, &statuses);
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    uint64_t refs = 0;
-    if (statuses[i].ok()) {
-      refs = ParseFixed64Value(values[i].ToStringView());
-    } else if (!statuses[i].IsNotFound()) {
-      return FromRocks(statuses[i], "reading message " + msgs[i].ToString());
-    }
-    w->message_refs.emplace(msgs[i], refs);
-  }
   return Status::Ok();
 }
 
@@ -229,20 +201,6 @@ Status RocksDbStorage::CountersFor(WriteState* w, const EndpointId& id,
       if (stored) c = *stored;
     }
     it = w->counters.emplace(id, c).first;
-  }
-  *out = &it->second;
-  return Status::Ok();
-}
-
-Status RocksDbStorage::MessageRefsFor(WriteState* w, const MessageId& id,
-                                      uint64_t** out) {
-  auto it = w->message_refs.find(id);
-  if (it == w->message_refs.end()) {
-    std::optional<uint64_t> refs;
-    HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
-                                    RowKey(kRowMessageRefs, id), DecodeCount,
-                                    "message " + id.ToString(), &refs));
-    it = w->message_refs.emplace(id, refs.value_or(0)).first;
   }
   *out = &it->second;
   return Status::Ok();
@@ -284,21 +242,6 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
     HOOKLOG_RETURN_IF_ERROR(CountersFor(w, new_row->endpoint_id, &c));
     AddToCounters(c, *new_row, +1);
     AddToCounters(&w->totals, *new_row, +1);
-  }
-  // Message reference counts let retention drop a message's payload once
-  // its last delivery row is gone.
-  const MessageId* old_msg = old_row ? &old_row->message_id : nullptr;
-  const MessageId* new_msg = new_row ? &new_row->message_id : nullptr;
-  if (old_msg == nullptr || new_msg == nullptr || *old_msg != *new_msg) {
-    uint64_t* refs = nullptr;
-    if (old_msg != nullptr) {
-      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *old_msg, &refs));
-      if (*refs > 0) --*refs;
-    }
-    if (new_msg != nullptr) {
-      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *new_msg, &refs));
-      ++*refs;
-    }
   }
   if (new_row != nullptr) {
     w->row_ops.push_back({RowKey(kRowDelivery, new_row->id),
@@ -391,14 +334,6 @@ Status RocksDbStorage::Commit(WriteState* w) {
   for (const auto& [id, c] : w->counters) {
     w->row_ops.push_back(
         {RowKey(kRowCounters, id), storage_internal::EncodeCounters(c), true});
-  }
-  for (const auto& [id, refs] : w->message_refs) {
-    if (refs == 0) {
-      w->row_ops.push_back({RowKey(kRowMessageRefs, id), {}, false});
-    } else {
-      w->row_ops.push_back(
-          {RowKey(kRowMessageRefs, id), Fixed64Value(refs), true});
-    }
   }
   EmitSorted(&w->row_ops, rows_cf(), &w->wb);
   EmitSorted(&w->index_ops, index_cf(), &w->wb);

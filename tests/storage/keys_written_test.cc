@@ -89,9 +89,10 @@ class KeysWrittenTest : public ::testing::Test {
 constexpr uint64_t kPerBatch = 3;
 
 TEST_F(KeysWrittenTest, NewDelivery) {
-  // 2 events, message row, delivery row, message refs, 4 'D' entries, its
-  // 'M' entry, 2 'T' entries (pending).
-  EXPECT_EQ(KeysOf(Create(NewDelivery(1))), kPerBatch + 2 + 3 + 4 + 1 + 2);
+  // 2 events, message row, delivery row, 4 'D' entries, its 'M' entry, 2
+  // 'T' entries (pending). Format 2 also wrote the message's reference
+  // count and the due entry, and 8 'D' entries.
+  EXPECT_EQ(KeysOf(Create(NewDelivery(1))), kPerBatch + 2 + 2 + 4 + 1 + 2);
 }
 
 TEST_F(KeysWrittenTest, PendingToDeliveredMovesNoListIndex) {
@@ -118,9 +119,9 @@ TEST_F(KeysWrittenTest, RetryMovesTheStatusAndDueEntries) {
 }
 
 // The engine's pattern in batches of K: per delivery, on creation 2 events,
-// message, row, message refs, 4 'D', 'M', 2 'T' (12; format 2: 15 with 8
-// 'D' and the due entry), then on delivery event, row, 2 'T' (4; format 2:
-// 11).
+// message, row, 4 'D', 'M', 2 'T' (11; format 2: 15 with 8 'D', the
+// message's reference count and the due entry), then on delivery event,
+// row, 2 'T' (4; format 2: 11).
 TEST_F(KeysWrittenTest, BatchOfDeliveries) {
   constexpr uint64_t kK = 100;
   std::vector<Delivery> rows;
@@ -132,7 +133,7 @@ TEST_F(KeysWrittenTest, BatchOfDeliveries) {
     create.messages.push_back(one.messages[0]);
     create.deliveries.push_back(rows.back());
   }
-  EXPECT_EQ(KeysOf(std::move(create)), kPerBatch + kK * 12);
+  EXPECT_EQ(KeysOf(std::move(create)), kPerBatch + kK * 11);
   WriteBatch deliver;
   for (Delivery& d : rows) {
     WriteBatch one = Attempt(&d, DeliveryStatus::kDelivered);
