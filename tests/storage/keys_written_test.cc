@@ -104,7 +104,7 @@ TEST_F(KeysWrittenTest, PendingToDeliveredMovesNoListIndex) {
             kPerBatch + 1 + 1 + 2);
 }
 
-TEST_F(KeysWrittenTest, RetryMovesTheStatusAndDueEntries) {
+TEST_F(KeysWrittenTest, RetryMovesOnlyTheStatusEntries) {
   Delivery d = NewDelivery(1);
   KeysOf(Create(d));
   // pending -> failed: 1 event, the row, 2 'T' entries deleted and 2
