@@ -106,6 +106,20 @@ void ExpectFixtureContents(Storage* store) {
   all.include_deleted = true;
   EXPECT_EQ(store->ListEndpoints(all)->total_count, 5u);
   EXPECT_TRUE(store->GetEndpoint(Id(kE))->deleted);
+  // LoadActive: every endpoint and exactly the non-terminal deliveries
+  // (read from the 'T' index after the upgrade, from 'due' before it).
+  size_t loaded_endpoints = 0;
+  std::map<DeliveryStatus, size_t> loaded;
+  ASSERT_TRUE(store
+                  ->LoadActive([&](const Endpoint&) { ++loaded_endpoints; },
+                               [&](const Delivery& d) { ++loaded[d.status]; })
+                  .ok());
+  EXPECT_EQ(loaded_endpoints, 5u);
+  const std::map<DeliveryStatus, size_t> want_loaded = {
+      {DeliveryStatus::kPending, 6},
+      {DeliveryStatus::kFailed, 6},
+      {DeliveryStatus::kRateLimited, 2}};
+  EXPECT_EQ(loaded, want_loaded);
   ExpectStatusListsAgree(store);
 }
 
