@@ -20,6 +20,7 @@
 
 #include "hooklog/engine.h"
 #include "hooklog/rocksdb_storage.h"
+#include "hooklog/testing/fake_clock.h"
 #include "hooklog/verify.h"
 #include "tests/storage/status_lists.h"
 #include "tests/storage/temp_dir.h"
@@ -210,17 +211,26 @@ TEST(Format2DataDirectoryTest, ReadOnlyOpenAnswersWithoutUpgrading) {
   EXPECT_EQ(GetRocksDbStats(s->get())->format_version, 2u);
 }
 
-// After the upgrade the engine resumes the non-terminal deliveries: p's
-// pending ones are delivered (b's failed and r's rate-limited ones wait an
-// hour: the fixture's retry schedule), so is a new message, and the status
-// indexes follow.
+// After the upgrade the engine resumes every non-terminal delivery (on a
+// clock two hours after the fixture was written, so that b's failed and
+// r's rate-limited ones, which waited an hour, are due whenever the test
+// runs): p's 6 pending, b's 6 failed and r's 2 rate-limited ones are
+// delivered, so is a new message, and the status indexes follow.
 TEST(Format2DataDirectoryTest, KeepsDelivering) {
   TempDir dir;
   const std::string path = CopyFixture(dir);
   {
     auto s = OpenRocksDbStorage(path);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
+    DeliveryQuery newest;
+    newest.page_size = 1;
+    auto first = (*s)->ListDeliveries(newest);
+    ASSERT_TRUE(first.ok());
+    ASSERT_EQ(first->items.size(), 1u);
     EngineOptions o;
+    o.clock = std::make_shared<testing::FakeClock>(
+        first->items[0].created_at +
+        std::chrono::duration_cast<Duration>(std::chrono::hours(2)).count());
     ScriptedTransport* transport = nullptr;
     o.transport_factory = ScriptedTransport::Factory(
         &transport,
@@ -240,12 +250,16 @@ TEST(Format2DataDirectoryTest, KeepsDelivering) {
       EngineStats st = (*engine)->Stats();
       delivered =
           st.deliveries_by_status[static_cast<int>(DeliveryStatus::kDelivered)];
-      if (delivered == 15) break;
+      if (delivered == 23) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    EXPECT_EQ(delivered, 15u);
+    EXPECT_EQ(delivered, 23u);
     ASSERT_NE(transport, nullptr);
-    EXPECT_EQ(transport->requests().size(), 9u);  // p's 6, then the new 3
+    // p's 6, b's 6, r's 2, and the new 3; never e's (deleted).
+    EXPECT_EQ(transport->requests().size(), 17u);
+    for (const AttemptRequest& r : transport->requests()) {
+      EXPECT_EQ(r.url.find("/hooks/e"), std::string::npos) << r.url;
+    }
     (*engine)->Shutdown(std::chrono::seconds(5));
   }
   auto s = OpenRocksDbStorage(path);
@@ -254,10 +268,11 @@ TEST(Format2DataDirectoryTest, KeepsDelivering) {
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok());
   auto totals = (*s)->GetTotals();
-  EXPECT_EQ(Count(*totals, DeliveryStatus::kDelivered), 15u);
+  EXPECT_EQ(Count(*totals, DeliveryStatus::kDelivered), 23u);
   EXPECT_EQ(Count(*totals, DeliveryStatus::kPending), 0u);
-  EXPECT_EQ(Count(*totals, DeliveryStatus::kRateLimited), 2u);
-  EXPECT_EQ(Count(*totals, DeliveryStatus::kFailed), 6u);
+  EXPECT_EQ(Count(*totals, DeliveryStatus::kRateLimited), 0u);
+  EXPECT_EQ(Count(*totals, DeliveryStatus::kFailed), 0u);
+  EXPECT_EQ(Count(*totals, DeliveryStatus::kDeadLetter), 6u);
   DeliveryQuery pending;
   pending.status = DeliveryStatus::kPending;
   auto page = (*s)->ListDeliveries(pending);
