@@ -44,6 +44,7 @@ LoadSchema::~LoadSchema() {
 #if HOOKLOG_LOAD_WITH_POSTGRES
   PGconn* c = PQconnectdb(url_.c_str());
   if (PQstatus(c) == CONNECTION_OK) {
+    PQclear(PQexec(c, "SET client_min_messages TO warning"));  // no NOTICEs
     // The name is ours (letters, digits, underscores): no quoting needed.
     PGresult* r =
         PQexec(c, ("DROP SCHEMA IF EXISTS " + name_ + " CASCADE").c_str());
