@@ -213,8 +213,9 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
   }
   ctx_->Fence(&b, row.endpoint_id.raw());
   ctx_->Commit(
-      std::move(b), [this, id, row = std::move(row), before = std::move(before),
-                     ops = std::move(ops)](Status st) {
+      std::move(b),
+      [this, id, row = std::move(row), before = std::move(before),
+       ops = std::move(ops)](Status st) {
         auto it = active_.find(id);
         if (it == active_.end()) return;
         Active& a = it->second;
@@ -258,7 +259,10 @@ void Attempts::OnAttemptDone(const DeliveryId& id, Timestamp started,
         }
         if (es != nullptr) admission_->Pump(es, SIZE_MAX);
         admission_->PumpWaiting();
-      });
+      },
+      // Cluster mode: a result waits out a database outage rather than be
+      // attempted again (bounded by the lease: once it is lost, refused).
+      ctx_->ownership != nullptr);
   // The slot this attempt held is free: give it to the next in turn.
   admission_->PumpWaiting();
 }

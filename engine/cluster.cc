@@ -54,10 +54,14 @@ Cluster::Cluster(EngineContext* ctx, asio::io_context* io, Storage* storage,
 Cluster::~Cluster() { Stop(); }
 
 Status Cluster::Join() {
-  auto view = storage_->SyncLeases(NextSync(/*leaving=*/false));
+  std::lock_guard<std::mutex> lock(mu_);
+  const LeaseSync hello = NextSync(/*leaving=*/false);
+  const SteadyTime started = steady_clock::now();
+  auto view = storage_->SyncLeases(hello);
   if (!view.ok()) return view.status();
   // Holds nothing yet: the first view only decides what to acquire.
-  OnView(*view, NextSync(false), steady_clock::now());
+  syncs_++;
+  OnView(*view, hello, started);
   return Status::Ok();
 }
 

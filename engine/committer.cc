@@ -73,11 +73,13 @@ Committer::Committer(Storage* storage, size_t max_batch_events, Hooks hooks)
 
 Committer::~Committer() { Stop(); }
 
-void Committer::Submit(WriteBatch batch, Done done) {
+void Committer::Submit(WriteBatch batch, Done done,
+                       bool keep_when_unavailable) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!stop_) {
-      queue_.push_back(Item{std::move(batch), std::move(done)});
+      queue_.push_back(
+          Item{std::move(batch), std::move(done), keep_when_unavailable});
       cv_.notify_one();
       return;
     }
@@ -120,8 +122,11 @@ void Committer::Run() {
 
 void Committer::Write(std::vector<Item>* items) {
   while (!items->empty()) {
-    bool fenced = false;
-    for (const Item& it : *items) fenced = fenced || !it.batch.fences.empty();
+    bool fenced = false, keep = false;
+    for (const Item& it : *items) {
+      fenced = fenced || !it.batch.fences.empty();
+      keep = keep || it.keep;
+    }
     WriteBatch merged;
     std::vector<Extent> extents;
     if (items->size() == 1) {
@@ -134,9 +139,9 @@ void Committer::Write(std::vector<Item>* items) {
       }
       // Every attempt brings its two buckets: sum them per (series,
       // minute) so that the store adds a handful, not thousands. Not when
-      // fenced: a refused batch must split back into its submissions (the
-      // store sums repeated buckets itself).
-      if (!fenced) CompactStats(&merged.stats);
+      // a refused batch may have to split back into its submissions
+      // (fenced or kept ones; the store sums repeated buckets itself).
+      if (!fenced && !keep) CompactStats(&merged.stats);
     }
     auto start = std::chrono::steady_clock::now();
     Status st = storage_->Append(&merged).status();
@@ -151,6 +156,31 @@ void Committer::Write(std::vector<Item>* items) {
       // Durable but not yet acknowledged to anyone.
       HOOKLOG_KILL_POINT("append_before_ack");
     }
+    std::vector<WriteBatch*> parts;
+    for (Item& it : *items) parts.push_back(&it.batch);
+    if (keep && st.code() == StatusCode::kUnavailable) {
+      // Storage is away: the kept submissions wait for it, the others fail
+      // now (their callers get "nothing was changed").
+      SplitBack(&merged, extents, parts);
+      std::vector<Item> kept;
+      for (Item& it : *items) {
+        if (it.keep) {
+          kept.push_back(std::move(it));
+        } else {
+          it.done(st);
+        }
+      }
+      *items = std::move(kept);
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(250),
+                       [&] { return stop_; })) {
+        lock.unlock();
+        for (Item& it : *items) it.done(st);
+        items->clear();
+        return;
+      }
+      continue;
+    }
     if (st.ok() || merged.fenced.empty() || !fenced) {
       for (Item& it : *items) it.done(st);
       items->clear();
@@ -160,8 +190,6 @@ void Committer::Write(std::vector<Item>* items) {
     // with a lost partition fail; the others go again.
     const std::vector<uint32_t> lost = merged.fenced;
     if (hooks_.fenced) hooks_.fenced(lost);
-    std::vector<WriteBatch*> parts;
-    for (Item& it : *items) parts.push_back(&it.batch);
     SplitBack(&merged, extents, parts);
     const Status refused =
         Status::FailedPrecondition(std::string(kLeaseLost) + st.message());

@@ -44,7 +44,12 @@ class Committer {
   Committer(Storage* storage, size_t max_batch_events, Hooks hooks = {});
   ~Committer();  // Stop()
 
-  void Submit(WriteBatch batch, Done done);
+  // With `keep_when_unavailable`, an Append answering Unavailable does not
+  // fail the submission: it is written again (every 250 ms) until it lands,
+  // its lease is lost, or Stop(). Cluster mode submits attempt results so:
+  // a short database outage then loses no result. Other submissions fail
+  // at once, as before.
+  void Submit(WriteBatch batch, Done done, bool keep_when_unavailable = false);
   // Writes what is queued, then joins the thread. Later Submit()s complete
   // with Unavailable at once.
   void Stop();
@@ -58,6 +63,7 @@ class Committer {
   struct Item {
     WriteBatch batch;
     Done done;
+    bool keep = false;  // keep_when_unavailable
   };
   void Run();
   // Appends the items (merged); on a fence failure fails the fenced ones

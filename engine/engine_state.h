@@ -94,12 +94,16 @@ struct EngineContext {
         jitter(jitter_seed) {}
 
   // Hands `b` to the group commit; `on_strand` runs on the strand once it
-  // is durable (or failed).
-  void Commit(WriteBatch b, std::function<void(Status)> on_strand) {
-    committer->Submit(std::move(b), [this, f = std::move(on_strand)](
-                                        Status st) mutable {
-      boost::asio::post(strand, [f = std::move(f), st]() mutable { f(st); });
-    });
+  // is durable (or failed). `keep_when_unavailable`: see Committer::Submit.
+  void Commit(WriteBatch b, std::function<void(Status)> on_strand,
+              bool keep_when_unavailable = false) {
+    committer->Submit(
+        std::move(b),
+        [this, f = std::move(on_strand)](Status st) mutable {
+          boost::asio::post(strand,
+                            [f = std::move(f), st]() mutable { f(st); });
+        },
+        keep_when_unavailable);
   }
   Timestamp Now() const { return clock->Now(); }
   bool Owns(const Uuid128& key) const {

@@ -1,6 +1,7 @@
 // The PostgreSQL storage adapter: the log and the projection rows in tables
 // of one PostgreSQL schema, so that the store outlives any one machine's
-// disk (first step of scale-out; one writer node for now).
+// disk and several nodes can share it (cluster mode: partition leases on
+// the server's clock, fenced Appends, LISTEN/NOTIFY for WaitForAppends).
 //
 // Every Append is ONE PostgreSQL transaction (events, rows, counters and the
 // sequence together, or nothing), acknowledged after PostgreSQL's commit
@@ -8,11 +9,15 @@
 // by the adapter from a one-row table updated in the same transaction, so
 // they stay gapless even when a transaction rolls back. Open creates or
 // migrates the schema (a versioned `schema_version` table) and refuses a
-// schema newer than this build. See docs/postgres.md.
+// schema newer than this build. An Append with fences checks them in its
+// own transaction (the lease rows locked FOR SHARE, so no grant can change
+// hands before it commits) and stores nothing when one fails. See
+// docs/postgres.md.
 //
 // Thread-safety: as Storage (every method from any thread). Appends are
-// serialized on one writer connection; reads use a small pool of other
-// connections so they never wait behind an append.
+// serialized on one writer connection; reads and SyncLeases use a small
+// pool of other connections so they never wait behind an append;
+// WaitForAppends has a LISTEN connection of its own (one waiter at a time).
 // Ownership: the returned Storage owns its connections; the database is the
 // caller's (the adapter only touches its own schema).
 #ifndef HOOKLOG_POSTGRES_STORAGE_H_
@@ -30,7 +35,7 @@ namespace hooklog {
 
 // The schema version this build creates and serves (docs/postgres.md lists
 // what each version added).
-inline constexpr int kPostgresSchemaVersion = 3;
+inline constexpr int kPostgresSchemaVersion = 4;
 
 struct PostgresOptions {
   // The PostgreSQL schema (namespace) holding hooklog's tables; created when
@@ -50,7 +55,8 @@ struct PostgresOptions {
   // FailedPrecondition when another store holds it. The lock lives as long
   // as the writer's session; it is re-taken on reconnect, and while it
   // cannot be, Append fails with Unavailable. For callers that must not
-  // share a schema (webhookd: there are no partition leases yet).
+  // share a schema (a single-node webhookd); cluster mode shares it through
+  // partition leases instead.
   bool exclusive = false;
   // false: never create or migrate. Open fails with NotFound when the schema
   // holds no hooklog tables and with FailedPrecondition when it is older

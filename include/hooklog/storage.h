@@ -115,9 +115,12 @@ struct WriteBatch {
   // zero; the same bucket may appear more than once.
   std::vector<StatsBucket> stats;
   std::vector<ReplayJob> replay_jobs;  // upserted by id
-  // Cluster mode: the batch is stored only if, at commit, every fence's
-  // partition is held at that epoch and not lapsed (store clock; an adapter
-  // must make the check and the write one atomic step). Otherwise NOTHING is
+  // Cluster mode: the batch is stored only if every fence's partition is
+  // held at that epoch and not lapsed (store clock) when the adapter checks,
+  // inside the write's atomic step, and no other node can be granted it
+  // between that check and the commit (PostgreSQL: the lease rows are share
+  // locked until commit; a commit may thus end just after the lease ran
+  // out on the clock, but never after another node got it). Otherwise NOTHING is
   // stored, Append answers FailedPrecondition and `fenced` lists the
   // partitions that failed. Only engines in cluster mode set fences, over
   // adapters that implement SyncLeases. Duplicates are allowed.

@@ -141,7 +141,124 @@ CREATE INDEX deliveries_message
   ON {S}.deliveries (message_id, created_at, id);
 )sql";
 
-constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3};
+// Partition leases (cluster mode, include/hooklog/storage.h LeaseSync): the
+// cluster's partition count (fixed by the first sync), one row per
+// partition, and the nodes' heartbeats. Every time is the SERVER's clock in
+// microseconds (hooklog_now), so nodes with skewed clocks agree. The rules
+// are storage/lease_table.cc's, statement for statement.
+constexpr std::string_view kStep4 = R"sql(
+CREATE TABLE {S}.cluster (
+  id integer PRIMARY KEY CHECK (id = 1),
+  partitions integer NOT NULL
+);
+CREATE TABLE {S}.leases (
+  partition integer PRIMARY KEY,
+  owner bytea NOT NULL,       -- node id; empty when never granted
+  epoch bigint NOT NULL,      -- bumped by every grant; 0 when never granted
+  expires_at bigint NOT NULL  -- held while hooklog_now() < expires_at
+);
+CREATE TABLE {S}.nodes (
+  node_id bytea PRIMARY KEY,
+  expires_at bigint NOT NULL  -- last sync + its ttl
+);
+CREATE FUNCTION {S}.hooklog_now() RETURNS bigint LANGUAGE sql VOLATILE AS $$
+  SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint
+$$;
+-- One node's heartbeat and lease requests (LeaseSync), then the whole
+-- table: a header row (kind 0: the cluster's partition count and now), the
+-- leases (kind 1) and the live nodes (kind 2). A request with another
+-- partition count gets only the header and changes nothing.
+CREATE FUNCTION {S}.hooklog_sync_leases(node bytea, want bigint, ttl bigint,
+    renew_p bigint[], renew_e bigint[], release_p bigint[],
+    release_e bigint[], acquire_p bigint[], leaving boolean)
+  RETURNS TABLE (r_kind bigint, r_part bigint, r_owner bytea, r_epoch bigint,
+                 r_time bigint)
+  LANGUAGE plpgsql AS $$
+DECLARE
+  have bigint;
+  now_us bigint;
+  until_us bigint;
+BEGIN
+  SELECT c.partitions INTO have FROM {S}.cluster c WHERE c.id = 1;
+  IF have IS NULL THEN
+    -- The first sync fixes the count; a concurrent first sync waits on the
+    -- key here and then finds the row.
+    INSERT INTO {S}.cluster VALUES (1, want) ON CONFLICT (id) DO NOTHING;
+    IF FOUND THEN
+      INSERT INTO {S}.leases
+        SELECT g, ''::bytea, 0, 0 FROM generate_series(0, want - 1) g;
+    END IF;
+    SELECT c.partitions INTO have FROM {S}.cluster c WHERE c.id = 1;
+  END IF;
+  IF have <> want THEN
+    RETURN QUERY SELECT 0::bigint, have, NULL::bytea, NULL::bigint,
+      NULL::bigint;
+    RETURN;
+  END IF;
+  -- Every row this sync may change, locked in partition order: two nodes
+  -- never wait on each other in a cycle, and Append's fence check (FOR
+  -- SHARE, same order) waits for or blocks this sync.
+  PERFORM 1 FROM {S}.leases l
+    WHERE l.partition = ANY(renew_p || release_p || acquire_p)
+    ORDER BY l.partition FOR UPDATE;
+  -- Read the clock after the locks, so that a wait does not age it.
+  now_us := {S}.hooklog_now();
+  until_us := now_us + ttl;
+  UPDATE {S}.leases l SET expires_at = until_us
+    FROM unnest(renew_p, renew_e) r(p, e)
+    WHERE l.partition = r.p AND l.owner = node AND l.epoch = r.e
+      AND now_us < l.expires_at;
+  UPDATE {S}.leases l SET expires_at = now_us
+    FROM unnest(release_p, release_e) r(p, e)
+    WHERE l.partition = r.p AND l.owner = node AND l.epoch = r.e
+      AND now_us < l.expires_at;
+  UPDATE {S}.leases l SET owner = node, epoch = l.epoch + 1,
+      expires_at = until_us
+    WHERE l.partition = ANY(acquire_p) AND l.expires_at <= now_us;
+  IF leaving THEN
+    DELETE FROM {S}.nodes n WHERE n.node_id = node;
+  ELSE
+    INSERT INTO {S}.nodes AS n VALUES (node, until_us)
+      ON CONFLICT (node_id) DO UPDATE SET expires_at = excluded.expires_at;
+  END IF;
+  -- Forget lapsed nodes (they are no longer listed anyway); SKIP LOCKED so
+  -- that two syncs never wait on each other's clean-up.
+  DELETE FROM {S}.nodes n WHERE n.node_id IN (
+    SELECT o.node_id FROM {S}.nodes o WHERE o.expires_at <= now_us
+    FOR UPDATE SKIP LOCKED);
+  RETURN QUERY SELECT 0::bigint, have, NULL::bytea, NULL::bigint, now_us;
+  RETURN QUERY SELECT 1::bigint, l.partition::bigint, l.owner, l.epoch,
+      l.expires_at FROM {S}.leases l ORDER BY l.partition;
+  RETURN QUERY SELECT 2::bigint, NULL::bigint, n.node_id, NULL::bigint,
+      n.expires_at FROM {S}.nodes n WHERE now_us < n.expires_at
+    ORDER BY n.node_id;
+END $$;
+-- Append's fence check, its first statement: locks the fenced lease rows
+-- FOR SHARE (partition order, before the meta row) and raises when one is
+-- not held at its epoch now. A sync that would take or renew such a row
+-- waits for the Append's commit (docs/postgres.md, "Fencing").
+CREATE FUNCTION {S}.hooklog_check_fences(fence_p bigint[], fence_e bigint[])
+  RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+  now_us bigint;
+  failed text;
+BEGIN
+  PERFORM 1 FROM {S}.leases l WHERE l.partition = ANY(fence_p)
+    ORDER BY l.partition FOR SHARE;
+  now_us := {S}.hooklog_now();
+  SELECT string_agg(DISTINCT f.p::text, ',') INTO failed
+    FROM unnest(fence_p, fence_e) f(p, e)
+    LEFT JOIN {S}.leases l ON l.partition = f.p
+    WHERE l.partition IS NULL OR l.epoch <> f.e OR l.expires_at <= now_us;
+  IF failed IS NOT NULL THEN
+    RAISE EXCEPTION 'hooklog: fenced partitions: %;', failed
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  RETURN now_us;
+END $$;
+)sql";
+
+constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3, kStep4};
 static_assert(std::size(kSteps) == kPostgresSchemaVersion);
 
 std::string Expand(std::string_view sql, const std::string& quoted) {

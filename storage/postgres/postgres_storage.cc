@@ -36,11 +36,14 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <string_view>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "storage/lease_table.h"
 #include "storage/postgres/pg_conn.h"
+#include "storage/postgres/pg_listener.h"
 #include "storage/postgres/pg_rows.h"
 #include "storage/postgres/pg_schema.h"
 
@@ -161,6 +164,70 @@ const std::string kFence =
     "UPDATE meta SET appends = appends + 1 WHERE id = 1 "
     "RETURNING last_seq, appends, last_token";
 
+// Cluster mode (schema v4): the lease table's rules are these functions
+// (pg_schema.cc, storage/lease_table.cc).
+const std::string kSyncLeases =
+    "SELECT r_kind, r_part, r_owner, r_epoch, r_time FROM "
+    "hooklog_sync_leases($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const std::string kCheckFences = "SELECT hooklog_check_fences($1, $2)";
+// hooklog_check_fences' message, followed by the failing partitions.
+constexpr std::string_view kFencedMarker = "hooklog: fenced partitions: ";
+const std::string kActiveOf =
+    "SELECT body FROM deliveries WHERE endpoint_id = ANY($1::uuid[]) "
+    "AND status NOT IN (1, 4) ORDER BY id";
+const std::string kPing = "SELECT 1::int8";
+
+// The partitions hooklog_check_fences names in `message` ("1,5;"), in the
+// order of `fences`, each once (as LeaseTable::CheckFences lists them).
+std::vector<uint32_t> FencedPartitions(std::string_view message,
+                                       const std::vector<LeaseFence>& fences) {
+  std::unordered_set<uint32_t> named;
+  const size_t at = message.find(kFencedMarker);
+  if (at != std::string_view::npos) {
+    uint64_t v = 0;
+    bool digits = false;
+    for (size_t i = at + kFencedMarker.size(); i < message.size(); ++i) {
+      const char c = message[i];
+      if (c >= '0' && c <= '9') {
+        v = v * 10 + static_cast<uint64_t>(c - '0');
+        digits = true;
+        continue;
+      }
+      if (digits) named.insert(static_cast<uint32_t>(v));
+      v = 0;
+      digits = false;
+      if (c != ',') break;
+    }
+  }
+  std::vector<uint32_t> out;
+  for (const LeaseFence& f : fences) {
+    if (named.count(f.partition) != 0 &&
+        std::find(out.begin(), out.end(), f.partition) == out.end()) {
+      out.push_back(f.partition);
+    }
+  }
+  return out;
+}
+
+// The NOTIFY channel of a schema: named after it when that fits in an
+// identifier (63 bytes), else after its FNV-1a hash.
+std::string ChannelOf(const std::string& schema) {
+  std::string c = "hooklog:" + schema;
+  if (c.size() <= 63) return c;
+  uint64_t h = 14695981039346656037ull;
+  for (unsigned char ch : schema) h = (h ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "hooklog:" + std::string(hex);
+}
+
+// A SQL string literal (standard_conforming_strings: only quotes double).
+std::string QuoteLiteral(std::string_view v) {
+  std::string out = "'";
+  for (char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
 const std::string kGetEndpoint = "SELECT snapshot FROM endpoints WHERE id = $1";
 const std::string kGetMessage = "SELECT event FROM messages WHERE id = $1";
 const std::string kGetDelivery = "SELECT body FROM deliveries WHERE id = $1";
@@ -239,6 +306,16 @@ class PostgresStorage : public Storage {
     // cached plans stay probes, with no planning per Append.
     writer_ = std::make_unique<Conn>(
         conninfo_, setup_ + "; SET enable_seqscan = off", ConnectTimeout());
+    // Every Append notifies the schema's channel with this store's token,
+    // so that its own listener can tell its appends from other stores'.
+    char token[17];
+    std::snprintf(token, sizeof token, "%016llx",
+                  static_cast<unsigned long long>(rng_()));
+    const std::string channel = ChannelOf(options_.schema);
+    notify_sql_ = "SELECT pg_notify(" + QuoteLiteral(channel) + ", " +
+                  QuoteLiteral(token) + ")";
+    listener_ =
+        std::make_unique<pg::Listener>(conninfo_, setup_, channel, token);
   }
 
   // Frees the schema's writer lock before the session ends, so that a store
@@ -293,6 +370,7 @@ class PostgresStorage : public Storage {
 
   Result<uint64_t> Append(WriteBatch* batch) override {
     std::lock_guard<std::mutex> lock(write_mu_);
+    batch->fenced.clear();
     if (batch->empty()) return last_seq_.load();
     HOOKLOG_RETURN_IF_ERROR(EnsureWriter());
     if (need_resync_) HOOKLOG_RETURN_IF_ERROR(Resync());
@@ -303,6 +381,19 @@ class PostgresStorage : public Storage {
       // Lock the meta row before numbering this time, so that the retry
       // cannot lose the race again.
       r = AppendOnce(batch, /*locked=*/true);
+    }
+    if (!r.ok() && !writer_->broken() &&
+        r.status().message().find(kFencedMarker) != std::string::npos) {
+      // hooklog_check_fences refused: the transaction rolled back.
+      batch->fenced = FencedPartitions(r.status().message(), batch->fences);
+      std::string parts;
+      for (uint32_t p : batch->fenced) {
+        parts += (parts.empty() ? "" : ", ") + std::to_string(p);
+      }
+      return Status::FailedPrecondition(
+          "the batch's partition lease was lost (lapsed or passed to another "
+          "node) for partition(s) " +
+          parts + "; nothing was written");
     }
     return r;
   }
@@ -562,6 +653,139 @@ class PostgresStorage : public Storage {
     });
   }
 
+  // One statement (hooklog_sync_leases), so one transaction and one round
+  // trip, on a read connection: heartbeats never queue behind an Append.
+  // Retrying it after a lost connection is safe: a sync that did commit is
+  // answered again by the current table (renew and acquire of a lease the
+  // node already holds leave it as it is).
+  Result<LeaseView> SyncLeases(const LeaseSync& sync) override {
+    HOOKLOG_RETURN_IF_ERROR(ValidateLeaseSync(sync));
+    ArrayBuilder renew_p(pg::kInt8Oid), renew_e(pg::kInt8Oid),
+        release_p(pg::kInt8Oid), release_e(pg::kInt8Oid),
+        acquire_p(pg::kInt8Oid);
+    for (const LeaseFence& f : sync.renew) {
+      renew_p.Int8(f.partition);
+      renew_e.Int8(static_cast<int64_t>(f.epoch));
+    }
+    for (const LeaseFence& f : sync.release) {
+      release_p.Int8(f.partition);
+      release_e.Int8(static_cast<int64_t>(f.epoch));
+    }
+    for (uint32_t p : sync.acquire) acquire_p.Int8(p);
+    Params p;
+    p.Bytea(sync.node_id)
+        .Int8(sync.partitions)
+        .Int8(sync.ttl.count())
+        .Array(pg::kInt8ArrayOid, renew_p)
+        .Array(pg::kInt8ArrayOid, renew_e)
+        .Array(pg::kInt8ArrayOid, release_p)
+        .Array(pg::kInt8ArrayOid, release_e)
+        .Array(pg::kInt8ArrayOid, acquire_p)
+        .Bool(sync.leaving);
+    return WithReader(true, [&](Conn* c) -> Result<LeaseView> {
+      auto r = c->Exec(kSyncLeases, p, "syncing partition leases");
+      if (!r.ok()) return r.status();
+      const PGresult* res = r->get();
+      const int rows = PQntuples(res);
+      if (rows == 0 || pg::GetInt8(res, 0, 0) != 0) {
+        return Status::Corruption(
+            "postgres: hooklog_sync_leases answered no header row");
+      }
+      const int64_t partitions = pg::GetInt8(res, 0, 1);
+      if (partitions != sync.partitions) {
+        return Status::FailedPrecondition(
+            "this store's cluster has " + std::to_string(partitions) +
+            " partitions, not " + std::to_string(sync.partitions));
+      }
+      LeaseView v;
+      v.now = pg::GetInt8(res, 0, 4);
+      for (int i = 1; i < rows; ++i) {
+        if (pg::GetInt8(res, i, 0) == 1) {
+          PartitionLease l;
+          l.partition = static_cast<uint32_t>(pg::GetInt8(res, i, 1));
+          l.owner = std::string(pg::GetBytes(res, i, 2));
+          l.epoch = static_cast<uint64_t>(pg::GetInt8(res, i, 3));
+          l.expires_at = pg::GetInt8(res, i, 4);
+          v.leases.push_back(std::move(l));
+        } else {
+          v.nodes.emplace_back(pg::GetBytes(res, i, 2));
+        }
+      }
+      if (v.leases.size() != static_cast<size_t>(partitions)) {
+        return Status::Corruption("postgres schema " + options_.schema + ": " +
+                                  std::to_string(v.leases.size()) +
+                                  " lease rows for " +
+                                  std::to_string(partitions) + " partitions");
+      }
+      std::sort(v.nodes.begin(), v.nodes.end());
+      return v;
+    });
+  }
+
+  // On the listener's own session (pg_listener.h). One waiter at a time;
+  // another caller waits for the session at most `timeout`, which is an
+  // early return at worst.
+  // (A flag and a condition variable rather than a timed mutex: TSan does
+  // not intercept pthread_mutex_clocklock and would report every unlock.)
+  void WaitForAppends(Duration timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    {
+      std::unique_lock<std::mutex> lock(listen_mu_);
+      if (!listen_cv_.wait_until(lock, deadline, [&] { return !listening_; })) {
+        return;
+      }
+      listening_ = true;
+    }
+    const auto left = std::chrono::duration_cast<Duration>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() > 0) listener_->Wait(left);
+    {
+      std::lock_guard<std::mutex> lock(listen_mu_);
+      listening_ = false;
+    }
+    listen_cv_.notify_one();
+  }
+
+  // One statement over the (endpoint_id, status, ...) index. The whole
+  // answer is read before the first callback, so a lost connection can be
+  // retried without repeating rows.
+  Status LoadActiveOf(
+      const std::vector<EndpointId>& endpoints,
+      const std::function<void(const Delivery&)>& on_delivery) override {
+    if (endpoints.empty()) return Status::Ok();
+    ArrayBuilder ids(pg::kUuidOid);
+    for (const EndpointId& id : endpoints) ids.Uuid(id.raw());
+    Params p;
+    p.Array(pg::kUuidArrayOid, ids);
+    std::vector<Delivery> rows;
+    Status st = WithReader(true, [&](Conn* c) -> Status {
+      rows.clear();
+      auto r = c->Exec(kActiveOf, p, "LoadActiveOf");
+      if (!r.ok()) return r.status();
+      for (int i = 0; i < PQntuples(r->get()); ++i) {
+        auto d = pg::DecodeDeliveryBlob(pg::GetBytes(r->get(), i, 0));
+        if (!d.ok()) return d.status();
+        rows.push_back(std::move(*d));
+      }
+      return Status::Ok();
+    });
+    if (!st.ok()) return st;
+    for (const Delivery& d : rows) on_delivery(d);
+    return Status::Ok();
+  }
+
+  // A round trip on a read connection (retried once on a fresh one, so a
+  // connection that went stale while the server restarted is not a
+  // failure); any failure is Unavailable.
+  Status CheckHealth() override {
+    Status st = WithReader(true, [&](Conn* c) -> Status {
+      return StatusOf(c->Exec(kPing, Params(), "health check"));
+    });
+    if (st.ok() || st.IsUnavailable()) return st;
+    return Status::Unavailable("postgres: health check failed: " +
+                               st.message());
+  }
+
  private:
   // REQUIRES: write_mu_ held, writer_ connected. With `lock`, inside a
   // transaction: also locks the meta row until it ends.
@@ -585,13 +809,32 @@ class PostgresStorage : public Storage {
   // trip, but no other store can move the log meanwhile).
   // REQUIRES: write_mu_ held, writer_ connected, caches in sync.
   Result<uint64_t> AppendOnce(WriteBatch* b, bool locked) {
+    // The fence check locks the lease rows, so it comes before anything
+    // that locks the meta row (hooklog_advance, Resync(lock)): leases
+    // first, then the sequence row, as in every transaction of the schema.
+    std::optional<Params> fences;
+    if (!b->fences.empty()) {
+      ArrayBuilder parts(pg::kInt8Oid), epochs(pg::kInt8Oid);
+      for (const LeaseFence& f : b->fences) {
+        parts.Int8(f.partition);
+        epochs.Int8(static_cast<int64_t>(f.epoch));
+      }
+      fences.emplace();
+      fences->Array(pg::kInt8ArrayOid, parts).Array(pg::kInt8ArrayOid, epochs);
+    }
     if (locked) {
       HOOKLOG_RETURN_IF_ERROR(writer_->ExecScript("BEGIN", "append"));
-      Status st = Resync(/*lock=*/true);
+      Status st;
+      if (fences) {
+        st = StatusOf(
+            writer_->Exec(kCheckFences, *fences, "checking the lease fences"));
+      }
+      if (st.ok()) st = Resync(/*lock=*/true);
       if (!st.ok()) {
         if (!writer_->broken()) (void)writer_->ExecScript("ROLLBACK", "append");
         return st;
       }
+      fences.reset();  // checked, and held until the commit
     }
     const uint64_t base = last_seq_.load();
     const uint64_t n = b->events.size();
@@ -599,6 +842,7 @@ class PostgresStorage : public Storage {
     while (token == 0) token = static_cast<int64_t>(rng_());
 
     std::vector<pg::Query> qs;
+    if (fences) qs.push_back({&kCheckFences, std::move(*fences)});
     Params advance;
     advance.Int8(static_cast<int64_t>(base))
         .Int8(appends_)
@@ -769,6 +1013,9 @@ class PostgresStorage : public Storage {
           .Array(pg::kByteaArrayOid, bodies);
       qs.push_back({&kUpsertReplayJobs, std::move(p)});
     }
+
+    // Delivered to the listeners at commit, and only then.
+    qs.push_back({&notify_sql_, Params()});
 
     auto res = writer_->Pipeline(qs, "append");
     if (locked && !writer_->broken()) {
@@ -1030,6 +1277,12 @@ class PostgresStorage : public Storage {
   const std::string conninfo_;
   const PostgresOptions options_;
   std::string setup_;
+  std::string notify_sql_;  // pg_notify(channel, this store's token)
+
+  std::mutex listen_mu_;
+  std::condition_variable listen_cv_;
+  bool listening_ = false;  // guarded by listen_mu_: a thread owns listener_
+  std::unique_ptr<pg::Listener> listener_;  // used by the listening_ owner
 
   std::mutex write_mu_;
   std::unique_ptr<Conn> writer_;       // guarded by write_mu_

@@ -2,6 +2,8 @@
 // produced here changes the on-disk format.
 #include "storage/rocksdb/key_layout.h"
 
+#include <iterator>
+
 #include "base/coding.h"
 
 namespace hooklog::rocksdb_internal {
@@ -81,10 +83,43 @@ std::string DeliveryIndexPrefix(uint8_t mask, const EndpointId* endpoint,
 
 std::vector<std::string> DeliveryIndexKeys(const Delivery& d) {
   std::vector<std::string> keys;
-  keys.reserve(kFilterMasks);
-  for (uint8_t mask = 0; mask < kFilterMasks; ++mask) {
+  static constexpr uint8_t kMasks[] = {0, kByEndpoint, kByType,
+                                       kByEndpoint | kByType};
+  keys.reserve(std::size(kMasks));
+  for (uint8_t mask : kMasks) {
     std::string k =
-        DeliveryIndexPrefix(mask, &d.endpoint_id, &d.status, &d.event_type);
+        DeliveryIndexPrefix(mask, &d.endpoint_id, nullptr, &d.event_type);
+    PutOrderSuffix(&k, d.created_at, d.id.raw());
+    keys.push_back(std::move(k));
+  }
+  return keys;
+}
+
+std::vector<std::pair<std::string, std::string>> LegacyStatusIndexRanges() {
+  // Masks 2, 3 (status, endpoint+status) and 6, 7 (type+status, all three).
+  auto key = [](uint8_t mask) {
+    return std::string{kIdxDeliveries, static_cast<char>(mask)};
+  };
+  return {{key(kByStatus), key(kByStatus + 2)},
+          {key(kByStatus | kByType), key((kByStatus | kByType) + 2)}};
+}
+
+std::string StatusIndexPrefix(DeliveryStatus status,
+                              const EndpointId* endpoint) {
+  std::string k(1, kIdxDeliveryStatus);
+  k.push_back(endpoint != nullptr ? '\x01' : '\x00');
+  k.push_back(static_cast<char>(status));
+  if (endpoint != nullptr) PutId(&k, endpoint->raw());
+  return k;
+}
+
+std::vector<std::string> StatusIndexKeys(const Delivery& d) {
+  std::vector<std::string> keys;
+  if (!HasStatusIndex(d.status)) return keys;
+  keys.reserve(2);
+  for (const EndpointId* endpoint :
+       {static_cast<const EndpointId*>(nullptr), &d.endpoint_id}) {
+    std::string k = StatusIndexPrefix(d.status, endpoint);
     PutOrderSuffix(&k, d.created_at, d.id.raw());
     keys.push_back(std::move(k));
   }

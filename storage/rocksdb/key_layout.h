@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "hooklog/ids.h"
@@ -30,13 +31,22 @@ namespace hooklog::rocksdb_internal {
 //   2: the per-message delivery index ('M'), stats buckets ('S') and replay
 //      jobs ('j'). Open upgrades a format 1 directory by building the 'M'
 //      index from the delivery rows (open.cc).
-inline constexpr uint32_t kStoreFormatVersion = 2;
+//   3: never written (the number is skipped so that the format issue 13
+//      calls "v4" is format 4 on disk too).
+//   4: list indexes that do not move when a delivery's status changes: the
+//      'D' indexes keep only the masks without the status bit, and a
+//      status index ('T') holds the deliveries of every status except
+//      `delivered`, by status and by (status, endpoint). The status index
+//      of the non-terminal statuses replaces the `due` family, and the 'M'
+//      entries replace the message reference counts ('r'); both are
+//      emptied. Open upgrades formats 1 and 2 (open.cc).
+inline constexpr uint32_t kStoreFormatVersion = 4;
 
 // Column families, in the order of RocksDbStorage's handles.
 inline constexpr char kCfLog[] = "log";      // seq -> event
 inline constexpr char kCfRows[] = "rows";    // prefix + id -> row
 inline constexpr char kCfIndex[] = "index";  // list indexes, keys only
-inline constexpr char kCfDue[] = "due";      // non-terminal deliveries
+inline constexpr char kCfDue[] = "due";      // formats 1-2: non-terminal ones
 inline constexpr char kCfMeta[] = "meta";    // named values below
 inline constexpr size_t kOwnColumnFamilies = 5;
 
@@ -52,13 +62,14 @@ inline constexpr char kRowMessage = 'm';
 inline constexpr char kRowDelivery = 'd';
 inline constexpr char kRowIdempotency = 'i';
 inline constexpr char kRowCounters = 'c';
-inline constexpr char kRowMessageRefs = 'r';  // live delivery rows per message
+inline constexpr char kRowMessageRefs = 'r';  // formats 1-2: rows per message
 inline constexpr char kRowStats = 'S';        // stats bucket per series+minute
 inline constexpr char kRowReplayJob = 'j';    // replay job by id
 // Index key prefixes (index column family).
 inline constexpr char kIdxEndpoints = 'N';
 inline constexpr char kIdxDeliveries = 'D';
 inline constexpr char kIdxMessageDeliveries = 'M';  // deliveries by message
+inline constexpr char kIdxDeliveryStatus = 'T';     // by status (format 4)
 
 inline constexpr size_t kIdBytes = 16;
 inline constexpr size_t kSeqKeyBytes = 8;
@@ -94,15 +105,18 @@ std::string IdempotencyKey(std::string_view key);
 std::string SeqKey(uint64_t seq);
 uint64_t ParseSeqKey(std::string_view key);
 
-// due: biased big-endian next_attempt_at + id.
+// due (formats 1-2): biased big-endian next_attempt_at + id.
 std::string DueKey(const Delivery& d);
 // REQUIRES: key.size() == kDueKeyBytes.
 Uuid128 ParseDueKeyId(std::string_view key);
 
-// Delivery list indexes: one per combination of the equality filters
-// (endpoint, status, event type), so that every DeliveryQuery is a range scan
-// of exactly the matching rows. Key: 'D' mask [endpoint] [status]
-// [len-prefixed type] inverted(created_at, id).
+// Delivery list indexes. Key: 'D' mask [endpoint] [status]
+// [len-prefixed type] inverted(created_at, id). Formats 1 and 2 kept one
+// index per combination of the equality filters (8 masks); format 4 keeps
+// only the four masks without kByStatus, whose keys never change after the
+// row is first stored (endpoint, type and created_at are fixed), and finds
+// statuses through the 'T' index below. The masks with kByStatus are still
+// read from a format 1/2 directory opened read-only (not upgraded).
 enum FilterMask : uint8_t { kByEndpoint = 1, kByStatus = 2, kByType = 4 };
 inline constexpr uint8_t kFilterMasks = 8;
 
@@ -111,8 +125,29 @@ inline constexpr uint8_t kFilterMasks = 8;
 std::string DeliveryIndexPrefix(uint8_t mask, const EndpointId* endpoint,
                                 const DeliveryStatus* status,
                                 const std::string* type);
-// The kFilterMasks index keys of `d`, by mask.
+// The four format-4 'D' keys of `d` (masks 0, kByEndpoint, kByType,
+// kByEndpoint|kByType).
 std::vector<std::string> DeliveryIndexKeys(const Delivery& d);
+// The key ranges [first, second) of the format 1/2 'D' masks with
+// kByStatus (2, 3 and 6, 7), which the upgrade to format 4 deletes.
+std::vector<std::pair<std::string, std::string>> LegacyStatusIndexRanges();
+
+// Status index (format 4): 'T' sub status [endpoint] inverted(created_at,
+// id), value: the delivery's event type. sub is 0 (by status) or 1 (by
+// status and endpoint). Only statuses with HasStatusIndex have entries:
+// `delivered`, where nearly every delivery ends, has none, so the common
+// pending -> delivered change deletes two keys and writes none, and a
+// query for `delivered` walks the 'D' index filtering rows by status. The
+// by-status entries of the non-terminal statuses are exactly the
+// non-terminal deliveries (what LoadActive loads).
+inline bool HasStatusIndex(DeliveryStatus s) {
+  return s != DeliveryStatus::kDelivered;
+}
+std::string StatusIndexPrefix(DeliveryStatus status,
+                              const EndpointId* endpoint);
+// The 'T' keys of `d` (none when !HasStatusIndex(d.status)); their value
+// is d.event_type.
+std::vector<std::string> StatusIndexKeys(const Delivery& d);
 
 // index: 'M' + message id + inverted(created_at, id): a delivery's entry is
 // written when its row is first stored and never moves (message and

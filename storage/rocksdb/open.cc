@@ -250,11 +250,12 @@ Status RocksDbStorage::CheckMeta() {
         std::to_string(version) + ", this build reads up to " +
         std::to_string(kStoreFormatVersion) + ")");
   }
-  if (version < 2) {
+  if (version < kStoreFormatVersion) {
     if (options_.read_only) {
-      has_message_index_ = false;
+      has_message_index_ = version >= 2;
+      legacy_status_index_ = true;
     } else {
-      HOOKLOG_RETURN_IF_ERROR(UpgradeFromFormat1());
+      HOOKLOG_RETURN_IF_ERROR(UpgradeToFormat4(version));
     }
   }
   const rocksdb::ReadOptions ro;
@@ -295,11 +296,16 @@ Status RocksDbStorage::CheckMeta() {
   return Status::Ok();
 }
 
-// Builds the 'M' index from the delivery rows in chunks, then records
-// format 2 with a synced write (which also makes the chunks durable). The
-// index keys are idempotent, so a crash midway just redoes the upgrade at
-// the next open: the version is only bumped once every entry is written.
-Status RocksDbStorage::UpgradeFromFormat1() {
+// One scan of the delivery rows writes, in unsynced chunks, what format 4
+// has and the old format lacks: the 'T' status entries (and, from format
+// 1, the 'M' entries). Then ONE synced batch deletes the old status masks
+// of 'D', the due family and the message reference counts (range
+// deletions, not a key per row) and records format 4,
+// which also makes the chunks durable. Until that batch the directory is a
+// complete format 1/2 store with some extra 'T' keys that nothing reads,
+// so a crash midway (or an older build opening it) finds it intact, and
+// the next open redoes the upgrade (the entries are idempotent).
+Status RocksDbStorage::UpgradeToFormat4(uint32_t from_version) {
   const std::string prefix(1, kRowDelivery);
   const std::string upper = PrefixSuccessor(prefix);
   const rocksdb::Slice upper_slice(upper);
@@ -312,7 +318,12 @@ Status RocksDbStorage::UpgradeFromFormat1() {
     Delivery d;
     HOOKLOG_RETURN_IF_ERROR(
         storage_internal::DecodeDeliveryRow(it->value().ToStringView(), &d));
-    wb.Put(index_cf(), MessageIndexKey(d), rocksdb::Slice());
+    if (from_version < 2) {
+      wb.Put(index_cf(), MessageIndexKey(d), rocksdb::Slice());
+    }
+    for (const std::string& k : StatusIndexKeys(d)) {
+      wb.Put(index_cf(), k, d.event_type);
+    }
     if (wb.Count() >= 1024) {
       HOOKLOG_RETURN_IF_ERROR(
           FromRocks(db_->Write(unsynced, &wb), "upgrading " + path_));
@@ -320,6 +331,15 @@ Status RocksDbStorage::UpgradeFromFormat1() {
     }
   }
   HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "upgrading " + path_));
+  for (const auto& [from, to] : LegacyStatusIndexRanges()) {
+    wb.DeleteRange(index_cf(), from, to);
+  }
+  // Message reference counts: the 'M' entries count a message's rows now.
+  wb.DeleteRange(rows_cf(), std::string(1, kRowMessageRefs),
+                 std::string(1, kRowMessageRefs + 1));
+  // The due family's keys are kDueKeyBytes long: this range is all of them.
+  wb.DeleteRange(due_cf(), std::string(),
+                 std::string(kDueKeyBytes + 1, '\xff'));
   std::string v;
   storage_internal::Writer(&v).Fixed32(kStoreFormatVersion);
   wb.Put(meta_cf(), kMetaFormatVersion, v);

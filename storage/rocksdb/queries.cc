@@ -4,9 +4,10 @@
 // index entries they scan and the rows they fetch agree.
 //
 // Lists are range scans of the index family (key_layout.h): the equality
-// filters of a DeliveryQuery choose one of eight indexes, created_before
-// is the seek key, created_after the stop condition, and a cursor is a seek
-// to the key after it, so a cursor page costs the same at any depth.
+// filters of a DeliveryQuery choose the index (ListDeliveries says which),
+// created_before is the seek key, created_after the stop condition, and a
+// cursor is a seek to the key after it, so a cursor page costs the same at
+// any depth.
 #include <rocksdb/slice.h>
 
 #include <algorithm>
@@ -325,6 +326,19 @@ Result<std::vector<ReplayJob>> RocksDbStorage::ListReplayJobs(
   return out;
 }
 
+// Which index a DeliveryQuery walks (format 4; docs/storage.md):
+//   - no status: the 'D' index of its endpoint/type filters, exactly the
+//     matching entries;
+//   - a status with a status index (all but `delivered`): 'T' by status, or
+//     by (status, endpoint), skipping entries of another event type by the
+//     entry's value (no row read);
+//   - `delivered`: the 'D' index of its endpoint/type filters, skipping
+//     rows of another status (rows read in chunks with MultiGet). Most
+//     deliveries end delivered, so few are skipped;
+//   - a format 1/2 directory opened read-only: its 'D' index with the
+//     status bit, exactly the matching entries.
+// In every case the page starts with a seek (created_before, or the key
+// after the cursor), so a cursor page costs the same at any depth.
 Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
   if (q.message_id) return ListMessageDeliveries(q);
   Timestamp cursor_ts = 0;
@@ -332,58 +346,114 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
   if (!q.cursor.empty()) {
     HOOKLOG_RETURN_IF_ERROR(DecodeListCursor(q.cursor, &cursor_ts, &cursor_id));
   }
-  uint8_t mask = 0;
-  if (q.endpoint_id) mask |= kByEndpoint;
-  if (q.status) mask |= kByStatus;
-  if (q.event_type) mask |= kByType;
-  const std::string prefix = DeliveryIndexPrefix(
-      mask, q.endpoint_id ? &*q.endpoint_id : nullptr,
-      q.status ? &*q.status : nullptr, q.event_type ? &*q.event_type : nullptr);
+  const EndpointId* endpoint = q.endpoint_id ? &*q.endpoint_id : nullptr;
+  const std::string* type = q.event_type ? &*q.event_type : nullptr;
+  std::string prefix;
+  const std::string* value_must_equal = nullptr;  // 'T' entries: the type
+  std::optional<DeliveryStatus> row_status;       // filter rows by status
+  if (q.status && legacy_status_index_) {
+    uint8_t mask = kByStatus;
+    if (endpoint) mask |= kByEndpoint;
+    if (type) mask |= kByType;
+    prefix = DeliveryIndexPrefix(mask, endpoint, &*q.status, type);
+  } else if (q.status && HasStatusIndex(*q.status)) {
+    prefix = StatusIndexPrefix(*q.status, endpoint);
+    value_must_equal = type;
+  } else {
+    uint8_t mask = 0;
+    if (endpoint) mask |= kByEndpoint;
+    if (type) mask |= kByType;
+    prefix = DeliveryIndexPrefix(mask, endpoint, nullptr, type);
+    row_status = q.status;
+  }
   ScopedSnapshot snap(db_);
   rocksdb::ReadOptions ro;
   ro.snapshot = snap.get();
 
   // The newest key that can match: created_before (inclusive) bounds it.
-  std::string range_start = prefix;
-  if (q.created_before) {
-    PutBigEndian64(&range_start, ~BiasTimestamp(*q.created_before));
-  }
+  auto range_start = [&](const std::string& pfx) {
+    std::string start = pfx;
+    if (q.created_before) {
+      PutBigEndian64(&start, ~BiasTimestamp(*q.created_before));
+    }
+    return start;
+  };
   auto in_range = [&](Timestamp ts) {
     return !q.created_after || ts >= *q.created_after;
   };
 
   Page<Delivery> page;
-  std::vector<Uuid128> ids;  // of the page
+  std::vector<Uuid128> ids;  // of the page, when no row is filtered
+  uint64_t to_skip = q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
+  size_t taken = 0;
+  Timestamp last_ts = 0;
+  Uuid128 last_id;
+  bool full = false;  // the page is complete and one more match exists
+  // A match in list order: skipped (an earlier page), taken, or the one
+  // after the page (which gives the page its cursor).
+  enum class Take { kSkipped, kTaken, kFull };
+  auto take = [&](Timestamp ts, const Uuid128& id) {
+    if (to_skip > 0) {
+      --to_skip;
+      return Take::kSkipped;
+    }
+    if (taken == q.page_size) {
+      page.next_cursor = EncodeListCursor(last_ts, last_id);
+      full = true;
+      return Take::kFull;
+    }
+    ++taken;
+    last_ts = ts;
+    last_id = id;
+    return Take::kTaken;
+  };
+  // Entries waiting for their rows (row_status), in list order.
+  std::vector<std::pair<Timestamp, Uuid128>> unchecked;
+  const size_t chunk = std::max<size_t>(q.page_size + 1, 64);
+  auto check_rows = [&]() -> Status {
+    std::vector<Uuid128> chunk_ids;
+    chunk_ids.reserve(unchecked.size());
+    for (const auto& [ts, id] : unchecked) chunk_ids.push_back(id);
+    std::vector<Delivery> rows;
+    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, chunk_ids, "index", &rows));
+    for (size_t i = 0; i < rows.size() && !full; ++i) {
+      if (rows[i].status != *row_status) continue;
+      if (take(unchecked[i].first, unchecked[i].second) == Take::kTaken) {
+        page.items.push_back(std::move(rows[i]));
+      }
+    }
+    unchecked.clear();
+    return Status::Ok();
+  };
   {
     PrefixIterator it(db_, index_cf(), snap.get(), prefix);
-    SeekPageStart(it.get(), prefix, range_start, q.cursor, cursor_ts,
+    SeekPageStart(it.get(), prefix, range_start(prefix), q.cursor, cursor_ts,
                   cursor_id);
-    uint64_t to_skip =
-        q.cursor.empty() ? uint64_t{q.page - 1} * q.page_size : 0;
-    Timestamp last_ts = 0;
-    for (; it->Valid(); it->Next()) {
-      if (it->key().size() < prefix.size() + kOrderSuffixBytes) {
+    for (; it->Valid() && !full; it->Next()) {
+      if (it->key().size() != prefix.size() + kOrderSuffixBytes) {
         return Status::Corruption("malformed index key in " + path_);
       }
       Timestamp ts;
       Uuid128 id;
       ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
       if (!in_range(ts)) break;
-      if (to_skip > 0) {
-        --to_skip;
+      if (value_must_equal && it->value().ToStringView() != *value_must_equal) {
         continue;
       }
-      if (ids.size() == q.page_size) {
-        // One more exists: the page gets a cursor.
-        page.next_cursor = EncodeListCursor(last_ts, ids.back());
-        break;
+      if (row_status) {
+        unchecked.emplace_back(ts, id);
+        if (unchecked.size() >= chunk) HOOKLOG_RETURN_IF_ERROR(check_rows());
+        continue;
       }
-      ids.push_back(id);
-      last_ts = ts;
+      if (take(ts, id) == Take::kTaken) ids.push_back(id);
     }
     HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "listing deliveries"));
   }
-  HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "index", &page.items));
+  if (row_status) {
+    if (!full && !unchecked.empty()) HOOKLOG_RETURN_IF_ERROR(check_rows());
+  } else {
+    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "index", &page.items));
+  }
   if (!q.count_total) return page;
   if (!q.event_type && !q.created_after && !q.created_before) {
     // Served by the counters, no scan.
@@ -405,16 +475,44 @@ Result<Page<Delivery>> RocksDbStorage::ListDeliveries(const DeliveryQuery& q) {
     }
     return page;
   }
-  // A keys-only scan of the range.
-  PrefixIterator it(db_, index_cf(), snap.get(), prefix);
-  for (it->Seek(range_start); it->Valid(); it->Next()) {
-    Timestamp ts;
-    Uuid128 id;
-    ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
-    if (!in_range(ts)) break;
-    ++page.total_count;
+  // Keys-only scans of the range (values only compared, rows never read).
+  auto count = [&](const std::string& pfx,
+                   const std::string* value_eq) -> Result<uint64_t> {
+    PrefixIterator it(db_, index_cf(), snap.get(), pfx);
+    uint64_t n = 0;
+    for (it->Seek(range_start(pfx)); it->Valid(); it->Next()) {
+      if (it->key().size() != pfx.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed index key in " + path_);
+      }
+      Timestamp ts;
+      Uuid128 id;
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      if (!in_range(ts)) break;
+      if (value_eq && it->value().ToStringView() != *value_eq) continue;
+      ++n;
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "counting deliveries"));
+    return n;
+  };
+  auto all = count(prefix, value_must_equal);
+  if (!all.ok()) return all.status();
+  page.total_count = *all;
+  if (row_status) {
+    // `delivered` has no index of its own: every match of the 'D' index
+    // minus those of the statuses that have one.
+    for (int s = 0; s < kDeliveryStatusCount; ++s) {
+      const auto status = static_cast<DeliveryStatus>(s);
+      if (!HasStatusIndex(status)) continue;
+      auto other = count(StatusIndexPrefix(status, endpoint), type);
+      if (!other.ok()) return other.status();
+      if (*other > page.total_count) {
+        return Status::Corruption("status index of " + path_ +
+                                  " holds more deliveries than the list "
+                                  "index");
+      }
+      page.total_count -= *other;
+    }
   }
-  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "counting deliveries"));
   return page;
 }
 
@@ -495,13 +593,13 @@ Status RocksDbStorage::LoadActive(
     }
     HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading endpoints"));
   }
-  // The due index holds exactly the non-terminal deliveries; fetch their
-  // rows in chunks with MultiGet.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+  // The by-status entries of the non-terminal statuses (format 4; the due
+  // family in a format 1/2 directory opened read-only) are exactly the
+  // non-terminal deliveries; fetch their rows in chunks with MultiGet.
   std::vector<Uuid128> ids;
   auto flush = [&]() -> Status {
     std::vector<Delivery> rows;
-    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "due index", &rows));
+    HOOKLOG_RETURN_IF_ERROR(MultiGetDeliveries(ro, ids, "status index", &rows));
     ids.clear();
     if (!options_.read_only && !rows.empty()) {
       std::lock_guard<std::mutex> wl(write_mu_);
@@ -512,14 +610,35 @@ Status RocksDbStorage::LoadActive(
     for (const Delivery& d : rows) on_delivery(d);
     return Status::Ok();
   };
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != kDueKeyBytes) {
-      return Status::Corruption("malformed due index key in " + path_);
+  if (legacy_status_index_) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, due_cf()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().size() != kDueKeyBytes) {
+        return Status::Corruption("malformed due index key in " + path_);
+      }
+      ids.push_back(ParseDueKeyId(it->key().ToStringView()));
+      if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
     }
-    ids.push_back(ParseDueKeyId(it->key().ToStringView()));
-    if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+    return flush();
   }
-  HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  for (int s = 0; s < kDeliveryStatusCount; ++s) {
+    const auto status = static_cast<DeliveryStatus>(s);
+    if (IsTerminal(status)) continue;
+    const std::string prefix = StatusIndexPrefix(status, nullptr);
+    PrefixIterator it(db_, index_cf(), snap->get(), prefix);
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (it->key().size() != prefix.size() + kOrderSuffixBytes) {
+        return Status::Corruption("malformed status index key in " + path_);
+      }
+      Timestamp ts;
+      Uuid128 id;
+      ParseOrderSuffix(it->key().ToStringView(), &ts, &id);
+      ids.push_back(id);
+      if (ids.size() == 256) HOOKLOG_RETURN_IF_ERROR(flush());
+    }
+    HOOKLOG_RETURN_IF_ERROR(FromRocks(it->status(), "loading deliveries"));
+  }
   return flush();
 }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/rocksdb/key_layout.h"
@@ -20,6 +21,34 @@
 
 namespace hooklog {
 namespace rocksdb_internal {
+
+// The 'M' index names every delivery row of a message, so it is also the
+// reference count that tells when the payload may go (format 4; formats
+// 1-2 kept a count row per message, written with every new delivery).
+// Under write_mu_ the store holds exactly the committed state; the
+// entries this chunk deletes are still pending in `w`.
+Status RocksDbStorage::MessageHasDeliveries(WriteState* w,
+                                            const MessageId& message,
+                                            bool* out) {
+  std::unordered_set<std::string_view> deleted;
+  for (const KeyOp& op : w->index_ops) {
+    if (!op.put) deleted.insert(op.key);
+  }
+  const std::string prefix = MessageIndexPrefix(message);
+  const std::string upper = PrefixSuccessor(prefix);
+  const rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, index_cf()));
+  *out = false;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    if (!deleted.count(it->key().ToStringView())) {
+      *out = true;
+      break;
+    }
+  }
+  return FromRocks(it->status(), "pruning");
+}
 
 Result<uint64_t> RocksDbStorage::PruneOnce() {
   if (options_.read_only) {
@@ -60,6 +89,7 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
     {
       std::lock_guard<std::mutex> wl(write_mu_);
       WriteState w(committed_seq_, totals_);
+      std::vector<MessageId> messages;  // of the pruned rows
       for (const DeliveryId& id : candidates) {
         // The index was read without the lock: decide on the current row.
         std::optional<Delivery> old;
@@ -71,13 +101,16 @@ Result<uint64_t> RocksDbStorage::PruneOnce() {
         if (last_activity >= cutoff) continue;
         HOOKLOG_RETURN_IF_ERROR(PutDelivery(&w, &*old, nullptr));
         ++w.pruned;
-        uint64_t* refs = nullptr;
-        HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(&w, old->message_id, &refs));
-        if (*refs == 0) {
-          // The message's payload goes with its last delivery row.
-          w.row_ops.push_back(
-              {RowKey(kRowMessage, old->message_id), {}, false});
-        }
+        messages.push_back(old->message_id);
+      }
+      // A message's payload goes with its last delivery row.
+      std::sort(messages.begin(), messages.end());
+      messages.erase(std::unique(messages.begin(), messages.end()),
+                     messages.end());
+      for (const MessageId& m : messages) {
+        bool remains = false;
+        HOOKLOG_RETURN_IF_ERROR(MessageHasDeliveries(&w, m, &remains));
+        if (!remains) w.row_ops.push_back({RowKey(kRowMessage, m), {}, false});
       }
       // Pruned rows were created before `cutoff` (their last activity is).
       w.pruned_before = cutoff;

@@ -66,7 +66,7 @@ inline Status DecodeCount(std::string_view value, uint64_t* count) {
   return Status::Ok();
 }
 
-// One pending write to a sorted column family (rows, index, due).
+// One pending write to a sorted column family (rows, index).
 struct KeyOp {
   std::string key;
   std::string value;
@@ -108,10 +108,16 @@ class RocksDbStorage : public Storage {
 
   Result<uint64_t> PruneOnce();
   Result<RocksDbStats> Stats();
+  // Keys (puts and deletes, all families) of every rocksdb::WriteBatch
+  // committed through Append or pruning since open: WriteBatch::Count()
+  // summed. For tests and benchmarks (keys written per delivery).
+  uint64_t KeysWritten() const {
+    return keys_written_.load(std::memory_order_relaxed);
+  }
 
  private:
   // What the write path needs of a non-terminal delivery's current row to
-  // replace it: the fields its index, due and counter keys derive from.
+  // replace it: the fields its index and counter keys derive from.
   struct ActiveRow {
     MessageId message_id;
     EndpointId endpoint_id;
@@ -119,7 +125,6 @@ class RocksDbStorage : public Storage {
     DeliveryStatus status = DeliveryStatus::kPending;
     uint32_t attempts = 0;
     Timestamp created_at = 0;
-    Timestamp next_attempt_at = 0;
   };
   static ActiveRow ToActiveRow(const Delivery& d);
   // A Delivery holding only ActiveRow's fields (enough for PutDelivery).
@@ -135,13 +140,12 @@ class RocksDbStorage : public Storage {
 
     rocksdb::WriteBatch wb;  // log and meta families
     // Writes to the sorted families, emitted in key order by Commit.
-    std::vector<KeyOp> row_ops, index_ops, due_ops;
+    std::vector<KeyOp> row_ops, index_ops;
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> deliveries;
     // Previous rows read ahead with one MultiGet (ids not in the cache).
     std::unordered_map<DeliveryId, std::optional<Delivery>, IdHash> prefetched;
     std::unordered_map<EndpointId, std::optional<Endpoint>, IdHash> endpoints;
     std::unordered_map<EndpointId, EndpointCounters, IdHash> counters;
-    std::unordered_map<MessageId, uint64_t, IdHash> message_refs;
     EndpointCounters totals;
     uint64_t seq = 0;
     uint64_t pruned = 0;
@@ -151,15 +155,19 @@ class RocksDbStorage : public Storage {
   rocksdb::ColumnFamilyHandle* log_cf() const { return handles_[0]; }
   rocksdb::ColumnFamilyHandle* rows_cf() const { return handles_[1]; }
   rocksdb::ColumnFamilyHandle* index_cf() const { return handles_[2]; }
+  // Formats 1 and 2 only: the upgrade to format 4 empties it (the 'T'
+  // index holds the non-terminal deliveries now); read only by LoadActive
+  // of an old directory opened read-only.
   rocksdb::ColumnFamilyHandle* due_cf() const { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[4]; }
 
   // open.cc
   Status MapOpenError(const rocksdb::Status& s) const;
   Status CheckMeta();
-  // Format 1 -> 2: writes the per-message index entry of every delivery
-  // row, then records format 2 (open.cc).
-  Status UpgradeFromFormat1();
+  // Format 1 or 2 -> 4: writes the entries format 4 adds for every
+  // delivery row ('M' from format 1, 'T'), then, in one synced batch,
+  // deletes the old status masks of 'D' and records format 4 (open.cc).
+  Status UpgradeToFormat4(uint32_t from_version);
 
   // write.cc. REQUIRES: write_mu_ held.
   Status BuildWrite(WriteBatch* batch, WriteState* w);
@@ -174,9 +182,12 @@ class RocksDbStorage : public Storage {
                       std::optional<Endpoint>* out);
   Status CountersFor(WriteState* w, const EndpointId& id,
                      EndpointCounters** out);
-  Status MessageRefsFor(WriteState* w, const MessageId& id, uint64_t** out);
+  // Whether a delivery row of `message` remains after `w` (its 'M'
+  // entries, less those `w` deletes). For retention.
+  Status MessageHasDeliveries(WriteState* w, const MessageId& message,
+                              bool* out);
   // Replaces old_row by new_row (either may be null) in the rows, the list
-  // indexes, the due index, the counters and the message references.
+  // indexes and the counters.
   Status PutDelivery(WriteState* w, const Delivery* old_row,
                      const Delivery* new_row);
   // Writes `w` with one (synced) DB::Write and publishes it into the caches.
@@ -227,6 +238,7 @@ class RocksDbStorage : public Storage {
   rocksdb::WriteOptions write_options_;
 
   std::atomic<uint64_t> last_seq_{0};
+  std::atomic<uint64_t> keys_written_{0};
 
   // Held by Append while it builds and writes a batch, and by the pruner
   // for one chunk: the state below is only touched under it.
@@ -246,6 +258,9 @@ class RocksDbStorage : public Storage {
   std::atomic<Timestamp> pruned_before_{0};
   // False only for a format 1 directory opened read-only (not upgraded).
   bool has_message_index_ = true;
+  // True only for a format 1/2 directory opened read-only (not upgraded):
+  // status queries read the old 'D' masks with kByStatus, not 'T'.
+  bool legacy_status_index_ = false;
 
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;

@@ -1,7 +1,7 @@
 // The write path: Append turns one WriteBatch into ONE rocksdb::WriteBatch
-// (events under their new sequence numbers, rows, index maintenance, the
-// due index, counters, totals, last_seq) and writes it with one synced WAL
-// write (docs/storage.md, "Write path").
+// (events under their new sequence numbers, rows, index maintenance,
+// counters, totals, last_seq) and writes it with one synced WAL write
+// (docs/storage.md, "Write path").
 //
 // Why no queue here: the engine's Committer already merges every decision
 // since its last write into one Append, from one thread. A second
@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_set>
 
 #include "base/coding.h"
 #include "storage/rocksdb/key_layout.h"
@@ -52,6 +51,19 @@ void EmitSorted(std::vector<KeyOp>* ops, rocksdb::ColumnFamilyHandle* cf,
   ops->clear();
 }
 
+// The index family entries of a delivery row (format 4): its four 'D'
+// keys, its 'M' key and its 'T' keys (valued with the event type, so that
+// a status query filters by type without reading rows).
+void IndexEntries(const Delivery& d, std::vector<KeyOp>* out) {
+  for (std::string& k : DeliveryIndexKeys(d)) {
+    out->push_back({std::move(k), {}, true});
+  }
+  out->push_back({MessageIndexKey(d), {}, true});
+  for (std::string& k : StatusIndexKeys(d)) {
+    out->push_back({std::move(k), d.event_type, true});
+  }
+}
+
 void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
   c->by_status[static_cast<int>(d.status)] += static_cast<uint64_t>(sign);
   c->attempts += static_cast<uint64_t>(sign) * d.attempts;
@@ -60,8 +72,8 @@ void AddToCounters(EndpointCounters* c, const Delivery& d, int sign) {
 }  // namespace
 
 RocksDbStorage::ActiveRow RocksDbStorage::ToActiveRow(const Delivery& d) {
-  return ActiveRow{d.message_id, d.endpoint_id, d.event_type,     d.status,
-                   d.attempts,   d.created_at,  d.next_attempt_at};
+  return ActiveRow{d.message_id, d.endpoint_id, d.event_type,
+                   d.status,     d.attempts,    d.created_at};
 }
 
 Delivery RocksDbStorage::FromActiveRow(const DeliveryId& id,
@@ -74,7 +86,6 @@ Delivery RocksDbStorage::FromActiveRow(const DeliveryId& id,
   d.status = r.status;
   d.attempts = r.attempts;
   d.created_at = r.created_at;
-  d.next_attempt_at = r.next_attempt_at;
   return d;
 }
 
@@ -141,9 +152,8 @@ Status RocksDbStorage::LoadEndpoint(WriteState* w, const EndpointId& id,
                  "endpoint " + id.ToString(), out);
 }
 
-// Reads ahead, with one MultiGet each, the previous rows of the batch's
-// deliveries that the cache does not hold, then the reference counts of the
-// messages those deliveries start referring to. New deliveries are misses
+// Reads ahead, with one MultiGet, the previous rows of the batch's
+// deliveries that the cache does not hold. New deliveries are misses
 // answered by the Bloom filters. (The adapter does not interpret events, so
 // "new" is found out by looking, not by the event type.)
 Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
@@ -171,32 +181,6 @@ Status RocksDbStorage::Prefetch(const WriteBatch& batch, WriteState* w) {
       w->prefetched[ids[i]] = std::move(d);
     }
   }
-  std::vector<MessageId> msgs;
-  std::unordered_set<MessageId, IdHash> seen;
-  for (const Delivery& d : batch.deliveries) {
-    const MessageId* old_msg = nullptr;
-    if (auto it = active_cache_.find(d.id); it != active_cache_.end()) {
-      old_msg = &it->second.message_id;
-    } else if (auto pf = w->prefetched.find(d.id);
-               pf != w->prefetched.end() && pf->second) {
-      old_msg = &pf->second->message_id;
-    }
-    if (old_msg != nullptr && *old_msg == d.message_id) continue;
-    if (seen.insert(d.message_id).second) msgs.push_back(d.message_id);
-  }
-  if (msgs.empty()) return Status::Ok();
-  std::sort(msgs.begin(), msgs.end());
-  MultiGetRows(rocksdb::ReadOptions(), RowKeys(kRowMessageRefs, msgs),
-               /*sorted_input=*/true, &values, &statuses);
-  for (size_t i = 0; i < msgs.size(); ++i) {
-    uint64_t refs = 0;
-    if (statuses[i].ok()) {
-      refs = ParseFixed64Value(values[i].ToStringView());
-    } else if (!statuses[i].IsNotFound()) {
-      return FromRocks(statuses[i], "reading message " + msgs[i].ToString());
-    }
-    w->message_refs.emplace(msgs[i], refs);
-  }
   return Status::Ok();
 }
 
@@ -222,60 +206,31 @@ Status RocksDbStorage::CountersFor(WriteState* w, const EndpointId& id,
   return Status::Ok();
 }
 
-Status RocksDbStorage::MessageRefsFor(WriteState* w, const MessageId& id,
-                                      uint64_t** out) {
-  auto it = w->message_refs.find(id);
-  if (it == w->message_refs.end()) {
-    std::optional<uint64_t> refs;
-    HOOKLOG_RETURN_IF_ERROR(ReadRow(rocksdb::ReadOptions(), rows_cf(),
-                                    RowKey(kRowMessageRefs, id), DecodeCount,
-                                    "message " + id.ToString(), &refs));
-    it = w->message_refs.emplace(id, refs.value_or(0)).first;
-  }
-  *out = &it->second;
-  return Status::Ok();
-}
-
 Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
                                    const Delivery* new_row) {
-  std::vector<std::string> old_keys, new_keys;
-  if (old_row != nullptr) old_keys = DeliveryIndexKeys(*old_row);
-  if (new_row != nullptr) new_keys = DeliveryIndexKeys(*new_row);
-  // Keys that did not change (same endpoint/type/created_at) stay put.
-  for (auto& k : old_keys) {
-    if (std::find(new_keys.begin(), new_keys.end(), k) == new_keys.end()) {
-      w->index_ops.push_back({std::move(k), {}, false});
+  // Every index entry of the old row that the new row does not have (same
+  // key and value) is deleted, every new one written; the rest stay put.
+  // In format 4 the 'D' and 'M' entries only change when the row is first
+  // stored or removed, and a status change touches at most the two 'T'
+  // entries of each status (none for `delivered`).
+  std::vector<KeyOp> old_entries, new_entries;
+  if (old_row != nullptr) IndexEntries(*old_row, &old_entries);
+  if (new_row != nullptr) IndexEntries(*new_row, &new_entries);
+  auto contains = [](const std::vector<KeyOp>& entries, const KeyOp& e,
+                     bool same_value) {
+    return std::any_of(entries.begin(), entries.end(), [&](const KeyOp& o) {
+      return o.key == e.key && (!same_value || o.value == e.value);
+    });
+  };
+  for (KeyOp& e : old_entries) {
+    if (!contains(new_entries, e, /*same_value=*/false)) {
+      w->index_ops.push_back({std::move(e.key), {}, false});
     }
   }
-  for (auto& k : new_keys) {
-    if (std::find(old_keys.begin(), old_keys.end(), k) == old_keys.end()) {
-      w->index_ops.push_back({std::move(k), {}, true});
+  for (KeyOp& e : new_entries) {
+    if (!contains(old_entries, e, /*same_value=*/true)) {
+      w->index_ops.push_back(std::move(e));
     }
-  }
-  // The per-message index entry is written once, with the row, and only
-  // removed with it (the key's fields never change; replaced anyway should
-  // a caller change them).
-  std::string old_msg_key, new_msg_key;
-  if (old_row != nullptr) old_msg_key = MessageIndexKey(*old_row);
-  if (new_row != nullptr) new_msg_key = MessageIndexKey(*new_row);
-  if (old_msg_key != new_msg_key) {
-    if (!old_msg_key.empty()) {
-      w->index_ops.push_back({std::move(old_msg_key), {}, false});
-    }
-    if (!new_msg_key.empty()) {
-      w->index_ops.push_back({std::move(new_msg_key), {}, true});
-    }
-  }
-  std::string old_due, new_due;
-  if (old_row != nullptr && !IsTerminal(old_row->status)) {
-    old_due = DueKey(*old_row);
-  }
-  if (new_row != nullptr && !IsTerminal(new_row->status)) {
-    new_due = DueKey(*new_row);
-  }
-  if (old_due != new_due) {
-    if (!old_due.empty()) w->due_ops.push_back({std::move(old_due), {}, false});
-    if (!new_due.empty()) w->due_ops.push_back({std::move(new_due), {}, true});
   }
   EndpointCounters* c = nullptr;
   if (old_row != nullptr) {
@@ -287,21 +242,6 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
     HOOKLOG_RETURN_IF_ERROR(CountersFor(w, new_row->endpoint_id, &c));
     AddToCounters(c, *new_row, +1);
     AddToCounters(&w->totals, *new_row, +1);
-  }
-  // Message reference counts let retention drop a message's payload once
-  // its last delivery row is gone.
-  const MessageId* old_msg = old_row ? &old_row->message_id : nullptr;
-  const MessageId* new_msg = new_row ? &new_row->message_id : nullptr;
-  if (old_msg == nullptr || new_msg == nullptr || *old_msg != *new_msg) {
-    uint64_t* refs = nullptr;
-    if (old_msg != nullptr) {
-      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *old_msg, &refs));
-      if (*refs > 0) --*refs;
-    }
-    if (new_msg != nullptr) {
-      HOOKLOG_RETURN_IF_ERROR(MessageRefsFor(w, *new_msg, &refs));
-      ++*refs;
-    }
   }
   if (new_row != nullptr) {
     w->row_ops.push_back({RowKey(kRowDelivery, new_row->id),
@@ -395,17 +335,8 @@ Status RocksDbStorage::Commit(WriteState* w) {
     w->row_ops.push_back(
         {RowKey(kRowCounters, id), storage_internal::EncodeCounters(c), true});
   }
-  for (const auto& [id, refs] : w->message_refs) {
-    if (refs == 0) {
-      w->row_ops.push_back({RowKey(kRowMessageRefs, id), {}, false});
-    } else {
-      w->row_ops.push_back(
-          {RowKey(kRowMessageRefs, id), Fixed64Value(refs), true});
-    }
-  }
   EmitSorted(&w->row_ops, rows_cf(), &w->wb);
   EmitSorted(&w->index_ops, index_cf(), &w->wb);
-  EmitSorted(&w->due_ops, due_cf(), &w->wb);
   w->wb.Put(meta_cf(), kMetaTotals,
             storage_internal::EncodeCounters(w->totals));
   if (w->seq != committed_seq_) {
@@ -428,6 +359,7 @@ Status RocksDbStorage::Commit(WriteState* w) {
     return FromRocks(s, "appending to " + path_);
   }
   // Durable: publish the new state.
+  keys_written_.fetch_add(w->wb.Count(), std::memory_order_relaxed);
   ++commit_generation_;
   for (auto& [id, c] : w->counters) counters_cache_[id] = c;
   for (const auto& [id, row] : w->deliveries) {

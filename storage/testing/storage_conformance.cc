@@ -1017,4 +1017,321 @@ void ReopenKeepsEverything(
   EXPECT_EQ(*r, last + 1);
 }
 
+// ---- Partition leases ------------------------------------------------------
+
+namespace {
+
+constexpr uint32_t kParts = 8;
+// Long enough that a test never sees it lapse.
+constexpr Duration kLongTtl = std::chrono::minutes(10);
+
+LeaseSync Sync(std::string node, Duration ttl = kLongTtl) {
+  LeaseSync s;
+  s.node_id = std::move(node);
+  s.partitions = kParts;
+  s.ttl = ttl;
+  return s;
+}
+
+// Syncs, failing the test (and answering an empty view) on error.
+LeaseView MustSync(Storage* s, const LeaseSync& sync) {
+  auto v = s->SyncLeases(sync);
+  EXPECT_TRUE(v.ok()) << sync.node_id << ": " << v.status().ToString();
+  if (!v.ok()) return LeaseView{};
+  EXPECT_EQ(v->leases.size(), size_t{sync.partitions});
+  for (size_t p = 0; p < v->leases.size(); ++p) {
+    EXPECT_EQ(v->leases[p].partition, p) << "leases are by partition number";
+  }
+  return *v;
+}
+
+LeaseView Acquire(Storage* s, const std::string& node,
+                  std::vector<uint32_t> parts, Duration ttl = kLongTtl) {
+  LeaseSync sync = Sync(node, ttl);
+  sync.acquire = std::move(parts);
+  return MustSync(s, sync);
+}
+
+// Lets the short ttl lapse, with a margin for a store on a real clock.
+void LetLapse(const LeaseTiming& t) {
+  t.let_pass(t.short_ttl + t.short_ttl / 2);
+}
+
+}  // namespace
+
+void FirstSyncCreatesPartitions(Storage* s, const LeaseTiming&) {
+  LeaseView v = MustSync(s, Sync("node-a"));
+  ASSERT_EQ(v.leases.size(), size_t{kParts});
+  EXPECT_GT(v.now, 0);
+  for (const PartitionLease& l : v.leases) {
+    EXPECT_EQ(l.owner, "");
+    EXPECT_EQ(l.epoch, 0u);
+    EXPECT_LE(l.expires_at, v.now) << "never granted: not held";
+  }
+  EXPECT_EQ(v.nodes, std::vector<std::string>{"node-a"});
+
+  // Another count is refused, by any node, and changes nothing.
+  for (uint32_t other : {4u, 16u}) {
+    LeaseSync bad = Sync("node-b");
+    bad.partitions = other;
+    bad.acquire = {0};
+    auto r = s->SyncLeases(bad);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition)
+        << r.status().ToString();
+  }
+  LeaseView again = MustSync(s, Sync("node-a"));
+  EXPECT_EQ(again.leases, v.leases);
+  EXPECT_EQ(again.nodes, std::vector<std::string>{"node-a"});
+}
+
+void AcquireGrantsFreeLeasesOnly(Storage* s, const LeaseTiming&) {
+  LeaseView v = Acquire(s, "node-a", {0, 2, 2});
+  ASSERT_EQ(v.leases.size(), size_t{kParts});
+  for (uint32_t p : {0u, 2u}) {
+    EXPECT_EQ(v.leases[p].owner, "node-a") << p;
+    EXPECT_EQ(v.leases[p].epoch, 1u) << p;
+    EXPECT_GT(v.leases[p].expires_at, v.now) << p;
+    EXPECT_LE(v.leases[p].expires_at, v.now + kLongTtl.count()) << p;
+  }
+  EXPECT_EQ(v.leases[1].epoch, 0u);
+  EXPECT_EQ(v.leases[1].owner, "");
+
+  // Held: neither another node nor the holder itself is granted it again.
+  LeaseView b = Acquire(s, "node-b", {0, 1});
+  EXPECT_EQ(b.leases[0], v.leases[0]);
+  EXPECT_EQ(b.leases[1].owner, "node-b");
+  EXPECT_EQ(b.leases[1].epoch, 1u);
+  LeaseView a = Acquire(s, "node-a", {0, 1});
+  EXPECT_EQ(a.leases[0], v.leases[0]) << "acquire does not renew";
+  EXPECT_EQ(a.leases[1], b.leases[1]);
+  EXPECT_EQ(a.nodes, (std::vector<std::string>{"node-a", "node-b"}));
+}
+
+void LapsedLeaseGoesToAnotherNode(Storage* s, const LeaseTiming& t) {
+  LeaseView a = Acquire(s, "node-a", {3}, t.short_ttl);
+  ASSERT_EQ(a.leases.size(), size_t{kParts});
+  EXPECT_EQ(a.leases[3].epoch, 1u);
+  LetLapse(t);
+  LeaseView b = Acquire(s, "node-b", {3});
+  EXPECT_EQ(b.leases[3].owner, "node-b");
+  EXPECT_EQ(b.leases[3].epoch, 2u);
+  EXPECT_GT(b.leases[3].expires_at, b.now);
+  // The lapsed holder does not get it back.
+  LeaseView again = Acquire(s, "node-a", {3});
+  EXPECT_EQ(again.leases[3], b.leases[3]);
+}
+
+void RenewExtendsOnlyAHeldLeaseAtItsEpoch(Storage* s, const LeaseTiming& t) {
+  LeaseView a = Acquire(s, "node-a", {1});
+  ASSERT_EQ(a.leases.size(), size_t{kParts});
+  const PartitionLease granted = a.leases[1];
+  ASSERT_EQ(granted.epoch, 1u);
+
+  // The wrong epoch, or another node: left alone.
+  LeaseSync wrong = Sync("node-a");
+  wrong.renew = {{1, 2}};
+  EXPECT_EQ(MustSync(s, wrong).leases[1], granted);
+  LeaseSync other = Sync("node-b");
+  other.renew = {{1, 1}};
+  EXPECT_EQ(MustSync(s, other).leases[1], granted);
+
+  // The holder at its epoch: extended to now + ttl (a longer one, so that
+  // the extension shows whatever the clock did meanwhile).
+  LeaseSync renew = Sync("node-a", 2 * kLongTtl);
+  renew.renew = {{1, 1}};
+  LeaseView r = MustSync(s, renew);
+  EXPECT_EQ(r.leases[1].owner, "node-a");
+  EXPECT_EQ(r.leases[1].epoch, 1u);
+  EXPECT_EQ(r.leases[1].expires_at, r.now + 2 * kLongTtl.count());
+  EXPECT_GT(r.leases[1].expires_at, granted.expires_at);
+
+  // Once lapsed, a renewal does nothing, and another node may take it.
+  LeaseView p = Acquire(s, "node-a", {4}, t.short_ttl);
+  const PartitionLease short_grant = p.leases[4];
+  LetLapse(t);
+  LeaseSync late = Sync("node-a");
+  late.renew = {{4, 1}};
+  LeaseView l = MustSync(s, late);
+  EXPECT_EQ(l.leases[4], short_grant);
+  EXPECT_LE(l.leases[4].expires_at, l.now);
+  LeaseView b = Acquire(s, "node-b", {4});
+  EXPECT_EQ(b.leases[4].owner, "node-b");
+  EXPECT_EQ(b.leases[4].epoch, 2u);
+}
+
+void ReleaseLetsAnotherNodeTakeAtOnce(Storage* s, const LeaseTiming&) {
+  LeaseView a = Acquire(s, "node-a", {5, 6});
+  ASSERT_EQ(a.leases.size(), size_t{kParts});
+  // Not the holder, or not its epoch: nothing happens.
+  LeaseSync wrong = Sync("node-b");
+  wrong.release = {{5, 1}};
+  EXPECT_EQ(MustSync(s, wrong).leases[5], a.leases[5]);
+  LeaseSync stale = Sync("node-a");
+  stale.release = {{5, 7}};
+  EXPECT_EQ(MustSync(s, stale).leases[5], a.leases[5]);
+
+  LeaseSync release = Sync("node-a");
+  release.release = {{5, 1}};
+  LeaseView r = MustSync(s, release);
+  EXPECT_EQ(r.leases[5].owner, "node-a");
+  EXPECT_EQ(r.leases[5].epoch, 1u);
+  EXPECT_EQ(r.leases[5].expires_at, r.now) << "lapses at once";
+  EXPECT_EQ(r.leases[6], a.leases[6]);
+  LeaseView b = Acquire(s, "node-b", {5, 6});
+  EXPECT_EQ(b.leases[5].owner, "node-b");
+  EXPECT_EQ(b.leases[5].epoch, 2u);
+  EXPECT_EQ(b.leases[6], a.leases[6]);
+
+  // Release and re-acquire in one sync: a new grant.
+  LeaseSync cycle = Sync("node-b");
+  cycle.release = {{5, 2}};
+  cycle.acquire = {5};
+  LeaseView c = MustSync(s, cycle);
+  EXPECT_EQ(c.leases[5].owner, "node-b");
+  EXPECT_EQ(c.leases[5].epoch, 3u);
+  EXPECT_GT(c.leases[5].expires_at, c.now);
+}
+
+void NodesAreListedUntilTheyLeaveOrLapse(Storage* s, const LeaseTiming& t) {
+  MustSync(s, Sync("node-a"));
+  MustSync(s, Sync("node-c", t.short_ttl));
+  LeaseView b = MustSync(s, Sync("node-b"));
+  EXPECT_EQ(b.nodes, (std::vector<std::string>{"node-a", "node-b", "node-c"}));
+
+  LetLapse(t);
+  EXPECT_EQ(MustSync(s, Sync("node-b")).nodes,
+            (std::vector<std::string>{"node-a", "node-b"}))
+      << "node-c's heartbeat lapsed";
+
+  LeaseSync leave = Sync("node-a");
+  leave.leaving = true;
+  LeaseView left = MustSync(s, leave);
+  EXPECT_EQ(left.nodes, std::vector<std::string>{"node-b"});
+  EXPECT_EQ(MustSync(s, Sync("node-b")).nodes,
+            std::vector<std::string>{"node-b"});
+  // A node that left and syncs again is back.
+  EXPECT_EQ(MustSync(s, Sync("node-a")).nodes,
+            (std::vector<std::string>{"node-a", "node-b"}));
+}
+
+void BadLeaseSyncsAreRefusedAndChangeNothing(Storage* s, const LeaseTiming&) {
+  auto expect_invalid = [&](const LeaseSync& bad, const char* what) {
+    auto r = s->SyncLeases(bad);
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument)
+        << what << ": " << r.status().ToString();
+  };
+  std::vector<LeaseSync> bad;
+  {
+    LeaseSync b = Sync("");
+    b.acquire = {0};
+    bad.push_back(b);
+    b = Sync(std::string(129, 'n'));
+    b.acquire = {0};
+    bad.push_back(b);
+    b = Sync("node-x", Duration(0));
+    b.acquire = {0};
+    bad.push_back(b);
+    b = Sync("node-x", Duration(-5));
+    b.acquire = {0};
+    bad.push_back(b);
+    b = Sync("node-x");
+    b.partitions = 0;
+    bad.push_back(b);
+    b = Sync("node-x");
+    b.acquire = {0, kParts};
+    bad.push_back(b);
+    b = Sync("node-x");
+    b.renew = {{0, 1}, {kParts + 3, 1}};
+    bad.push_back(b);
+    b = Sync("node-x");
+    b.release = {{kParts, 1}};
+    bad.push_back(b);
+  }
+  // Before the first sync: nothing is created (a count of 0 or a bad
+  // acquire does not fix the cluster).
+  for (const LeaseSync& b : bad) expect_invalid(b, "before the first sync");
+  LeaseView first = Acquire(s, "node-a", {0});
+  ASSERT_EQ(first.leases.size(), size_t{kParts});
+  EXPECT_EQ(first.leases[0].epoch, 1u);
+  EXPECT_EQ(first.nodes, std::vector<std::string>{"node-a"});
+  // After: no lease, heartbeat or node changes.
+  for (const LeaseSync& b : bad) expect_invalid(b, "after the first sync");
+  LeaseView after = MustSync(s, Sync("node-a"));
+  EXPECT_EQ(after.leases, first.leases);
+  EXPECT_EQ(after.nodes, std::vector<std::string>{"node-a"});
+}
+
+void FencedAppendStoresOnlyWhileEveryFenceIsHeld(Storage* s,
+                                                 const LeaseTiming& t) {
+  LeaseView a = Acquire(s, "node-a", {0, 1});
+  ASSERT_EQ(a.leases.size(), size_t{kParts});
+  const LeaseFence f0{0, a.leases[0].epoch}, f1{1, a.leases[1].epoch};
+
+  Delivery d = MakeDelivery(1, 1, DeliveryStatus::kPending, "a.b", kT0);
+  WriteBatch ok;
+  ok.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+  ok.deliveries.push_back(d);
+  ok.fences = {f0, f1, f0};
+  ok.fenced = {42};  // stale output is cleared
+  auto stored = s->Append(&ok);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_TRUE(ok.fenced.empty());
+  const uint64_t last = s->LastSequence();
+  EXPECT_EQ(last, *stored);
+
+  // Each refused batch would change the stored row and add an event.
+  Delivery changed = d;
+  changed.status = DeliveryStatus::kDelivered;
+  changed.attempts = 1;
+  auto refused = [&](std::vector<LeaseFence> fences,
+                     std::vector<uint32_t> expect, const char* what) {
+    WriteBatch b;
+    b.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+    b.deliveries.push_back(changed);
+    b.fences = std::move(fences);
+    auto r = s->Append(&b);
+    ASSERT_FALSE(r.ok()) << what;
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition)
+        << what << ": " << r.status().ToString();
+    std::vector<uint32_t> got = b.fenced;
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, expect) << what;
+    EXPECT_EQ(s->LastSequence(), last) << what;
+    std::vector<Event> log;
+    ASSERT_TRUE(s->ReadLog(last + 1, 10, &log).ok());
+    EXPECT_TRUE(log.empty()) << what << ": an event was stored";
+    auto row = s->GetDelivery(d.id);
+    ASSERT_TRUE(row.ok()) << row.status().ToString();
+    EXPECT_EQ(*row, d) << what << ": the row changed";
+    auto c = s->GetCounters(d.endpoint_id);
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_EQ(c->by_status[0], 1u) << what;
+    EXPECT_EQ(c->by_status[1], 0u) << what;
+  };
+
+  refused({f0, {1, f1.epoch + 1}}, {1}, "stale epoch");
+  refused({{2, 0}}, {2}, "never granted");
+  refused({{2, 1}, f0}, {2}, "not granted at that epoch");
+  refused({{kParts + 1, 1}}, {kParts + 1}, "no such partition");
+
+  // Lapsed, then stolen by another node.
+  LeaseView shortv = Acquire(s, "node-a", {3}, t.short_ttl);
+  const LeaseFence f3{3, shortv.leases[3].epoch};
+  LetLapse(t);
+  refused({f0, f3, f3}, {3}, "lapsed");
+  LeaseView b = Acquire(s, "node-b", {3});
+  EXPECT_EQ(b.leases[3].epoch, f3.epoch + 1);
+  refused({f3, f1, {1, f1.epoch + 5}}, {1, 3}, "stolen and stale");
+  // The thief's fence passes.
+  WriteBatch thief;
+  thief.events.push_back(MakeEvent(EventType::kEnqueued, d.id.raw(), kT0));
+  thief.fences = {{3, b.leases[3].epoch}};
+  auto r = s->Append(&thief);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, last + 1);
+  EXPECT_TRUE(thief.fenced.empty());
+}
+
 }  // namespace hooklog::testing::conformance

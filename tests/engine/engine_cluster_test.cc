@@ -33,9 +33,11 @@ class NodeStorage : public ForwardingStorage {
   }
   Result<uint64_t> Append(WriteBatch* b) override {
     if (crashed) return Status::Unavailable("injected: crashed");
+    if (cut_off_writes) return Status::Unavailable("injected: outage");
     return ForwardingStorage::Append(b);
   }
   std::atomic<bool> cut_off{false};
+  std::atomic<bool> cut_off_writes{false};
   std::atomic<bool> crashed{false};
 };
 
@@ -70,7 +72,8 @@ class EngineClusterTest : public ::testing::Test {
     for (auto& n : nodes_) n->engine.reset();
   }
 
-  Node* Start(const std::string& name) {
+  Node* Start(const std::string& name,
+              Duration ttl = std::chrono::milliseconds(900)) {
     auto node = std::make_unique<Node>();
     node->name = name;
     auto wrapper = std::make_unique<NodeStorage>(store_.get());
@@ -78,7 +81,7 @@ class EngineClusterTest : public ::testing::Test {
     EngineOptions o;
     o.cluster.node_id = name;
     o.cluster.partitions = kPartitions;
-    o.cluster.lease_ttl = std::chrono::milliseconds(900);
+    o.cluster.lease_ttl = ttl;
     o.cluster.follow_interval = std::chrono::milliseconds(20);
     o.cluster.forward_timeout = std::chrono::seconds(20);
     o.retry.schedule = {Duration(0), std::chrono::milliseconds(50),
@@ -289,6 +292,37 @@ TEST_F(EngineClusterTest, ANodeThatLostItsLeaseCannotWriteOverTheNewOwner) {
   auto report = VerifyStorage(store_.get());
   ASSERT_TRUE(report.ok());
   EXPECT_TRUE(report->ok()) << ::testing::PrintToString(report->mismatches);
+}
+
+TEST_F(EngineClusterTest, AnAttemptResultWaitsOutAShortStorageOutage) {
+  // A long lease: the outage is shorter than what the node may wait out.
+  Node* a = Start("a", std::chrono::seconds(30));
+  ASSERT_TRUE(Split({{a, kPartitions}}));
+  MakeEndpoint(a, "o");
+  a->hold = true;
+  auto p = a->engine->Publish({"order.paid", "{}", ""}).get();
+  ASSERT_TRUE(p.ok());
+  const DeliveryId id = p->deliveries.at(0);
+  ASSERT_TRUE(a->transport->WaitForHeld(1));
+  // The database goes away while the attempt is in flight.
+  a->storage->cut_off = true;
+  a->storage->cut_off_writes = true;
+  ASSERT_TRUE(a->transport->CompleteNext(ScriptedTransport::Http(200)));
+  // Meanwhile nothing can be changed, and the API says so.
+  auto refused = a->engine->Publish({"order.paid", "{}", ""}).get();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(a->engine->Stats().storage_reachable);
+  EXPECT_EQ(Row(id).attempts, 0u);
+  a->storage->cut_off = false;
+  a->storage->cut_off_writes = false;
+  // The result that waited is recorded; the delivery is not attempted again.
+  ASSERT_TRUE(
+      Eventually([&] { return Row(id).status == DeliveryStatus::kDelivered; }));
+  EXPECT_EQ(Row(id).attempts, 1u);
+  EXPECT_EQ(a->transport->requests().size(), 1u);
+  EXPECT_TRUE(
+      Eventually([&] { return a->engine->Stats().storage_reachable; }));
 }
 
 TEST_F(EngineClusterTest, ACrashedNodesDeliveriesResumeElsewhere) {

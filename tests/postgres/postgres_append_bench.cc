@@ -3,6 +3,7 @@
 //
 //   eval "$(scripts/postgres.sh start)"
 //   build/tests/postgres/postgres_append_bench [--batches N] [--async]
+//       [--raw-indexes] [--fences N]
 //
 // Both sides write the same batches, shaped like the engine's merged
 // commits: 64 deliveries x 3 events (half new deliveries with their
@@ -12,19 +13,23 @@
 // counters, the list indexes); the ceiling is one pipelined transaction of
 // three plain multi-row INSERTs into tables with primary keys only. --async
 // runs both with synchronous_commit=off, which takes the disk's fsync out
-// and leaves the CPU cost of the statements. A program, not a test: ctest
-// does not run it.
+// and leaves the CPU cost of the statements. --fences N acquires N
+// partition leases first and fences every adapter Append with all N (the
+// cost of cluster mode's check), and also times SyncLeases (a heartbeat
+// renewing those N leases). A program, not a test: ctest does not run it.
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hooklog/event.h"
 #include "hooklog/postgres_storage.h"
+#include "hooklog/storage.h"
 #include "storage/postgres/pg_conn.h"
 #include "storage/postgres/pg_rows.h"
 
@@ -204,7 +209,44 @@ class RawWriter {
   uint64_t row_ = 0;
 };
 
-int Run(int batches, bool async, bool raw_indexes) {
+// Acquires `n` leases for this bench's node and times heartbeats that
+// renew them; returns the fences, or nothing on error (printed).
+std::optional<std::vector<LeaseFence>> TakeLeases(Storage* s, int n) {
+  LeaseSync sync;
+  sync.node_id = "bench";
+  sync.partitions = static_cast<uint32_t>(std::max(n, 1));
+  sync.ttl = std::chrono::hours(1);
+  for (int p = 0; p < n; ++p) sync.acquire.push_back(static_cast<uint32_t>(p));
+  auto v = s->SyncLeases(sync);
+  if (!v.ok()) {
+    std::fprintf(stderr, "sync: %s\n", v.status().ToString().c_str());
+    return std::nullopt;
+  }
+  std::vector<LeaseFence> fences;
+  for (const PartitionLease& l : v->leases) {
+    fences.push_back({l.partition, l.epoch});
+  }
+  sync.acquire.clear();
+  sync.renew = fences;
+  std::vector<double> took;
+  for (int i = 0; i < 200; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = s->SyncLeases(sync);
+    took.push_back(Seconds(std::chrono::steady_clock::now() - t0));
+    if (!r.ok()) {
+      std::fprintf(stderr, "sync: %s\n", r.status().ToString().c_str());
+      return std::nullopt;
+    }
+  }
+  std::sort(took.begin(), took.end());
+  std::printf(
+      "  SyncLeases renewing %d leases: median %.3f ms, p90 %.3f ms "
+      "(200 calls)\n",
+      n, 1000 * took[took.size() / 2], 1000 * took[took.size() * 9 / 10]);
+  return fences;
+}
+
+int Run(int batches, bool async, bool raw_indexes, int fence_count) {
   const char* env = std::getenv("HOOKLOG_TEST_POSTGRES");
   if (env == nullptr || *env == '\0') {
     std::fprintf(stderr,
@@ -235,6 +277,12 @@ int Run(int batches, bool async, bool raw_indexes) {
     setup.endpoints.push_back(e);
   }
   if (!(*store)->Append(&setup).ok()) return 1;
+  std::vector<LeaseFence> fences;
+  if (fence_count > 0) {
+    auto f = TakeLeases(store->get(), fence_count);
+    if (!f) return 1;
+    fences = std::move(*f);
+  }
   RawWriter raw(conninfo, raw_schema);
   Status st = raw.Open(raw_schema, raw_indexes);
   if (!st.ok()) {
@@ -259,6 +307,7 @@ int Run(int batches, bool async, bool raw_indexes) {
       for (int i = 0; i < kRound; ++i) {
         WriteBatch b = side == 0 ? adapter_load.Next() : raw_load.Next();
         if (side == 0) {
+          b.fences = fences;
           auto r = (*store)->Append(&b);
           if (!r.ok()) {
             std::fprintf(stderr, "append: %s\n", r.status().ToString().c_str());
@@ -284,9 +333,9 @@ int Run(int batches, bool async, bool raw_indexes) {
   const double events = double(timed) * kDeliveries * kEventsPerDelivery;
   std::printf(
       "postgres_append_bench: %d batches of %d deliveries x %d events, "
-      "synchronous_commit=%s%s\n",
+      "synchronous_commit=%s%s, %d fences per Append\n",
       timed, kDeliveries, kEventsPerDelivery, async ? "off" : "on",
-      raw_indexes ? ", raw table with the adapter's indexes" : "");
+      raw_indexes ? ", raw table with the adapter's indexes" : "", fence_count);
   std::printf("  adapter   %10.0f events/s  (%.2f ms per Append)\n",
               events / adapter_s, 1000 * adapter_s / timed);
   std::printf("  raw INSERT%10.0f events/s  (%.2f ms per batch)\n",
@@ -315,6 +364,7 @@ int main(int argc, char** argv) {
   int batches = 200;
   bool async = false;
   bool raw_indexes = false;
+  int fences = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--batches" && i + 1 < argc) {
@@ -323,12 +373,15 @@ int main(int argc, char** argv) {
       async = true;
     } else if (a == "--raw-indexes") {
       raw_indexes = true;
+    } else if (a == "--fences" && i + 1 < argc) {
+      fences = std::clamp(std::atoi(argv[++i]), 0, 4096);
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--batches N] [--async] [--raw-indexes]\n",
+                   "usage: %s [--batches N] [--async] [--raw-indexes] "
+                   "[--fences N]\n",
                    argv[0]);
       return 2;
     }
   }
-  return hooklog::Run(batches < 1 ? 1 : batches, async, raw_indexes);
+  return hooklog::Run(batches < 1 ? 1 : batches, async, raw_indexes, fences);
 }

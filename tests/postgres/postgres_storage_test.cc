@@ -222,10 +222,19 @@ TEST_F(PostgresStorageTest, TwoStoresAppendGaplessToOneSchema) {
   ASSERT_EQ(seqs.size(), size_t{4 * kPerThread * 2});
   EXPECT_EQ(*seqs.begin(), 1u);
   EXPECT_EQ(*seqs.rbegin(), seqs.size());
-  std::vector<Event> log;
-  ASSERT_TRUE(a->ReadLog(1, 10000, &log).ok());
-  ASSERT_EQ(log.size(), seqs.size());
-  for (size_t i = 0; i < log.size(); ++i) EXPECT_EQ(log[i].seq, i + 1);
+  // Each store reads the other's events too, in one gapless log.
+  for (Storage* s : {a.get(), b.get()}) {
+    std::vector<Event> log;
+    ASSERT_TRUE(s->ReadLog(1, 10000, &log).ok());
+    ASSERT_EQ(log.size(), seqs.size());
+    std::set<uint64_t> aggregates;
+    for (size_t i = 0; i < log.size(); ++i) {
+      EXPECT_EQ(log[i].seq, i + 1);
+      aggregates.insert(log[i].aggregate.lo);
+    }
+    // Every thread's events (aggregate lo = t * 1000 + i + 1) are there.
+    EXPECT_EQ(aggregates.size(), size_t{4 * kPerThread});
+  }
 }
 
 // The server ends every session of the store (pg_terminate_backend from a

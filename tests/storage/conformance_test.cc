@@ -1,8 +1,10 @@
-// The conformance suite instantiated for the built-in adapters.
+// The conformance suites instantiated for the built-in adapters (leases:
+// the memory store only; RocksDB is one process's store).
 
 #include <gtest/gtest.h>
 
 #include "hooklog/rocksdb_storage.h"
+#include "hooklog/testing/fake_clock.h"
 #include "hooklog/testing/storage_conformance.h"
 #include "tests/storage/temp_dir.h"
 
@@ -40,6 +42,16 @@ struct RocksDbSyncFactory : RocksDbFactory {
     return s.ok() ? std::move(*s) : nullptr;
   }
 };
+
+// The memory store's leases, on a clock that moves only when a test says.
+struct MemoryLeaseFactory {
+  std::shared_ptr<FakeClock> clock = std::make_shared<FakeClock>();
+  std::unique_ptr<Storage> Open() { return NewMemoryStorage(clock); }
+  Duration ShortTtl() { return std::chrono::seconds(5); }
+  void LetPass(Duration d) { clock->Advance(d); }
+};
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, LeaseConformanceTest,
+                               ::testing::Types<MemoryLeaseFactory>);
 
 using Factories =
     ::testing::Types<MemoryFactory, RocksDbFactory, RocksDbSyncFactory>;

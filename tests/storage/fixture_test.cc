@@ -22,6 +22,7 @@
 #include "hooklog/engine.h"
 #include "hooklog/rocksdb_storage.h"
 #include "hooklog/verify.h"
+#include "tests/storage/status_lists.h"
 #include "tests/storage/temp_dir.h"
 #include "tests/support/scripted_transport.h"
 
@@ -121,8 +122,9 @@ TEST(EarlierDataDirectoryTest, OpensAnswersQueriesAndVerifies) {
 }
 
 // The fixture is store format 1: opening it builds the per-message index
-// (format 2), so every delivery is found by its message, also after a
-// reopen, and the upgraded directory records the new format.
+// (format 2) and the status index (format 4), so every delivery is found by
+// its message, also after a reopen, and the upgraded directory records the
+// new format.
 TEST(EarlierDataDirectoryTest, DeliveriesAreFoundByMessageAfterUpgrade) {
   TempDir dir;
   const std::string path = CopyFixture(dir);
@@ -133,7 +135,7 @@ TEST(EarlierDataDirectoryTest, DeliveriesAreFoundByMessageAfterUpgrade) {
     Storage* store = s->get();
     auto stats = GetRocksDbStats(store);
     ASSERT_TRUE(stats.ok());
-    EXPECT_EQ(stats->format_version, 2u);
+    EXPECT_EQ(stats->format_version, 4u);
     // Every delivery, grouped by message.
     std::map<MessageId, std::vector<DeliveryId>> by_message;
     DeliveryQuery all;
@@ -163,6 +165,7 @@ TEST(EarlierDataDirectoryTest, DeliveriesAreFoundByMessageAfterUpgrade) {
       found += got.size();
     }
     EXPECT_EQ(found, 21u);
+    testing::ExpectStatusListsAgree(store);
     auto report = VerifyStorage(store);
     ASSERT_TRUE(report.ok());
     EXPECT_TRUE(report->ok());
@@ -187,6 +190,8 @@ TEST(EarlierDataDirectoryTest, ReadOnlyOpenDoesNotUpgrade) {
   EXPECT_EQ(by_message.status().code(), StatusCode::kFailedPrecondition)
       << by_message.status().ToString();
   EXPECT_EQ(GetRocksDbStats(s->get())->format_version, 1u);
+  // Status lists come from the format 1 indexes.
+  testing::ExpectStatusListsAgree(s->get());
 }
 
 TEST(EarlierDataDirectoryTest, KeepsDelivering) {

@@ -256,6 +256,37 @@ TEST_F(RetentionTest, PrunesOldTerminalDeliveriesOnly) {
   EXPECT_EQ(stats->pruned_deliveries, 3u);
 }
 
+// A message's rows are counted by its 'M' entries (format 4): when all of
+// them go in one pruning chunk the payload goes in the same write, and a
+// message with a row left keeps it.
+TEST_F(RetentionTest, MessageGoesWithItsLastRowsInOneChunk) {
+  TempDir dir;
+  RocksDbOptions options;
+  options.clock = clock_;
+  options.retention = std::chrono::hours(24);
+  options.prune_interval = Duration(0);
+  auto s = MustOpen(dir.Sub("db"), options);
+  Message both_old{MessageId(Uuid128{1, 1}), "a", "{}", "", kStart};
+  Message one_left{MessageId(Uuid128{2, 2}), "a", "{}", "", kStart};
+  Append(s.get(), {both_old, one_left},
+         {MakeDelivery(1, DeliveryStatus::kDelivered, kStart, both_old.id),
+          MakeDelivery(2, DeliveryStatus::kDeadLetter, kStart, both_old.id),
+          MakeDelivery(3, DeliveryStatus::kDelivered, kStart, one_left.id),
+          MakeDelivery(4, DeliveryStatus::kPending, kStart, one_left.id)});
+  clock_->Advance(std::chrono::hours(25));
+  auto pruned = PruneRocksDbStorage(s.get());
+  ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
+  EXPECT_EQ(*pruned, 3u);
+  EXPECT_TRUE(s->GetMessage(both_old.id).status().IsNotFound());
+  EXPECT_TRUE(s->GetMessage(one_left.id).ok()) << "delivery 4 still needs it";
+  DeliveryQuery q;
+  q.message_id = one_left.id;
+  auto page = s->ListDeliveries(q);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].id, DeliveryId(Uuid128{4, 4}));
+}
+
 // Stats buckets older than the retention window go with the deliveries,
 // in every series; pruned deliveries also leave the message index.
 TEST_F(RetentionTest, PrunesOldStatsBucketsAndMessageIndexEntries) {

@@ -18,6 +18,7 @@
 
 #include "hooklog/engine.h"
 #include "hooklog/rocksdb_storage.h"
+#include "tools/load/load_schema.h"
 #include "tools/load/measure.h"
 #include "tools/load/report.h"
 #include "tools/load/scenarios.h"
@@ -27,45 +28,150 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The engine under load: its store in `dir`, observed.
+// The engines under load: one over RocksDB in `dir`, or (--storage) N
+// cluster nodes over one throw-away PostgreSQL schema; each store observed.
 struct EngineUnderLoad {
   std::string dir;
-  ObservedStorage* observed = nullptr;
-  std::unique_ptr<Engine> engine;
+  // Declared before the engines, so destroyed after them: the schema is
+  // dropped once every store on it is closed.
+  std::unique_ptr<LoadSchema> schema;
+  std::vector<ObservedStorage*> observed;
+  std::vector<std::unique_ptr<Engine>> engines;
+
+  uint64_t delivered() const {
+    uint64_t n = 0;
+    for (const ObservedStorage* o : observed) n += o->delivered();
+    return n;
+  }
+  uint64_t dead() const {
+    uint64_t n = 0;
+    for (const ObservedStorage* o : observed) n += o->dead();
+    return n;
+  }
+  int64_t last_terminal_ns() const {
+    int64_t t = 0;
+    for (const ObservedStorage* o : observed) {
+      t = std::max(t, o->last_terminal_ns());
+    }
+    return t;
+  }
+  std::vector<std::pair<DeliveryId, int64_t>> TakeTerminal() {
+    std::vector<std::pair<DeliveryId, int64_t>> all;
+    for (ObservedStorage* o : observed) {
+      auto part = o->TakeTerminal();
+      all.insert(all.end(), part.begin(), part.end());
+    }
+    return all;
+  }
+  EngineStats Stats() const {
+    EngineStats sum;
+    for (const auto& e : engines) {
+      EngineStats s = e->Stats();
+      sum.in_flight += s.in_flight;
+      sum.due_queue_depth += s.due_queue_depth;
+      sum.attempts_ok += s.attempts_ok;
+      sum.attempts_failed += s.attempts_failed;
+      sum.attempts_rate_limited += s.attempts_rate_limited;
+      sum.partitions_owned += s.partitions_owned;
+    }
+    return sum;
+  }
 };
+
+// The stores, one per engine.
+std::optional<std::vector<std::unique_ptr<Storage>>> OpenStores(
+    const LoadFlags& flags, EngineUnderLoad* e) {
+  std::vector<std::unique_ptr<Storage>> out;
+  if (flags.storage.empty()) {
+    e->dir = NewTempDir(flags, flags.scenario);
+    auto store = OpenRocksDbStorage(e->dir, RocksDbOptions{.sync = true});
+    if (!store.ok()) {
+      std::fprintf(stderr, "hooklog-load: %s\n",
+                   store.status().ToString().c_str());
+      return std::nullopt;
+    }
+    out.push_back(std::move(*store));
+    return out;
+  }
+  auto schema = LoadSchema::Create(flags.storage);
+  if (!schema.ok()) {
+    std::fprintf(stderr, "hooklog-load: %s\n",
+                 schema.status().ToString().c_str());
+    return std::nullopt;
+  }
+  e->schema = std::move(*schema);
+  for (int i = 0; i < flags.nodes; ++i) {
+    auto store = e->schema->Open();
+    if (!store.ok()) {
+      std::fprintf(stderr, "hooklog-load: %s\n",
+                   store.status().ToString().c_str());
+      return std::nullopt;
+    }
+    out.push_back(std::move(*store));
+  }
+  return out;
+}
+
+// Cluster mode: every node knows every endpoint and the partitions are all
+// owned, spread over the nodes, before the first publish.
+bool WaitForCluster(const LoadFlags& flags, const EngineUnderLoad& e) {
+  const auto until = SteadyClock::now() + std::chrono::seconds(60);
+  while (SteadyClock::now() < until) {
+    bool ready = true;
+    uint64_t owned = 0;
+    for (const auto& engine : e.engines) {
+      EngineStats s = engine->Stats();
+      ready = ready && s.endpoints == uint64_t(flags.endpoints) &&
+              s.partitions_owned > 0;
+      owned += s.partitions_owned;
+    }
+    if (ready && owned == uint64_t(flags.partitions)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::fprintf(stderr, "hooklog-load: the cluster did not settle in 60 s\n");
+  return false;
+}
 
 std::optional<EngineUnderLoad> OpenEngineUnderLoad(const LoadFlags& flags,
                                                    const LoadReceiver& rx,
                                                    SteadyClock::time_point t0) {
   EngineUnderLoad e;
-  e.dir = NewTempDir(flags, flags.scenario);
-  auto store = OpenRocksDbStorage(e.dir, RocksDbOptions{.sync = true});
-  if (!store.ok()) {
-    std::fprintf(stderr, "hooklog-load: %s\n",
-                 store.status().ToString().c_str());
-    return std::nullopt;
+  auto stores = OpenStores(flags, &e);
+  if (!stores) return std::nullopt;
+  for (size_t i = 0; i < stores->size(); ++i) {
+    auto observed =
+        std::make_unique<ObservedStorage>(std::move((*stores)[i]), t0);
+    e.observed.push_back(observed.get());
+    EngineOptions o = EngineOptionsFor(flags);
+    if (!flags.storage.empty()) {
+      o.cluster.node_id = "load-" + std::to_string(i + 1);
+      o.cluster.partitions = uint32_t(flags.partitions);
+      // Each node carries its share of the connections.
+      o.global_max_in_flight =
+          std::max<uint32_t>(1, o.global_max_in_flight / uint32_t(flags.nodes));
+    }
+    auto opened = OpenEngine(std::move(observed), o);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "hooklog-load: %s\n",
+                   opened.status().ToString().c_str());
+      return std::nullopt;
+    }
+    e.engines.push_back(std::move(*opened));
   }
-  auto observed = std::make_unique<ObservedStorage>(std::move(*store), t0);
-  e.observed = observed.get();
-  auto opened = OpenEngine(std::move(observed), EngineOptionsFor(flags));
-  if (!opened.ok()) {
-    std::fprintf(stderr, "hooklog-load: %s\n",
-                 opened.status().ToString().c_str());
-    return std::nullopt;
-  }
-  e.engine = std::move(*opened);
   for (int k = 0; k < flags.endpoints; ++k) {
     EndpointSpec spec;
     spec.url = rx.Url("/load/" + std::to_string(k));
     spec.event_types =
         std::vector<std::string>{"load." + std::to_string(k), "load.all"};
-    auto ep = e.engine->CreateEndpoint(spec).get();
+    auto ep =
+        e.engines[size_t(k) % e.engines.size()]->CreateEndpoint(spec).get();
     if (!ep.ok()) {
       std::fprintf(stderr, "hooklog-load: endpoint: %s\n",
                    ep.status().ToString().c_str());
       return std::nullopt;
     }
   }
+  if (!flags.storage.empty() && !WaitForCluster(flags, e)) return std::nullopt;
   return e;
 }
 
@@ -81,9 +187,10 @@ struct Acks {
 
 // Publishes flags.events events (at flags.rate when set) until done or the
 // deadline.
-void Publish(const LoadFlags& flags, Engine* engine, const std::string& payload,
-             SteadyClock::time_point t0, int64_t start_ns,
-             SteadyClock::time_point deadline, Acks* acks) {
+void Publish(const LoadFlags& flags,
+             const std::vector<std::unique_ptr<Engine>>& engines,
+             const std::string& payload, SteadyClock::time_point t0,
+             int64_t start_ns, SteadyClock::time_point deadline, Acks* acks) {
   for (int64_t i = 0; i < flags.events; ++i) {
     if (flags.rate > 0) {
       std::this_thread::sleep_until(
@@ -100,23 +207,23 @@ void Publish(const LoadFlags& flags, Engine* engine, const std::string& payload,
                          : "load." + std::to_string(i % flags.endpoints);
     req.payload = payload;
     const int64_t called = NowNs(t0);
-    engine->Publish(std::move(req),
-                    [acks, t0, called](Result<PublishResult> r) {
-                      const int64_t now = NowNs(t0);
-                      if (r.ok()) {
-                        std::lock_guard<std::mutex> lock(acks->mu);
-                        for (const DeliveryId& d : r->deliveries) {
-                          acks->deliveries.push_back({d, now});
-                        }
-                        acks->ack_ms.push_back(double(now - called) / 1e6);
-                        acks->delivery_count += r->deliveries.size();
-                        acks->events++;
-                        acks->last_ack_ns = now;
-                      } else {
-                        acks->errors++;
-                      }
-                      acks->window.release();
-                    });
+    engines[size_t(i) % engines.size()]->Publish(
+        std::move(req), [acks, t0, called](Result<PublishResult> r) {
+          const int64_t now = NowNs(t0);
+          if (r.ok()) {
+            std::lock_guard<std::mutex> lock(acks->mu);
+            for (const DeliveryId& d : r->deliveries) {
+              acks->deliveries.push_back({d, now});
+            }
+            acks->ack_ms.push_back(double(now - called) / 1e6);
+            acks->delivery_count += r->deliveries.size();
+            acks->events++;
+            acks->last_ack_ns = now;
+          } else {
+            acks->errors++;
+          }
+          acks->window.release();
+        });
   }
 }
 
@@ -134,10 +241,10 @@ Waited WaitUntilTerminal(const LoadFlags& flags, const EngineUnderLoad& e,
   auto next_progress = SteadyClock::now();
   const bool tty = isatty(2);
   for (;;) {
-    EngineStats st = e.engine->Stats();
+    EngineStats st = e.Stats();
     w.max_in_flight = std::max(w.max_in_flight, st.in_flight);
     const uint64_t done_events = acks.events + acks.errors;
-    const uint64_t terminal = e.observed->delivered() + e.observed->dead();
+    const uint64_t terminal = e.delivered() + e.dead();
     if (done_events >= uint64_t(flags.events) &&
         terminal >= acks.delivery_count) {
       break;
@@ -149,15 +256,13 @@ Waited WaitUntilTerminal(const LoadFlags& flags, const EngineUnderLoad& e,
     }
     if (now >= next_progress) {
       const double el = std::chrono::duration<double>(now - t0).count();
-      std::fprintf(stderr,
-                   "%s[%s] %5.1fs published %" PRIu64 "/%" PRId64
-                   " delivered %" PRIu64 " in_flight %" PRIu64 " due %" PRIu64
-                   " %.0f/s%s",
-                   tty ? "\r" : "", flags.scenario.c_str(), el, done_events,
-                   flags.events, e.observed->delivered(), st.in_flight,
-                   st.due_queue_depth,
-                   el > 0 ? double(e.observed->delivered()) / el : 0.0,
-                   tty ? "   " : "\n");
+      std::fprintf(
+          stderr,
+          "%s[%s] %5.1fs published %" PRIu64 "/%" PRId64 " delivered %" PRIu64
+          " in_flight %" PRIu64 " due %" PRIu64 " %.0f/s%s",
+          tty ? "\r" : "", flags.scenario.c_str(), el, done_events,
+          flags.events, e.delivered(), st.in_flight, st.due_queue_depth,
+          el > 0 ? double(e.delivered()) / el : 0.0, tty ? "   " : "\n");
       next_progress = now + std::chrono::seconds(tty ? 1 : 5);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -240,6 +345,8 @@ int RunDelivery(const LoadFlags& flags) {
   rep.machine = MachineLine();
   rep.endpoints = uint64_t(flags.endpoints);
   rep.concurrency = uint64_t(flags.concurrency);
+  rep.storage = flags.storage.empty() ? "rocksdb" : "postgresql";
+  rep.nodes = uint64_t(flags.nodes);
 
   std::string error;
   std::optional<ReceiverConfig> rc = ReceiverFor(flags, &error);
@@ -270,7 +377,7 @@ int RunDelivery(const LoadFlags& flags) {
   const double rx_cpu0 = rx->CpuSeconds();
   const int64_t start_ns = NowNs(t0);
   std::thread publisher([&] {
-    Publish(flags, e->engine.get(), payload, t0, start_ns, deadline, &acks);
+    Publish(flags, e->engines, payload, t0, start_ns, deadline, &acks);
   });
   const Waited waited = WaitUntilTerminal(flags, *e, acks, t0, deadline);
   publisher.join();
@@ -278,22 +385,24 @@ int RunDelivery(const LoadFlags& flags) {
   const double process_cpu = ProcessCpuSeconds() - cpu0;
   rep.cpu_s = rx->child() ? process_cpu : process_cpu - rx_cpu;
   rep.receiver_cpu_s = rx_cpu;
-  const int64_t end_ns = e->observed->last_terminal_ns();
-  const EngineStats st = e->engine->Stats();
+  const int64_t end_ns = e->last_terminal_ns();
+  const EngineStats st = e->Stats();
   rep.attempts_ok = st.attempts_ok;
   rep.attempts_failed = st.attempts_failed;
   rep.attempts_rate_limited = st.attempts_rate_limited;
   rep.max_in_flight = waited.max_in_flight;
-  e->engine->Shutdown(std::chrono::milliseconds(500));
+  for (auto& engine : e->engines) {
+    engine->Shutdown(std::chrono::milliseconds(500));
+  }
   rep.peak_rss_mb = PeakRssMb();
   if (auto rss = rx->PeakRssMb()) rep.receiver_rss_mb = *rss;
 
   rep.deliveries = acks.delivery_count.load();
-  rep.delivered = e->observed->delivered();
-  rep.dead_letter = e->observed->dead();
+  rep.delivered = e->delivered();
+  rep.dead_letter = e->dead();
   rep.publish_errors = acks.errors.load();
   rep.events = acks.events.load();
-  AddLatencies(&acks, e->observed->TakeTerminal(), &rep);
+  AddLatencies(&acks, e->TakeTerminal(), &rep);
   if (end_ns > start_ns) {
     rep.elapsed_s = double(end_ns - start_ns) / 1e9;
     rep.deliveries_per_s = double(*rep.delivered) / *rep.elapsed_s;
@@ -311,7 +420,7 @@ int RunDelivery(const LoadFlags& flags) {
   const std::string dir = e->dir;
   e.reset();
   std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (!dir.empty()) fs::remove_all(dir, ec);
 
   MeasureCeilings(flags, *rx, payload, &rep);
   rep.receiver_counters = rx->Stop();

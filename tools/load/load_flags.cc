@@ -1,6 +1,8 @@
 #include "tools/load/load_flags.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "tools/cli/flags.h"
 
@@ -64,11 +66,32 @@ LoadFlags ParseLoadFlags(int argc, char** argv) {
             int64_t{100'000'000});
   flags.String("dir", &f.dir, "where the temporary stores go (default $TMPDIR)",
                "D");
+  flags.String("storage", &f.storage,
+               "a postgresql:// URL: run the engines in cluster mode on a "
+               "fresh schema of that database (dropped at the end) instead "
+               "of RocksDB",
+               "URL");
+  flags.Int("nodes", &f.nodes,
+            "with --storage: engines (cluster nodes) in this process, "
+            "publishing round robin",
+            1, 64);
+  flags.Int("partitions", &f.partitions, "with --storage: cluster partitions",
+            1, 4096);
   flags.Bool("smoke", &f.smoke,
              "a quick check: few events, 25 s at most, no ceilings");
   flags.Bool("json", &f.json, "print a JSON line after the report");
   flags.ParseOrExit(argc, argv);
 
+  auto fail = [](const char* why) {
+    std::fprintf(stderr, "hooklog-load: %s\n", why);
+    std::exit(2);
+  };
+  if (f.nodes > 1 && f.storage.empty()) {
+    fail("--nodes needs --storage (an embedded RocksDB is one node)");
+  }
+  if (!f.storage.empty() && f.scenario == "restart") {
+    fail("--storage: the restart scenario measures RocksDB only");
+  }
   const std::string& s = f.scenario;
   if (!flags.IsSet("events")) {
     f.events = f.smoke ? 2000 : s == "faulty" ? 20'000 : 100'000;

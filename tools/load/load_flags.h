@@ -35,6 +35,12 @@ struct LoadFlags {
   int64_t transfers_per_handle =
       int64_t(TransportOptions{}.transfers_per_handle);
   int64_t max_connections = 0;  // TransportOptions::max_connections; 0: default
+  // Scale-out: "" runs one engine over RocksDB; a postgresql:// URL runs
+  // `nodes` engines in cluster mode over one fresh schema of it (dropped
+  // afterwards), publishing round robin.
+  std::string storage;
+  int nodes = 1;
+  int partitions = 64;
 };
 
 // Parses argv and fills in the scenario's defaults for what was not given.

@@ -58,6 +58,7 @@ void PrintRestart(const Report& r) {
 }
 
 void PrintDelivery(const Report& r) {
+  Row("storage / nodes", r.storage + " / " + U(r.nodes));
   Row("events published", U(r.events));
   Row("endpoints / concurrency", U(r.endpoints) + " / " + U(r.concurrency));
   Row("deliveries acknowledged", U(r.deliveries));
@@ -126,6 +127,8 @@ std::string ReportJson(const Report& r) {
   cli::JsonWriter w;
   w.BeginObject();
   w.Key("scenario").String(r.scenario);
+  w.Key("storage").String(r.storage);
+  Opt(w, "nodes", r.nodes);
   w.Key("receiver").String(r.receiver);
   w.Key("receiver_binary").OptString(r.receiver_binary);
   w.Key("machine").String(r.machine);

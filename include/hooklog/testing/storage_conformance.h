@@ -36,6 +36,28 @@
 // cursors and page sizes: InvalidArgument; unknown ids: NotFound) and, for
 // persistent adapters, durability across reopen.
 //
+// Partition leases (adapters that several nodes share and that implement
+// SyncLeases: memory, PostgreSQL) have a second suite, LeaseConformanceTest,
+// whose factory also says how the store's clock passes:
+//
+//   struct MyLeaseFactory {
+//     // A new, empty store.
+//     std::unique_ptr<hooklog::Storage> Open();
+//     // A ttl for the leases a test lets lapse; and a way to let at least
+//     // `d` pass on the store's clock (a FakeClock's Advance; a sleep for a
+//     // store on a real clock).
+//     hooklog::Duration ShortTtl();
+//     void LetPass(hooklog::Duration d);
+//   };
+//   INSTANTIATE_TYPED_TEST_SUITE_P(My, LeaseConformanceTest,
+//                                  ::testing::Types<MyLeaseFactory>);
+//
+// It checks the rules of include/hooklog/storage.h (LeaseSync): the first
+// sync fixes the partition count, acquire / renew / release / leaving, the
+// live nodes, bad requests (InvalidArgument, nothing changed) and fenced
+// Appends (stored only while every fence is held; otherwise nothing stored
+// and exactly the failing partitions listed).
+//
 // Thread-safety: tests run one at a time; some start their own threads.
 #ifndef HOOKLOG_TESTING_STORAGE_CONFORMANCE_H_
 #define HOOKLOG_TESTING_STORAGE_CONFORMANCE_H_
@@ -72,6 +94,23 @@ void ListDeliveriesByMessage(Storage* s);
 void ReopenKeepsEverything(
     std::unique_ptr<Storage>* storage,
     const std::function<std::unique_ptr<Storage>()>& reopen);
+
+// The lease checks. `timing` lets leases lapse (see LeaseConformanceTest).
+struct LeaseTiming {
+  Duration short_ttl{0};
+  std::function<void(Duration)> let_pass;
+};
+void FirstSyncCreatesPartitions(Storage* s, const LeaseTiming& timing);
+void AcquireGrantsFreeLeasesOnly(Storage* s, const LeaseTiming& timing);
+void LapsedLeaseGoesToAnotherNode(Storage* s, const LeaseTiming& timing);
+void RenewExtendsOnlyAHeldLeaseAtItsEpoch(Storage* s,
+                                          const LeaseTiming& timing);
+void ReleaseLetsAnotherNodeTakeAtOnce(Storage* s, const LeaseTiming& timing);
+void NodesAreListedUntilTheyLeaveOrLapse(Storage* s, const LeaseTiming& timing);
+void BadLeaseSyncsAreRefusedAndChangeNothing(Storage* s,
+                                             const LeaseTiming& timing);
+void FencedAppendStoresOnlyWhileEveryFenceIsHeld(Storage* s,
+                                                 const LeaseTiming& timing);
 }  // namespace conformance
 
 template <typename Factory>
@@ -135,6 +174,48 @@ REGISTER_TYPED_TEST_SUITE_P(
     LoadActiveReturnsEndpointsAndNonTerminalDeliveries,
     ConcurrentAppendsAreGapless, StatsBucketsAccumulate,
     ReplayJobsUpsertAndList, ListDeliveriesByMessage, ReopenKeepsEverything);
+
+template <typename Factory>
+class LeaseConformanceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    storage_ = factory_.Open();
+    ASSERT_NE(storage_, nullptr) << "Factory::Open() returned null";
+    timing_.short_ttl = factory_.ShortTtl();
+    timing_.let_pass = [this](Duration d) { factory_.LetPass(d); };
+  }
+  void TearDown() override { storage_.reset(); }
+
+  Factory factory_;
+  std::unique_ptr<Storage> storage_;
+  conformance::LeaseTiming timing_;
+};
+
+TYPED_TEST_SUITE_P(LeaseConformanceTest);
+
+#define HOOKLOG_LEASE_CASE(name)                            \
+  TYPED_TEST_P(LeaseConformanceTest, name) {                \
+    conformance::name(this->storage_.get(), this->timing_); \
+  }
+
+HOOKLOG_LEASE_CASE(FirstSyncCreatesPartitions)
+HOOKLOG_LEASE_CASE(AcquireGrantsFreeLeasesOnly)
+HOOKLOG_LEASE_CASE(LapsedLeaseGoesToAnotherNode)
+HOOKLOG_LEASE_CASE(RenewExtendsOnlyAHeldLeaseAtItsEpoch)
+HOOKLOG_LEASE_CASE(ReleaseLetsAnotherNodeTakeAtOnce)
+HOOKLOG_LEASE_CASE(NodesAreListedUntilTheyLeaveOrLapse)
+HOOKLOG_LEASE_CASE(BadLeaseSyncsAreRefusedAndChangeNothing)
+HOOKLOG_LEASE_CASE(FencedAppendStoresOnlyWhileEveryFenceIsHeld)
+#undef HOOKLOG_LEASE_CASE
+
+REGISTER_TYPED_TEST_SUITE_P(LeaseConformanceTest, FirstSyncCreatesPartitions,
+                            AcquireGrantsFreeLeasesOnly,
+                            LapsedLeaseGoesToAnotherNode,
+                            RenewExtendsOnlyAHeldLeaseAtItsEpoch,
+                            ReleaseLetsAnotherNodeTakeAtOnce,
+                            NodesAreListedUntilTheyLeaveOrLapse,
+                            BadLeaseSyncsAreRefusedAndChangeNothing,
+                            FencedAppendStoresOnlyWhileEveryFenceIsHeld);
 
 }  // namespace hooklog::testing
 
