@@ -386,7 +386,11 @@ TEST(FullDiskTest, Enospc503ThenResumesWithoutRestartAndLosesNothing) {
       publish(c, 1000 + k, &again);
       ASSERT_EQ(again.status, 503) << again.body << "\n" << d.child->Stderr();
     }
-    EXPECT_EQ(c.Request("GET", "/healthz").status, 200);
+    // /healthz tells a load balancer that writes fail here now.
+    HttpResult health = c.Request("GET", "/healthz");
+    EXPECT_EQ(health.status, 503) << health.body;
+    EXPECT_EQ(health.body,
+              R"({"status":"unavailable","storage":"unreachable"})");
     HttpResult list =
         c.Request("GET", kApiBase + "deliveries/", "", {{"X-API-Key", key}});
     EXPECT_EQ(list.status, 200) << list.body;
@@ -415,6 +419,7 @@ TEST(FullDiskTest, Enospc503ThenResumesWithoutRestartAndLosesNothing) {
       publish(c, 3000 + k, &ok);
       EXPECT_EQ(ok.status, 202) << ok.body;
     }
+    EXPECT_EQ(c.Request("GET", "/healthz").status, 200);
     // Deliveries made while (and after) the disk was full complete.
     for (const auto& [event, ids] : acked) {
       std::string status;
