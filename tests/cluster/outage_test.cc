@@ -120,9 +120,14 @@ TEST_F(OutageTest, NodesRefuseWritesDuringItAndRecoverWithoutRestart) {
   Client ca(a.port);
   const std::string patch_target =
       reliability::kBase + "endpoints/" + endpoint_ids_[0] + "/";
+  const auto patch_start = std::chrono::steady_clock::now();
   Response refused = ca.Call(http::verb::patch, patch_target,
-                             R"({"description":"during the outage"})");
-  EXPECT_EQ(refused.status, 503) << refused.body;
+                             R"({"description":"during the outage"})", 30s);
+  const double patch_ms = std::chrono::duration<double, std::milli>(
+                              std::chrono::steady_clock::now() - patch_start)
+                              .count();
+  EXPECT_EQ(refused.status, 503)
+      << refused.body << " (answered after " << patch_ms << " ms)";
   EXPECT_NE(refused.body.find("nothing was changed"), std::string::npos)
       << refused.body;
   const int64_t acked_during = [&] {
@@ -169,11 +174,11 @@ TEST_F(OutageTest, NodesRefuseWritesDuringItAndRecoverWithoutRestart) {
   std::printf(
       "outage: published=%lld acknowledged_before_outage=%lld "
       "deliveries=%zu publish_retries=%llu a_lease_sync_failures=%.0f "
-      "duplicates=%llu\n",
+      "refused_write_ms=%.0f duplicates=%llu\n",
       static_cast<long long>(shared.next_n.load()),
       static_cast<long long>(acked_during), rows->size(),
       static_cast<unsigned long long>(shared.publish_retries.load()),
-      sync_failures_a, static_cast<unsigned long long>(duplicates));
+      sync_failures_a, patch_ms, static_cast<unsigned long long>(duplicates));
 }
 
 }  // namespace
