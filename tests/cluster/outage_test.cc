@@ -127,7 +127,11 @@ TEST_F(OutageTest, NodesRefuseWritesDuringItAndRecoverWithoutRestart) {
                               std::chrono::steady_clock::now() - patch_start)
                               .count();
   EXPECT_EQ(refused.status, 503)
-      << refused.body << " (answered after " << patch_ms << " ms)";
+      << refused.body << " (answered after " << patch_ms
+      << " ms); node A's log:\n"
+      << a.child->Stderr().substr(a.child->Stderr().size() > 4000
+                                      ? a.child->Stderr().size() - 4000
+                                      : 0);
   EXPECT_NE(refused.body.find("nothing was changed"), std::string::npos)
       << refused.body;
   const int64_t acked_during = [&] {
