@@ -98,8 +98,7 @@ void Cluster::Fence(WriteBatch* b, const Uuid128& key) const {
   b->fences.push_back({p, it == owned_.end() ? 0 : it->second.epoch});
 }
 
-// --- the lease thread
-// ----------------------------------------------------------
+// --- the lease thread --------------------------------------------------------
 
 LeaseSync Cluster::NextSync(bool leaving) {
   LeaseSync s;
@@ -253,7 +252,7 @@ void Cluster::ScanReplayJobs() {
   });
 }
 
-// --- the follower thread ---------------------------------------------------
+// --- the follower thread -----------------------------------------------------
 
 void Cluster::OnAppended(const WriteBatch& merged) {
   if (merged.events.empty()) return;
