@@ -105,7 +105,7 @@ class ClusterFixture : public ::testing::Test {
   // (event, endpoint) answered 2xx more than once).
   uint64_t CheckOutcome(const std::vector<Row>& rows, int64_t published);
 
-  // Starts the producers of `shared` (acknowledgements in ack_path_).
+  // Opens ack_path_ for the acknowledgements of `shared`'s producers.
   void OpenAcks(Shared* shared);
 
   std::string conninfo_;  // libpq conninfo of the server
