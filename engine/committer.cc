@@ -107,16 +107,22 @@ void Committer::Run() {
       if (queue_.empty()) return;  // stop_ and drained
       // Take everything queued (bounded): every caller that arrived while
       // the previous write was syncing shares this one.
-      size_t events = 0;
-      while (!queue_.empty() &&
-             (items.empty() || events + queue_.front().batch.events.size() <=
-                                   max_batch_events_)) {
-        events += queue_.front().batch.events.size();
-        items.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      TakeQueued(&items);
     }
     Write(&items);
+  }
+}
+
+// REQUIRES: mu_ held.
+void Committer::TakeQueued(std::vector<Item>* items) {
+  size_t events = 0;
+  for (const Item& it : *items) events += it.batch.events.size();
+  while (!queue_.empty() &&
+         (items->empty() ||
+          events + queue_.front().batch.events.size() <= max_batch_events_)) {
+    events += queue_.front().batch.events.size();
+    items->push_back(std::move(queue_.front()));
+    queue_.pop_front();
   }
 }
 
@@ -171,14 +177,18 @@ void Committer::Write(std::vector<Item>* items) {
         }
       }
       *items = std::move(kept);
+      // Until the next try, new submissions are taken as they come, so that
+      // they too are answered at once rather than wait out the outage.
       std::unique_lock<std::mutex> lock(mu_);
       if (cv_.wait_for(lock, std::chrono::milliseconds(250),
-                       [&] { return stop_; })) {
+                       [&] { return stop_ || !queue_.empty(); }) &&
+          stop_) {
         lock.unlock();
         for (Item& it : *items) it.done(st);
         items->clear();
         return;
       }
+      TakeQueued(items);
       continue;
     }
     if (st.ok() || merged.fenced.empty() || !fenced) {

@@ -66,6 +66,9 @@ class Committer {
     bool keep = false;  // keep_when_unavailable
   };
   void Run();
+  // Moves queued submissions into *items, up to max_batch_events_ events in
+  // all (at least one). REQUIRES: mu_ held.
+  void TakeQueued(std::vector<Item>* items);
   // Appends the items (merged); on a fence failure fails the fenced ones
   // and retries the rest. Completes every item.
   void Write(std::vector<Item>* items);
