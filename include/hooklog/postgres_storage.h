@@ -55,7 +55,7 @@ struct PostgresOptions {
   // FailedPrecondition when another store holds it. The lock lives as long
   // as the writer's session; it is re-taken on reconnect, and while it
   // cannot be, Append fails with Unavailable. For callers that must not
-  // share a schema (a single-node webhookd); cluster mode shares it through
+  // share a schema; cluster mode (webhookd --storage) shares it through
   // partition leases instead.
   bool exclusive = false;
   // false: never create or migrate. Open fails with NotFound when the schema

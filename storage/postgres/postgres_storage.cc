@@ -339,8 +339,8 @@ class PostgresStorage : public Storage {
       if (!st.ok() && lock_refused_) {
         return Status::FailedPrecondition(
             "schema " + options_.schema +
-            " is in use by another hooklog node; several nodes on one "
-            "database are not supported yet");
+            " is held by another exclusive hooklog store (several nodes "
+            "share a schema in cluster mode, without `exclusive`)");
       }
       HOOKLOG_RETURN_IF_ERROR(st);
     }

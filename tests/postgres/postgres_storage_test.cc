@@ -345,8 +345,8 @@ TEST_F(PostgresStorageTest, ExclusiveStoreRefusesASecondUntilTheFirstCloses) {
       << second.status().ToString();
   EXPECT_EQ(second.status().message(),
             "schema " + schema.name +
-                " is in use by another hooklog node; several nodes on one "
-                "database are not supported yet");
+                " is held by another exclusive hooklog store (several nodes "
+                "share a schema in cluster mode, without `exclusive`)");
   // Another schema is another lock.
   Schema other;
   PostgresOptions other_options = other.Options();
