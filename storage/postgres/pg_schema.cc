@@ -270,8 +270,7 @@ CREATE TABLE {S}.retention (
 INSERT INTO {S}.retention VALUES (1, 0);
 )sql";
 
-constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3, kStep4,
-                                       kStep5};
+constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3, kStep4, kStep5};
 static_assert(std::size(kSteps) == kPostgresSchemaVersion);
 
 std::string Expand(std::string_view sql, const std::string& quoted) {

@@ -36,8 +36,8 @@
 #include <map>
 #include <mutex>
 #include <random>
-#include <thread>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -105,7 +105,8 @@ const std::string kUpsertDeliveries =
     "-attempts FROM old) x GROUP BY endpoint_id, status) "
     "INSERT INTO counters AS c (endpoint_id, status, deliveries, attempts) "
     "SELECT endpoint_id, status, n, a FROM delta WHERE n <> 0 OR a <> 0 "
-    "ORDER BY endpoint_id, status ON CONFLICT (endpoint_id, status) DO UPDATE SET "
+    "ORDER BY endpoint_id, status ON CONFLICT (endpoint_id, status) DO UPDATE "
+    "SET "
     "deliveries = c.deliveries + excluded.deliveries, "
     "attempts = c.attempts + excluded.attempts";
 const std::string kUpsertIdempotency =
@@ -1374,8 +1375,8 @@ class PostgresStorage : public Storage {
   mutable std::vector<std::unique_ptr<Conn>> free_;  // guarded by pool_mu_
   mutable int created_ = 0;                          // guarded by pool_mu_
 
-  std::mutex prune_run_mu_;       // held for a whole pass
-  std::unique_ptr<Conn> pruner_;  // guarded by prune_run_mu_
+  std::mutex prune_run_mu_;                          // held for a whole pass
+  std::unique_ptr<Conn> pruner_;                     // guarded by prune_run_mu_
   mutable std::atomic<Timestamp> pruned_before_{0};  // only ever raised
   std::mutex prune_mu_;
   std::condition_variable prune_cv_;

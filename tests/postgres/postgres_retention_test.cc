@@ -32,9 +32,9 @@ namespace {
 constexpr Timestamp kStart = 1'790'000'000LL * kSecond;
 constexpr Timestamp kHour = 3600 * kSecond;
 
+using testing::FakeClock;
 using testing::PostgresConnInfo;
 using testing::RequirePostgres;
-using testing::FakeClock;
 
 // The all-endpoints series and `ep`'s.
 std::vector<std::optional<EndpointId>> Series(const EndpointId& ep) {
@@ -123,14 +123,15 @@ class PostgresRetentionTest : public ::testing::Test {
     m.created_at = at;
     Batch b;
     Add(&b,
-        Event{0, 0, EventType::kMessageAccepted, m.id.raw(), MessageAccepted{m}},
+        Event{0, 0, EventType::kMessageAccepted, m.id.raw(),
+              MessageAccepted{m}},
         at);
     for (int i = 0; i < n; ++i) {
       const DeliveryId id(Uuid128::NewRandom());
       Add(&b,
-          Event{0, 0, EventType::kEnqueued, id.raw(),
-                DeliveryCreated{m.id, ep, m.event_type, at, std::nullopt,
-                                false}},
+          Event{
+              0, 0, EventType::kEnqueued, id.raw(),
+              DeliveryCreated{m.id, ep, m.event_type, at, std::nullopt, false}},
           at);
       End(&b, id, end, at);
       if (ids != nullptr) ids->push_back(id);
@@ -180,8 +181,8 @@ TEST_F(PostgresRetentionTest, OnePassPrunesExactlyTheOldTerminalDeliveries) {
     const DeliveryId id(Uuid128::NewRandom());
     Add(&b,
         Event{0, 0, EventType::kEnqueued, id.raw(),
-              DeliveryCreated{m_mixed, ep, "invoice.paid", kStart,
-                              std::nullopt, false}},
+              DeliveryCreated{m_mixed, ep, "invoice.paid", kStart, std::nullopt,
+                              false}},
         kStart);
     Commit(&b);
     pending.push_back(id);
@@ -346,8 +347,8 @@ TEST_F(PostgresRetentionTest, BackgroundPassPrunes) {
 TEST_F(PostgresRetentionTest, BadInputIsInvalidArgumentAndChangesNothing) {
   auto mem = NewMemoryStorage();
   WriteBatch b;
-  b.events.push_back(Event{0, kStart, EventType::kEnqueued, Uuid128{1, 1},
-                           DeliveryCreated{}});
+  b.events.push_back(
+      Event{0, kStart, EventType::kEnqueued, Uuid128{1, 1}, DeliveryCreated{}});
   ASSERT_TRUE(mem->Append(&b).ok());
   auto r = PrunePostgresStorage(mem.get());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -388,9 +389,9 @@ TEST_F(PostgresRetentionTest, DISABLED_PruneRate) {
   clock_->Advance(std::chrono::hours(48));
   const auto t0 = std::chrono::steady_clock::now();
   auto pruned = PrunePostgresStorage(store_.get());
-  const double s = std::chrono::duration<double>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count();
+  const double s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
   ASSERT_TRUE(pruned.ok()) << pruned.status().ToString();
   EXPECT_EQ(*pruned, static_cast<uint64_t>(rows));
   std::printf("pruned %llu deliveries in %.2f s: %.0f rows/s\n",
