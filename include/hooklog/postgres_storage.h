@@ -17,7 +17,9 @@
 // Thread-safety: as Storage (every method from any thread). Appends are
 // serialized on one writer connection; reads and SyncLeases use a small
 // pool of other connections so they never wait behind an append;
-// WaitForAppends has a LISTEN connection of its own (one waiter at a time).
+// WaitForAppends has a LISTEN connection of its own (one waiter at a time);
+// retention passes have one more connection of their own (one pass at a
+// time per store; several nodes may prune one schema at once).
 // Ownership: the returned Storage owns its connections; the database is the
 // caller's (the adapter only touches its own schema).
 #ifndef HOOKLOG_POSTGRES_STORAGE_H_
@@ -35,7 +37,7 @@ namespace hooklog {
 
 // The schema version this build creates and serves (docs/postgres.md lists
 // what each version added).
-inline constexpr int kPostgresSchemaVersion = 4;
+inline constexpr int kPostgresSchemaVersion = 5;
 
 struct PostgresOptions {
   // The PostgreSQL schema (namespace) holding hooklog's tables; created when
@@ -63,6 +65,20 @@ struct PostgresOptions {
   // than this build (for tools that must not change what they inspect:
   // hooklog-admin verify / stats).
   bool create_if_missing = true;
+  // Terminal deliveries (delivered, dead_letter) whose last activity
+  // (max of created_at and last_attempted_at) is older than this are pruned
+  // with their counters and, once no row refers to it, their message; stats
+  // buckets older than it go too; the log is kept. 0 (the default): keep
+  // everything forever, as before retention existed. Unlike RocksDbOptions,
+  // whose default is 30 days, because a shared database is the operator's
+  // to clean (docs/postgres.md, "Retention and pruning").
+  Duration retention = Duration(0);
+  // How often a background thread runs a pass when retention > 0; 0: no
+  // thread (PrunePostgresStorage still prunes on demand).
+  Duration prune_interval = Duration(0);
+  // The clock retention measures age with; null means SystemClock(). Tests
+  // inject a FakeClock.
+  std::shared_ptr<Clock> clock;
 };
 
 // Connects with the libpq connection string `conninfo` ("host=... dbname=..."
@@ -82,6 +98,14 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(
 Status MigratePostgresSchema(const std::string& conninfo,
                              const PostgresOptions& options,
                              int version = kPostgresSchemaVersion);
+
+// Runs one retention pass now, on the calling thread, and returns how many
+// deliveries it pruned (0 when options.retention is 0). Rows an Append or
+// another pass holds are skipped, not waited for, and are left for a later
+// pass. InvalidArgument when `storage` is not a store returned by
+// OpenPostgresStorage; other errors name the statement that failed (the
+// chunks committed before it stay pruned, each consistent).
+Result<uint64_t> PrunePostgresStorage(Storage* storage);
 
 }  // namespace hooklog
 

@@ -258,7 +258,19 @@ BEGIN
 END $$;
 )sql";
 
-constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3, kStep4};
+// Retention (pg_retention.h): the watermark behind Storage::PrunedBefore, in
+// a table of its own rather than a meta column, because every Append holds
+// the meta row from its first statement: a pass raising the watermark there
+// would wait on Appends that may in turn wait on the pass's rows.
+constexpr std::string_view kStep5 = R"sql(
+CREATE TABLE {S}.retention (
+  id integer PRIMARY KEY CHECK (id = 1),
+  pruned_before bigint NOT NULL  -- 0: nothing ever pruned
+);
+INSERT INTO {S}.retention VALUES (1, 0);
+)sql";
+
+constexpr std::string_view kSteps[] = {kStep1, kStep2, kStep3, kStep4, kStep5};
 static_assert(std::size(kSteps) == kPostgresSchemaVersion);
 
 std::string Expand(std::string_view sql, const std::string& quoted) {

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <random>
 #include <string_view>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -44,6 +45,7 @@
 #include "storage/lease_table.h"
 #include "storage/postgres/pg_conn.h"
 #include "storage/postgres/pg_listener.h"
+#include "storage/postgres/pg_retention.h"
 #include "storage/postgres/pg_rows.h"
 #include "storage/postgres/pg_schema.h"
 
@@ -77,14 +79,19 @@ const std::string kUpsertMessages =
     "event = excluded.event";
 // The rows and the counters in one statement: `old` reads the previous rows
 // in the statement's snapshot (it does not see `up`'s changes), so the
-// delta is new minus old per (endpoint, status).
+// delta is new minus old per (endpoint, status). `old` locks them FOR
+// UPDATE: should a retention pass (pg_retention.cc) hold one, the statement
+// waits for it and then reads the row as deleted, instead of subtracting a
+// row the pass already subtracted; and it takes every row lock before the
+// counters', which it adds to in (endpoint_id, status) order, the pass's
+// order, so the two never wait on each other in a cycle.
 const std::string kUpsertDeliveries =
     "WITH input AS MATERIALIZED (SELECT * FROM unnest($1::uuid[], "
     "$2::uuid[], $3::uuid[], $4::bytea[], $5::int2[], $6::int8[], "
     "$7::int8[], $8::int8[], $9::bytea[]) AS t(id, message_id, endpoint_id, "
     "event_type, status, attempts, created_at, next_attempt_at, body)), "
     "old AS (SELECT endpoint_id, status, attempts FROM deliveries "
-    "WHERE id = ANY($1::uuid[])), "
+    "WHERE id = ANY($1::uuid[]) FOR UPDATE), "
     "up AS (INSERT INTO deliveries (id, message_id, endpoint_id, event_type, "
     "status, attempts, created_at, next_attempt_at, body) SELECT * FROM input "
     "ON CONFLICT (id) DO UPDATE SET message_id = excluded.message_id, "
@@ -98,7 +105,8 @@ const std::string kUpsertDeliveries =
     "-attempts FROM old) x GROUP BY endpoint_id, status) "
     "INSERT INTO counters AS c (endpoint_id, status, deliveries, attempts) "
     "SELECT endpoint_id, status, n, a FROM delta WHERE n <> 0 OR a <> 0 "
-    "ON CONFLICT (endpoint_id, status) DO UPDATE SET "
+    "ORDER BY endpoint_id, status ON CONFLICT (endpoint_id, status) DO UPDATE "
+    "SET "
     "deliveries = c.deliveries + excluded.deliveries, "
     "attempts = c.attempts + excluded.attempts";
 const std::string kUpsertIdempotency =
@@ -285,6 +293,7 @@ class PostgresStorage : public Storage {
   PostgresStorage(std::string conninfo, PostgresOptions options)
       : conninfo_(std::move(conninfo)),
         options_(std::move(options)),
+        clock_(options_.clock ? options_.clock : SystemClock()),
         rng_(std::random_device{}()) {
     // application_name names the schema, so that an operator (or a test)
     // can tell this store's sessions apart in pg_stat_activity.
@@ -322,6 +331,14 @@ class PostgresStorage : public Storage {
   // opened right after this one closed finds it free (the server would free
   // it too, but only once it notices the session is gone).
   ~PostgresStorage() override {
+    if (pruner_thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(prune_mu_);
+        stopping_ = true;
+      }
+      prune_cv_.notify_all();
+      pruner_thread_.join();
+    }
     std::lock_guard<std::mutex> lock(write_mu_);
     if (!options_.exclusive || writer_->broken() ||
         locked_session_ != writer_->sessions()) {
@@ -364,8 +381,47 @@ class PostgresStorage : public Storage {
                  : " (upgrade hooklog)"));
       }
     }
-    std::lock_guard<std::mutex> lock(write_mu_);
-    return Resync();
+    {
+      std::lock_guard<std::mutex> lock(write_mu_);
+      HOOKLOG_RETURN_IF_ERROR(Resync());
+      auto mark = pg::ReadPrunedBefore(writer_.get());
+      if (!mark.ok()) return mark.status();
+      pruned_before_ = *mark;
+    }
+    if (options_.retention.count() > 0 && options_.prune_interval.count() > 0) {
+      pruner_thread_ = std::thread([this] { PrunerLoop(); });
+    }
+    return Status::Ok();
+  }
+
+  // One retention pass on the pass's own connection (pg_retention.h), so
+  // that neither Appends nor reads queue behind it; passes of one store
+  // take turns.
+  Result<uint64_t> PruneOnce() {
+    if (options_.retention.count() <= 0) return uint64_t{0};
+    std::lock_guard<std::mutex> lock(prune_run_mu_);
+    if (!pruner_) {
+      pruner_ = std::make_unique<Conn>(conninfo_, setup_, ConnectTimeout());
+    }
+    HOOKLOG_RETURN_IF_ERROR(pruner_->Ensure());
+    const Timestamp cutoff = clock_->Now() - options_.retention.count();
+    auto pruned = pg::PruneBefore(pruner_.get(), cutoff);
+    // Chunks committed before a failure did raise the watermark.
+    if (!pruner_->broken()) {
+      auto mark = pg::ReadPrunedBefore(pruner_.get());
+      if (mark.ok()) RaiseCachedWatermark(*mark);
+    }
+    return pruned;
+  }
+
+  // The schema's watermark, read at the server (another node may have
+  // pruned); the last one seen when the server cannot be reached.
+  Timestamp PrunedBefore() const override {
+    auto mark = WithReader(true, [](Conn* c) -> Result<Timestamp> {
+      return pg::ReadPrunedBefore(c);
+    });
+    if (mark.ok()) RaiseCachedWatermark(*mark);
+    return pruned_before_.load();
   }
 
   Result<uint64_t> Append(WriteBatch* batch) override {
@@ -787,6 +843,25 @@ class PostgresStorage : public Storage {
   }
 
  private:
+  void RaiseCachedWatermark(Timestamp mark) const {
+    Timestamp cur = pruned_before_.load();
+    while (cur < mark && !pruned_before_.compare_exchange_weak(cur, mark)) {
+    }
+  }
+
+  void PrunerLoop() {
+    std::unique_lock<std::mutex> lock(prune_mu_);
+    while (!stopping_) {
+      prune_cv_.wait_for(lock, options_.prune_interval,
+                         [this] { return stopping_; });
+      if (stopping_) break;
+      lock.unlock();
+      // Errors are retried on the next pass; the store keeps serving.
+      (void)PruneOnce();
+      lock.lock();
+    }
+  }
+
   // REQUIRES: write_mu_ held, writer_ connected. With `lock`, inside a
   // transaction: also locks the meta row until it ends.
   Status Resync(bool lock = false) {
@@ -1193,7 +1268,7 @@ class PostgresStorage : public Storage {
   // `retry` and the connection turns out to be lost (e.g. the server
   // restarted while it was idle), it reconnects and runs `f` once more.
   template <typename F>
-  auto WithReader(bool retry, F&& f) -> decltype(f(nullptr)) {
+  auto WithReader(bool retry, F&& f) const -> decltype(f(nullptr)) {
     std::unique_ptr<Conn> c = Acquire();
     for (int attempt = 0;; ++attempt) {
       Status st = c->Ensure();
@@ -1253,7 +1328,7 @@ class PostgresStorage : public Storage {
                : std::max<int>(1, static_cast<int>(s.count()));
   }
 
-  std::unique_ptr<Conn> Acquire() {
+  std::unique_ptr<Conn> Acquire() const {
     std::unique_lock<std::mutex> lock(pool_mu_);
     const int max = std::max(1, options_.read_connections);
     pool_cv_.wait(lock, [&] { return !free_.empty() || created_ < max; });
@@ -1266,7 +1341,7 @@ class PostgresStorage : public Storage {
     return std::make_unique<Conn>(conninfo_, setup_, ConnectTimeout());
   }
 
-  void Release(std::unique_ptr<Conn> c) {
+  void Release(std::unique_ptr<Conn> c) const {
     {
       std::lock_guard<std::mutex> lock(pool_mu_);
       free_.push_back(std::move(c));
@@ -1276,6 +1351,7 @@ class PostgresStorage : public Storage {
 
   const std::string conninfo_;
   const PostgresOptions options_;
+  const std::shared_ptr<Clock> clock_;  // retention's
   std::string setup_;
   std::string notify_sql_;  // pg_notify(channel, this store's token)
 
@@ -1293,10 +1369,19 @@ class PostgresStorage : public Storage {
   std::mt19937_64 rng_;                // guarded by write_mu_
   std::atomic<uint64_t> last_seq_{0};  // written under write_mu_
 
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  std::vector<std::unique_ptr<Conn>> free_;  // guarded by pool_mu_
-  int created_ = 0;                          // guarded by pool_mu_
+  // Mutable: the pool is a cache of sessions, leased by const reads too.
+  mutable std::mutex pool_mu_;
+  mutable std::condition_variable pool_cv_;
+  mutable std::vector<std::unique_ptr<Conn>> free_;  // guarded by pool_mu_
+  mutable int created_ = 0;                          // guarded by pool_mu_
+
+  std::mutex prune_run_mu_;                          // held for a whole pass
+  std::unique_ptr<Conn> pruner_;                     // guarded by prune_run_mu_
+  mutable std::atomic<Timestamp> pruned_before_{0};  // only ever raised
+  std::mutex prune_mu_;
+  std::condition_variable prune_cv_;
+  bool stopping_ = false;  // guarded by prune_mu_
+  std::thread pruner_thread_;
 };
 
 Status ValidateOptions(const PostgresOptions& options) {
@@ -1319,6 +1404,17 @@ Result<std::unique_ptr<Storage>> OpenPostgresStorage(std::string conninfo,
                                              std::move(options));
   HOOKLOG_RETURN_IF_ERROR(s->Open());
   return std::unique_ptr<Storage>(std::move(s));
+}
+
+Result<uint64_t> PrunePostgresStorage(Storage* storage) {
+  auto* s = dynamic_cast<PostgresStorage*>(storage);
+  if (s == nullptr) {
+    return Status::InvalidArgument(
+        "not a PostgreSQL storage (PrunePostgresStorage needs a store from "
+        "OpenPostgresStorage)",
+        "storage");
+  }
+  return s->PruneOnce();
 }
 
 Status MigratePostgresSchema(const std::string& conninfo,

@@ -477,7 +477,8 @@ TEST_F(PostgresClusterTest, MigrationFromVersion3KeepsTheData) {
 
   auto s = MustOpen(schema);
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(admin.Exec("SELECT version FROM " + q + "schema_version"), "4");
+  EXPECT_EQ(admin.Exec("SELECT version FROM " + q + "schema_version"),
+            std::to_string(kPostgresSchemaVersion));
   EXPECT_EQ(s->LastSequence(), 1u);
   std::vector<Event> log;
   ASSERT_TRUE(s->ReadLog(1, 10, &log).ok());
