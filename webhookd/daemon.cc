@@ -29,6 +29,12 @@ hooklog::Result<std::unique_ptr<hooklog::Storage>> OpenStorage(
   // Shared: every node on the schema is a member of one cluster, and the
   // partition leases decide who attempts what (docs/webhookd.md).
   popts.exclusive = false;
+  // The same retention as the embedded store's defaults: terminal
+  // deliveries go after 30 days, checked every minute, by every node (the
+  // passes skip each other's rows: docs/postgres.md, "Retention").
+  const hooklog::RocksDbOptions embedded;
+  popts.retention = embedded.retention;
+  popts.prune_interval = embedded.prune_interval;
   return hooklog::OpenPostgresStorage(c.storage, popts);
 #else
   return hooklog::Status::FailedPrecondition(
