@@ -4,7 +4,6 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
-#include "engine/delivery_machine.h"
 
 namespace hooklog {
 namespace {
@@ -381,7 +380,6 @@ void Cluster::LoadPartition(uint32_t p, uint64_t epoch) {
         });
         return;
       }
-      std::vector<EndpointState*> fifo;
       for (const Delivery& d : *rows) attempts_->AdoptLoaded(d);
       admission_->ForEach([&](EndpointState& es) {
         if (es.ep.fifo && PartitionOf(es.ep.id.raw(), opts_.partitions) == p) {
