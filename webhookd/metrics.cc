@@ -67,36 +67,40 @@ void RenderCluster(std::string* out, const hooklog::EngineStats& s,
          "This node's id in the cluster (always 1).");
   Sample(out, "hooklog_node_info{node_id=\"" + LabelValue(node_id) + "\"}",
          uint64_t{1});
-  Family(out, "hooklog_cluster_partitions_owned", "gauge",
-         "Partitions this node holds a lease on.");
-  Sample(out, "hooklog_cluster_partitions_owned", s.partitions_owned);
-  Family(out, "hooklog_cluster_partitions", "gauge",
-         "Partitions the endpoints are spread over.");
-  Sample(out, "hooklog_cluster_partitions", s.partitions_total);
-  Family(out, "hooklog_cluster_nodes", "gauge",
-         "Live nodes in this node's last lease view.");
-  Sample(out, "hooklog_cluster_nodes", s.cluster_nodes);
-  Family(out, "hooklog_lease_syncs_total", "counter",
-         "Lease round trips to the store that got through.");
-  Sample(out, "hooklog_lease_syncs_total", s.lease_syncs);
-  Family(out, "hooklog_lease_sync_failures_total", "counter",
-         "Lease round trips to the store that failed.");
-  Sample(out, "hooklog_lease_sync_failures_total", s.lease_sync_failures);
-  Family(out, "hooklog_leases_acquired_total", "counter",
-         "Partition leases granted to this node.");
-  Sample(out, "hooklog_leases_acquired_total", s.leases_acquired);
-  Family(out, "hooklog_leases_released_total", "counter",
-         "Partition leases given up on purpose (rebalance, stop).");
-  Sample(out, "hooklog_leases_released_total", s.leases_released);
-  Family(out, "hooklog_leases_lost_total", "counter",
-         "Partition leases lost: lapsed, taken over or fenced.");
-  Sample(out, "hooklog_leases_lost_total", s.leases_lost);
-  Family(out, "hooklog_fenced_appends_total", "counter",
-         "Writes the store refused because a lease had been lost.");
-  Sample(out, "hooklog_fenced_appends_total", s.fenced_appends);
-  Family(out, "hooklog_log_followed_events_total", "counter",
-         "Other nodes' events read from the log.");
-  Sample(out, "hooklog_log_followed_events_total", s.log_followed);
+  struct Series {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t value;
+  };
+  const Series series[] = {
+      {"hooklog_cluster_partitions_owned", "gauge",
+       "Partitions this node holds a lease on.", s.partitions_owned},
+      {"hooklog_cluster_partitions", "gauge",
+       "Partitions the endpoints are spread over.", s.partitions_total},
+      {"hooklog_cluster_nodes", "gauge",
+       "Live nodes in this node's last lease view.", s.cluster_nodes},
+      {"hooklog_lease_syncs_total", "counter",
+       "Lease round trips to the store that got through.", s.lease_syncs},
+      {"hooklog_lease_sync_failures_total", "counter",
+       "Lease round trips to the store that failed.", s.lease_sync_failures},
+      {"hooklog_leases_acquired_total", "counter",
+       "Partition leases granted to this node.", s.leases_acquired},
+      {"hooklog_leases_released_total", "counter",
+       "Partition leases given up on purpose (rebalance, stop).",
+       s.leases_released},
+      {"hooklog_leases_lost_total", "counter",
+       "Partition leases lost: lapsed, taken over or fenced.", s.leases_lost},
+      {"hooklog_fenced_appends_total", "counter",
+       "Writes the store refused because a lease had been lost.",
+       s.fenced_appends},
+      {"hooklog_log_followed_events_total", "counter",
+       "Other nodes' events read from the log.", s.log_followed},
+  };
+  for (const Series& x : series) {
+    Family(out, x.name, x.type, x.help);
+    Sample(out, x.name, x.value);
+  }
 }
 
 }  // namespace

@@ -120,8 +120,8 @@ struct WriteBatch {
   // inside the write's atomic step, and no other node can be granted it
   // between that check and the commit (PostgreSQL: the lease rows are share
   // locked until commit; a commit may thus end just after the lease ran
-  // out on the clock, but never after another node got it). Otherwise NOTHING is
-  // stored, Append answers FailedPrecondition and `fenced` lists the
+  // out on the clock, but never after another node got it). Otherwise NOTHING
+  // is stored, Append answers FailedPrecondition and `fenced` lists the
   // partitions that failed. Only engines in cluster mode set fences, over
   // adapters that implement SyncLeases. Duplicates are allowed.
   std::vector<LeaseFence> fences;

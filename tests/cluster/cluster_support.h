@@ -14,6 +14,7 @@
 #define HOOKLOG_TESTS_CLUSTER_CLUSTER_SUPPORT_H_
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -21,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/reliability/crash_support.h"
@@ -29,13 +31,13 @@
 
 namespace hooklog::cluster_test {
 
+using receiver::Reply;
 using reliability::Ack;
 using reliability::Client;
 using reliability::Ledger;
 using reliability::Receipt;
 using reliability::Response;
 using reliability::Row;
-using receiver::Reply;
 using reliability::Shared;
 using webhookd_test::Child;
 using webhookd_test::TempDir;
@@ -117,6 +119,20 @@ class ClusterFixture : public ::testing::Test {
   std::unique_ptr<receiver::Receiver> rx_;
   std::map<std::string, std::string> path_of_;  // endpoint id -> path
   std::vector<std::string> endpoint_ids_;
+};
+
+// However a test ends: stops the producers, joins them and closes the
+// ledger of acknowledged publishes.
+struct JoinAll {
+  Shared& s;
+  std::vector<std::thread>& t;
+  ~JoinAll() {
+    s.abort = true;
+    for (auto& th : t) {
+      if (th.joinable()) th.join();
+    }
+    if (s.ack_fd >= 0) close(s.ack_fd);
+  }
 };
 
 }  // namespace hooklog::cluster_test

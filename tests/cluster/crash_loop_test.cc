@@ -68,17 +68,7 @@ TEST_F(ClusterCrashLoop, ThreeNodesKilledAtRandomLoseNothing) {
     producers.emplace_back(reliability::ProduceTo, &shared, rng(),
                            rate / kProducers, &ports[i]);
   }
-  struct JoinAll {
-    Shared& s;
-    std::vector<std::thread>& t;
-    ~JoinAll() {
-      s.abort = true;
-      for (auto& th : t) {
-        if (th.joinable()) th.join();
-      }
-      if (s.ack_fd >= 0) close(s.ack_fd);
-    }
-  } join_all{shared, producers};
+  JoinAll join_all{shared, producers};
 
   // hooklog-admin verify runs at the end only, on the stopped cluster: on
   // a schema that live nodes append to it reads the last sequence and the

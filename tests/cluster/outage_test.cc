@@ -98,17 +98,7 @@ TEST_F(OutageTest, NodesRefuseWritesDuringItAndRecoverWithoutRestart) {
   std::vector<std::thread> producers;
   producers.emplace_back(reliability::ProduceTo, &shared, 5, 10.0, &port_a);
   producers.emplace_back(reliability::ProduceTo, &shared, 6, 10.0, &port_b);
-  struct JoinAll {
-    Shared& s;
-    std::vector<std::thread>& t;
-    ~JoinAll() {
-      s.abort = true;
-      for (auto& th : t) {
-        if (th.joinable()) th.join();
-      }
-      if (s.ack_fd >= 0) close(s.ack_fd);
-    }
-  } join_all{shared, producers};
+  JoinAll join_all{shared, producers};
   ASSERT_TRUE(WaitFor([&] { return ledger_->Receipts().size() >= 20; }, 20s));
 
   // The outage.

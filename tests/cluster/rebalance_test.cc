@@ -89,17 +89,7 @@ TEST_F(RebalanceTest, SharesConvergeAndAGracefulStopHandsOver) {
   std::atomic<uint16_t> port_a{a.port};
   std::vector<std::thread> producers;
   producers.emplace_back(reliability::ProduceTo, &shared, 3, 20.0, &port_a);
-  struct JoinAll {
-    Shared& s;
-    std::vector<std::thread>& t;
-    ~JoinAll() {
-      s.abort = true;
-      for (auto& th : t) {
-        if (th.joinable()) th.join();
-      }
-      if (s.ack_fd >= 0) close(s.ack_fd);
-    }
-  } join_all{shared, producers};
+  JoinAll join_all{shared, producers};
   // Deliveries flow in every phase: the receiver's count grows.
   auto flowing = [&](const char* phase) {
     const size_t before = ledger_->Receipts().size();

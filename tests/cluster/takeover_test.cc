@@ -49,17 +49,7 @@ TEST_F(TakeoverTest, SurvivorTakesEveryPartitionAndDeliversEverything) {
   std::vector<std::thread> producers;
   producers.emplace_back(reliability::ProduceTo, &shared, 1, 8.0, &port_a);
   producers.emplace_back(reliability::ProduceTo, &shared, 2, 8.0, &port_b);
-  struct JoinAll {
-    Shared& s;
-    std::vector<std::thread>& t;
-    ~JoinAll() {
-      s.abort = true;
-      for (auto& th : t) {
-        if (th.joinable()) th.join();
-      }
-      if (s.ack_fd >= 0) close(s.ack_fd);
-    }
-  } join_all{shared, producers};
+  JoinAll join_all{shared, producers};
 
   // Both deliver: each node's own attempts succeed.
   ASSERT_TRUE(WaitFor(
