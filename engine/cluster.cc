@@ -279,6 +279,8 @@ void Cluster::OnFenced(const std::vector<uint32_t>& partitions) {
 }
 
 void Cluster::DropOwn(std::vector<Event>* events) {
+  // Waits out an Append in progress: its events may be among those read.
+  std::lock_guard<std::mutex> appending(append_mu_);
   std::lock_guard<std::mutex> lock(own_mu_);
   auto own = [&](const Event& e) {
     while (!own_ranges_.empty() && own_ranges_.front().second < e.seq) {

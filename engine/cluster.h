@@ -86,6 +86,8 @@ class Cluster final : public Ownership {
 
   // Committer hooks (committer thread).
   void OnAppended(const WriteBatch& merged);
+  // For Committer::Hooks::append_mu.
+  std::mutex* append_mu() { return &append_mu_; }
   void OnFenced(const std::vector<uint32_t>& partitions);
 
   void FillStats(EngineStats* s) const;
@@ -153,7 +155,12 @@ class Cluster final : public Ownership {
 
   // Own writes, so that the follower skips them: sequence ranges, and per
   // endpoint the last own endpoint event (a foreign change older than it is
-  // superseded). Guarded by own_mu_.
+  // superseded). Guarded by own_mu_. append_mu_ is held by the Committer
+  // across each Append and OnAppended (Committer::Hooks::append_mu), and
+  // by DropOwn before own_mu_: events the follower read are then always
+  // registered before it looks them up, or they would be taken for
+  // another node's and adopted a second time (a double attempt).
+  std::mutex append_mu_;
   std::mutex own_mu_;
   std::deque<std::pair<uint64_t, uint64_t>> own_ranges_;
   std::unordered_map<EndpointId, uint64_t, IdHash> own_endpoint_seq_;

@@ -150,18 +150,23 @@ void Committer::Write(std::vector<Item>* items) {
       if (!fenced && !keep) CompactStats(&merged.stats);
     }
     auto start = std::chrono::steady_clock::now();
-    Status st = storage_->Append(&merged).status();
+    Status st;
+    {
+      std::unique_lock<std::mutex> own;
+      if (hooks_.append_mu != nullptr) {
+        own = std::unique_lock<std::mutex>(*hooks_.append_mu);
+      }
+      st = storage_->Append(&merged).status();
+      if (st.ok() && hooks_.appended) hooks_.appended(merged);
+    }
     latency_us_ += static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(
             std::chrono::steady_clock::now() - start)
             .count());
     appends_++;
     reachable_ = st.code() != StatusCode::kUnavailable;
-    if (st.ok()) {
-      if (hooks_.appended) hooks_.appended(merged);
-      // Durable but not yet acknowledged to anyone.
-      HOOKLOG_KILL_POINT("append_before_ack");
-    }
+    // Durable but not yet acknowledged to anyone.
+    if (st.ok()) HOOKLOG_KILL_POINT("append_before_ack");
     std::vector<WriteBatch*> parts;
     for (Item& it : *items) parts.push_back(&it.batch);
     if (keep && st.code() == StatusCode::kUnavailable) {

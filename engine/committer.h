@@ -39,9 +39,17 @@ class Committer {
     std::function<void(const WriteBatch&)> appended;
     // When an Append was refused for these lost partitions.
     std::function<void(const std::vector<uint32_t>&)> fenced;
+    // Held across each Append and its `appended` call (when not null): a
+    // reader that read events from the store and then takes it knows that
+    // `appended` has already run for every Append of this committer whose
+    // events it read. The cluster's follower uses it to tell its own events
+    // from other nodes'.
+    std::mutex* append_mu = nullptr;
   };
 
-  Committer(Storage* storage, size_t max_batch_events, Hooks hooks = {});
+  Committer(Storage* storage, size_t max_batch_events, Hooks hooks);
+  Committer(Storage* storage, size_t max_batch_events)
+      : Committer(storage, max_batch_events, Hooks()) {}
   ~Committer();  // Stop()
 
   // With `keep_when_unavailable`, an Append answering Unavailable does not

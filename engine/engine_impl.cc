@@ -94,6 +94,7 @@ Status EngineImpl::Start() {
     hooks.fenced = [c = cluster_.get()](const std::vector<uint32_t>& p) {
       c->OnFenced(p);
     };
+    hooks.append_mu = cluster_->append_mu();
   }
   ctx_.committer = std::make_unique<Committer>(
       storage_.get(), options_.max_batch_events, std::move(hooks));

@@ -183,7 +183,8 @@ TEST_F(EngineClusterTest, NodesSplitPartitionsAndAttemptEachDeliveryOnce) {
   std::set<std::string> nodes_used;
   for (const DeliveryId& id : all) {
     const auto& s = senders[id.ToString()];
-    ASSERT_EQ(s.size(), 1u) << id.ToString();
+    ASSERT_EQ(s.size(), 1u)
+        << id.ToString() << " sent by " << ::testing::PrintToString(s);
     EXPECT_EQ(Row(id).attempts, 1u);
     nodes_used.insert(s[0]);
   }
