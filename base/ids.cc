@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 
 namespace hooklog {
@@ -37,6 +38,18 @@ Uuid128 Uuid128::NewRandom() {
     std::memcpy(&u.lo, buf + 8, 8);
   } while (u.empty());
   return u;
+}
+
+Uuid128 Uuid128::NewTimeOrdered() {
+  unsigned char buf[10];
+  if (RAND_bytes(buf, sizeof buf) != 1) std::abort();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  Uuid128 u;
+  u.hi = (static_cast<uint64_t>(ms) << 16) | (uint64_t(buf[0]) << 8) | buf[1];
+  std::memcpy(&u.lo, buf + 2, 8);
+  return u;  // not zero: ms > 0
 }
 
 Result<Uuid128> Uuid128::Parse(std::string_view text) {

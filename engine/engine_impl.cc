@@ -331,7 +331,7 @@ void EngineImpl::DecidePublish(PublishRequest req,
   }
   const Timestamp now = NextCreationTime();
   Message m;
-  m.id = MessageId::NewRandom();
+  m.id = MessageId::NewTimeOrdered();
   m.event_type = std::move(req.event_type);
   m.payload = std::move(req.payload);
   m.idempotency_key = key;
@@ -379,7 +379,7 @@ void EngineImpl::SendTest(EndpointId id, Callback<DeliveryResult> done) {
         }
         const Timestamp now = NextCreationTime();
         Message m;
-        m.id = MessageId::NewRandom();
+        m.id = MessageId::NewTimeOrdered();
         m.event_type = "ping";
         m.payload = "{}";
         m.created_at = now;
@@ -418,7 +418,7 @@ void EngineImpl::Replay(DeliveryId id, Callback<DeliveryResult> done) {
                                                  " was deleted"));
         }
         const Timestamp now = NextCreationTime();
-        auto event = DecideReplay(original, DeliveryId::NewRandom(), now);
+        auto event = DecideReplay(original, DeliveryId::NewTimeOrdered(), now);
         if (!event.ok()) return done(event.status());
         Delivery row;
         ApplyToDelivery(*event, &row);
@@ -460,7 +460,7 @@ std::pair<WriteBatch, PublishResult> EngineImpl::NewDeliveries(
   b.events.push_back(std::move(accepted));
   b.messages.push_back(m);
   for (const EndpointId& eid : targets) {
-    DeliveryId did = DeliveryId::NewRandom();
+    DeliveryId did = DeliveryId::NewTimeOrdered();
     Event e = DecideEnqueue(did, m, eid, is_test, now, ctx_.Now(),
                             options_.retry, &ctx_.jitter);
     Delivery row;

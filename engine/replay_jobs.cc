@@ -240,7 +240,8 @@ void ReplayJobs::OnPage(const ReplayJobId& id, Result<Page> page) {
     // As Engine::Replay: not for an endpoint deleted since.
     const EndpointState* es = admission_->Find(d.endpoint_id);
     if (es == nullptr || es->ep.deleted) continue;
-    auto e = DecideReplay(d, DeliveryId::NewRandom(), next_creation_time_());
+    auto e =
+        DecideReplay(d, DeliveryId::NewTimeOrdered(), next_creation_time_());
     if (!e.ok()) continue;  // not a dead letter: cannot happen (terminal)
     // Due now by the clock, as a publish's first attempt: creation times
     // may run ahead of it (they are made unique), and a replay must not

@@ -1,4 +1,4 @@
-// Identifiers: 128-bit random values written as shortuuid.
+// Identifiers: 128-bit values written as shortuuid, random or time-ordered.
 //
 // A shortuuid is 22 characters of the 57-symbol alphabet
 // "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", most
@@ -8,7 +8,8 @@
 // Strong types (EndpointId, MessageId, DeliveryId) keep one kind of id from
 // being passed where another is expected.
 //
-// Thread-safety: values. NewRandom() is thread-safe (OpenSSL RAND_bytes).
+// Thread-safety: values. NewRandom() and NewTimeOrdered() are thread-safe
+// (OpenSSL RAND_bytes).
 #ifndef HOOKLOG_IDS_H_
 #define HOOKLOG_IDS_H_
 
@@ -33,6 +34,12 @@ struct Uuid128 {
 
   // 128 bits from OpenSSL RAND_bytes. Never returns zero.
   static Uuid128 NewRandom();
+  // The wall clock's milliseconds since 1970 in the top 48 bits, then 80
+  // random bits (the layout of a UUIDv7 without its version bits): ids
+  // made later compare greater (from one clock), so a store keyed by them
+  // inserts near its newest keys. The random bits keep ids unguessable
+  // and unique across processes. Never returns zero.
+  static Uuid128 NewTimeOrdered();
   // Parses a shortuuid. InvalidArgument on wrong length, a character outside
   // the alphabet, or a value >= 2^128.
   static Result<Uuid128> Parse(std::string_view text);
@@ -51,6 +58,7 @@ class Id {
   explicit Id(Uuid128 v) : v_(v) {}
 
   static Id NewRandom() { return Id(Uuid128::NewRandom()); }
+  static Id NewTimeOrdered() { return Id(Uuid128::NewTimeOrdered()); }
   static Result<Id> Parse(std::string_view text) {
     auto r = Uuid128::Parse(text);
     if (!r.ok()) return r.status();

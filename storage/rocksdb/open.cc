@@ -15,6 +15,7 @@
 
 #include "base/coding.h"
 #include "storage/rocksdb/info_log.h"
+#include "storage/rocksdb/insert_hints.h"
 #include "storage/rocksdb/key_layout.h"
 #include "storage/rocksdb/store.h"
 #include "storage/row_codec.h"
@@ -64,8 +65,10 @@ rocksdb::DBOptions MakeDbOptions(const RocksDbOptions& options) {
 }
 
 rocksdb::ColumnFamilyOptions MakeCfOptions(
-    const std::shared_ptr<rocksdb::Cache>& cache, bool bloom) {
+    const std::shared_ptr<rocksdb::Cache>& cache, bool bloom,
+    std::shared_ptr<const rocksdb::SliceTransform> insert_hints = nullptr) {
   rocksdb::ColumnFamilyOptions cf;
+  cf.memtable_insert_with_hint_prefix_extractor = std::move(insert_hints);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   if (bloom) {
@@ -166,9 +169,9 @@ Status RocksDbStorage::Open() {
       rocksdb::DB::ListColumnFamilies(db_options, path_, &existing);
   // Ours first, in the order of the handle accessors (store.h).
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
-      {kCfLog, MakeCfOptions(cache, false)},
-      {kCfRows, MakeCfOptions(cache, true)},
-      {kCfIndex, MakeCfOptions(cache, false)},
+      {kCfLog, MakeCfOptions(cache, false, LogInsertHints())},
+      {kCfRows, MakeCfOptions(cache, true, RowInsertHints())},
+      {kCfIndex, MakeCfOptions(cache, false, IndexInsertHints())},
       {kCfDue, MakeCfOptions(cache, false)},
       {kCfMeta, MakeCfOptions(cache, false)},
       {rocksdb::kDefaultColumnFamilyName, MakeCfOptions(cache, false)}};

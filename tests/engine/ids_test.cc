@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 namespace hooklog {
 namespace {
@@ -61,6 +63,30 @@ TEST(ShortUuid, StrongTypesParse) {
   ASSERT_TRUE(id.ok());
   EXPECT_EQ(id->ToString(), "2DYiVtse6TvbAwFi4dbvih");
   EXPECT_FALSE(EndpointId::Parse("not-an-id").ok());
+}
+
+TEST(TimeOrderedIds, LaterIdsCompareGreaterAndAllDiffer) {
+  std::set<Uuid128> seen;
+  Uuid128 first = Uuid128::NewTimeOrdered();
+  for (int i = 0; i < 10000; ++i) {
+    const Uuid128 u = Uuid128::NewTimeOrdered();
+    ASSERT_FALSE(u.empty());
+    ASSERT_TRUE(seen.insert(u).second) << "duplicate id";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const Uuid128 later = Uuid128::NewTimeOrdered();
+  EXPECT_GT(later, first);
+  EXPECT_GT(later, *seen.rbegin());
+  // The top 48 bits are the wall clock's milliseconds.
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  EXPECT_LE(static_cast<int64_t>(later.hi >> 16), now_ms);
+  EXPECT_GT(static_cast<int64_t>(later.hi >> 16), now_ms - 60'000);
+  // And they round-trip as shortuuids like any id.
+  auto parsed = Uuid128::Parse(later.ToString());
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(*parsed, later);
 }
 
 }  // namespace

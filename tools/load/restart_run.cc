@@ -62,13 +62,13 @@ int FillStore(const std::string& dir, int64_t events, int64_t active,
   for (int64_t i = 0; i < total; ++i) {
     const bool pending = i >= messages;
     Message m;
-    m.id = MessageId::NewRandom();
+    m.id = MessageId::NewTimeOrdered();
     m.event_type = "load.0";
     m.payload = payload;
     m.created_at = now;
     const EndpointId eid = eps[size_t(i) % eps.size()];
     Delivery d;
-    d.id = DeliveryId::NewRandom();
+    d.id = DeliveryId::NewTimeOrdered();
     d.message_id = m.id;
     d.endpoint_id = eid;
     d.event_type = m.event_type;
