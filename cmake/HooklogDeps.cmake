@@ -19,3 +19,20 @@ endif()
 if(HOOKLOG_BUILD_BENCH)
   find_package(benchmark REQUIRED)
 endif()
+
+# The allocator of the programs hooklog ships (webhookd, hooklog-load):
+# jemalloc (libjemalloc-dev) when found, the system's malloc otherwise. The
+# library itself never chooses one: an embedding program links what it
+# wants (docs/architecture.md, "Memory allocator"). Never under a
+# sanitizer, which brings its own.
+option(HOOKLOG_WITH_JEMALLOC "Link webhookd and hooklog-load with jemalloc" ON)
+add_library(hooklog_allocator INTERFACE)
+if(HOOKLOG_WITH_JEMALLOC AND NOT HOOKLOG_SANITIZE)
+  find_library(JEMALLOC_LIBRARY jemalloc)
+  if(JEMALLOC_LIBRARY)
+    target_link_libraries(hooklog_allocator INTERFACE ${JEMALLOC_LIBRARY})
+    message(STATUS "hooklog: webhookd and hooklog-load use jemalloc (${JEMALLOC_LIBRARY})")
+  else()
+    message(STATUS "hooklog: jemalloc not found (libjemalloc-dev): the system malloc")
+  endif()
+endif()

@@ -8,7 +8,7 @@ PACKAGES=(
   clang clang-format libclang-rt-14-dev
   libboost-dev libboost-system-dev
   librocksdb-dev libsimdjson-dev libcurl4-openssl-dev libssl-dev openssl
-  libsqlite3-dev
+  libsqlite3-dev libjemalloc-dev
   libpq-dev postgresql-15
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk nghttp2-server ca-certificates

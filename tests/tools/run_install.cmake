@@ -40,6 +40,7 @@ string(JSON placement GET "${json}" receiver)
 string(JSON binary GET "${json}" receiver_binary)
 string(JSON cpu_type TYPE "${json}" cpu_us_per_delivery)
 string(JSON delivered GET "${json}" delivered)
+string(JSON allocator GET "${json}" allocator)
 file(REAL_PATH ${prefix}/bin/hooklog-receiver expected)
 if(NOT placement STREQUAL "child process" OR NOT binary STREQUAL expected)
   message(FATAL_ERROR "receiver: '${placement}' '${binary}', expected the "
@@ -48,6 +49,12 @@ endif()
 if(NOT cpu_type STREQUAL "NUMBER" OR NOT delivered EQUAL 500)
   message(FATAL_ERROR "cpu_us_per_delivery ${cpu_type}, delivered "
                       "${delivered}:\n${json}")
+endif()
+# The installed tool runs with the allocator it was built with (and says
+# so), like webhookd.
+if(NOT allocator STREQUAL EXPECT_ALLOCATOR)
+  message(FATAL_ERROR "allocator '${allocator}', expected "
+                      "'${EXPECT_ALLOCATOR}':\n${json}")
 endif()
 message(STATUS "installed hooklog-load: ${json}")
 

@@ -343,6 +343,7 @@ int RunDelivery(const LoadFlags& flags) {
   Report rep;
   rep.scenario = flags.scenario;
   rep.machine = MachineLine();
+  rep.allocator = AllocatorName();
   rep.endpoints = uint64_t(flags.endpoints);
   rep.concurrency = uint64_t(flags.concurrency);
   rep.storage = flags.storage.empty() ? "rocksdb" : "postgresql";

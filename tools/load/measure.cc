@@ -1,5 +1,6 @@
 #include "tools/load/measure.h"
 
+#include <dlfcn.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -51,6 +52,10 @@ std::string MachineLine() {
   }
   return "nproc " + std::to_string(std::thread::hardware_concurrency()) + ", " +
          model;
+}
+
+std::string AllocatorName() {
+  return dlsym(RTLD_DEFAULT, "mallctl") != nullptr ? "jemalloc" : "system";
 }
 
 void RaiseFdLimit() {

@@ -32,6 +32,10 @@ double Percentile(std::vector<double>& v, double p);
 int64_t NowNs(SteadyClock::time_point t0);
 // "nproc N, <cpu model>".
 std::string MachineLine();
+// The allocator this process runs with: "jemalloc" when its mallctl is
+// linked in (webhookd and hooklog-load link it when built with it, see
+// cmake/HooklogDeps.cmake), "system" otherwise.
+std::string AllocatorName();
 // Raises RLIMIT_NOFILE's soft limit to the hard one.
 void RaiseFdLimit();
 

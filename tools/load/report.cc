@@ -132,6 +132,7 @@ std::string ReportJson(const Report& r) {
   w.Key("receiver").String(r.receiver);
   w.Key("receiver_binary").OptString(r.receiver_binary);
   w.Key("machine").String(r.machine);
+  w.Key("allocator").String(r.allocator);
   Opt(w, "events", r.events);
   Opt(w, "endpoints", r.endpoints);
   Opt(w, "concurrency", r.concurrency);
@@ -169,8 +170,9 @@ std::string ReportJson(const Report& r) {
 }
 
 void PrintReport(const Report& r, bool json) {
-  std::printf("hooklog-load  scenario=%s  %s  receiver=%s\n",
-              r.scenario.c_str(), r.machine.c_str(), r.receiver.c_str());
+  std::printf("hooklog-load  scenario=%s  %s  receiver=%s  allocator=%s\n",
+              r.scenario.c_str(), r.machine.c_str(), r.receiver.c_str(),
+              r.allocator.c_str());
   if (r.scenario == "restart") {
     PrintRestart(r);
   } else {

@@ -168,6 +168,7 @@ int RunRestart(const LoadFlags& flags) {
   Report rep;
   rep.scenario = "restart";
   rep.machine = MachineLine();
+  rep.allocator = AllocatorName();
   rep.restart_events = uint64_t(flags.restart_events);
   rep.restart_active = uint64_t(flags.restart_active);
   rep.endpoints = uint64_t(flags.endpoints);
