@@ -214,8 +214,26 @@ Status RocksDbStorage::PutDelivery(WriteState* w, const Delivery* old_row,
   // stored or removed, and a status change touches at most the two 'T'
   // entries of each status (none for `delivered`).
   std::vector<KeyOp> old_entries, new_entries;
-  if (old_row != nullptr) IndexEntries(*old_row, &old_entries);
-  if (new_row != nullptr) IndexEntries(*new_row, &new_entries);
+  if (old_row != nullptr && new_row != nullptr &&
+      old_row->message_id == new_row->message_id &&
+      old_row->endpoint_id == new_row->endpoint_id &&
+      old_row->event_type == new_row->event_type &&
+      old_row->created_at == new_row->created_at) {
+    // The common update (a status change, another attempt): the 'D' and
+    // 'M' keys derive only from these fields, so they are the same and
+    // need not be built to be compared; only the 'T' entries can differ.
+    if (old_row->status != new_row->status) {
+      for (std::string& k : StatusIndexKeys(*old_row)) {
+        old_entries.push_back({std::move(k), old_row->event_type, true});
+      }
+      for (std::string& k : StatusIndexKeys(*new_row)) {
+        new_entries.push_back({std::move(k), new_row->event_type, true});
+      }
+    }
+  } else {
+    if (old_row != nullptr) IndexEntries(*old_row, &old_entries);
+    if (new_row != nullptr) IndexEntries(*new_row, &new_entries);
+  }
   auto contains = [](const std::vector<KeyOp>& entries, const KeyOp& e,
                      bool same_value) {
     return std::any_of(entries.begin(), entries.end(), [&](const KeyOp& o) {
