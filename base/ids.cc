@@ -1,10 +1,13 @@
 #include "hooklog/ids.h"
 
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 
 namespace hooklog {
 namespace {
@@ -25,15 +28,56 @@ constexpr std::array<int8_t, 256> BuildDigitTable() {
 }
 constexpr std::array<int8_t, 256> kDigit = BuildDigitTable();
 
+// Random bytes for ids, drawn from OpenSSL's CSPRNG 4 KiB at a time: one
+// RAND_bytes call costs about 7,000 instructions (its DRBG's locking and
+// parameter handling), which per id was 4 % of a delivery's CPU (two ids
+// each; bench/RESULTS.md, "Hot path"). A forked child must not reuse the
+// bytes its parent has not handed out yet, or both would make the same
+// ids: the child handler moves the generation on, and a thread refills its
+// pool when the pool is of an older generation.
+std::atomic<uint64_t> fork_generation{0};
+
+class RandomPool {
+ public:
+  void Take(unsigned char* out, size_t n) {
+    const uint64_t gen = fork_generation.load(std::memory_order_relaxed);
+    if (gen != gen_ || used_ + n > sizeof buf_) Refill(gen);
+    std::memcpy(out, buf_ + used_, n);
+    used_ += n;  // bytes are handed out once
+  }
+
+ private:
+  void Refill(uint64_t gen) {
+    static std::once_flag once;
+    std::call_once(once, [] {
+      pthread_atfork(nullptr, nullptr, [] {
+        fork_generation.fetch_add(1, std::memory_order_relaxed);
+      });
+    });
+    // RAND_bytes only fails when the CSPRNG cannot be seeded; an id from a
+    // weaker source would be guessable, so that is fatal.
+    if (RAND_bytes(buf_, sizeof buf_) != 1) std::abort();
+    used_ = 0;
+    gen_ = gen;
+  }
+
+  unsigned char buf_[4096];
+  size_t used_ = sizeof buf_;
+  uint64_t gen_ = 0;
+};
+
+void RandomBytes(unsigned char* out, size_t n) {
+  thread_local RandomPool pool;
+  pool.Take(out, n);
+}
+
 }  // namespace
 
 Uuid128 Uuid128::NewRandom() {
   Uuid128 u;
   do {
     unsigned char buf[16];
-    // RAND_bytes only fails when the CSPRNG cannot be seeded; an id from a
-    // weaker source would be guessable, so that is fatal.
-    if (RAND_bytes(buf, sizeof buf) != 1) std::abort();
+    RandomBytes(buf, sizeof buf);
     std::memcpy(&u.hi, buf, 8);
     std::memcpy(&u.lo, buf + 8, 8);
   } while (u.empty());
@@ -42,7 +86,7 @@ Uuid128 Uuid128::NewRandom() {
 
 Uuid128 Uuid128::NewTimeOrdered() {
   unsigned char buf[10];
-  if (RAND_bytes(buf, sizeof buf) != 1) std::abort();
+  RandomBytes(buf, sizeof buf);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();

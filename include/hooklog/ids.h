@@ -8,8 +8,9 @@
 // Strong types (EndpointId, MessageId, DeliveryId) keep one kind of id from
 // being passed where another is expected.
 //
-// Thread-safety: values. NewRandom() and NewTimeOrdered() are thread-safe
-// (OpenSSL RAND_bytes).
+// Thread-safety: values. NewRandom() and NewTimeOrdered() are thread-safe:
+// their random bits come from OpenSSL's RAND_bytes through a per-thread
+// pool that a fork() never shares with the child.
 #ifndef HOOKLOG_IDS_H_
 #define HOOKLOG_IDS_H_
 

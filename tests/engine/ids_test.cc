@@ -1,6 +1,8 @@
 #include "hooklog/ids.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <set>
@@ -87,6 +89,39 @@ TEST(TimeOrderedIds, LaterIdsCompareGreaterAndAllDiffer) {
   auto parsed = Uuid128::Parse(later.ToString());
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(*parsed, later);
+}
+
+// The random bits are drawn ahead into a per-thread pool: a forked child
+// must not hand out the bytes its parent has not used yet, or both would
+// make the same ids.
+TEST(TimeOrderedIds, AForkedChildNeverRepeatsTheParentsIds) {
+  (void)Uuid128::NewTimeOrdered();  // this thread's pool is now filled
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  constexpr int kIds = 50;
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(fds[0]);
+    for (int i = 0; i < kIds; ++i) {
+      const Uuid128 u = Uuid128::NewTimeOrdered();
+      if (write(fds[1], &u.lo, sizeof u.lo) != sizeof u.lo) _exit(1);
+    }
+    _exit(0);
+  }
+  close(fds[1]);
+  std::set<uint64_t> child;
+  uint64_t lo = 0;
+  while (read(fds[0], &lo, sizeof lo) == sizeof lo) child.insert(lo);
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(child.size(), static_cast<size_t>(kIds));
+  for (int i = 0; i < kIds; ++i) {
+    EXPECT_EQ(child.count(Uuid128::NewTimeOrdered().lo), 0u)
+        << "the child made an id the parent makes too";
+  }
 }
 
 }  // namespace
