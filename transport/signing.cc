@@ -101,58 +101,97 @@ std::optional<std::string> Base64Decode(std::string_view in) {
 
 namespace {
 
-// One HMAC-SHA256 EVP_MAC_CTX per thread, fetched and configured once.
-// HMAC() (one-shot) re-fetches the "HMAC" and "SHA256" implementations
-// from the provider and builds a fresh context on every call (EVP_Q_mac),
-// which cost about as much as the hash itself for a webhook-sized message;
-// EVP_MAC_init() with a new key reuses the context.
-class ThreadHmac {
+// HMAC-SHA256 contexts per thread, one per recently used key. HMAC() (one
+// shot) re-fetches the "HMAC" and "SHA256" implementations from the
+// provider and builds a fresh context on every call (EVP_Q_mac), which cost
+// about as much as the hash itself for a webhook-sized message; keying a
+// context (EVP_MAC_init with a key) costs two more hash blocks and
+// OpenSSL 3's parameter handling, a third of a signature. A context keeps
+// its key: EVP_MAC_init(ctx, NULL, 0) starts a new MAC with it. So each
+// thread keeps the last kSlots keys' contexts (an endpoint's secret signs
+// every attempt to it), replaced round-robin, the replaced key wiped.
+class ThreadHmacs {
  public:
-  ThreadHmac() {
+  ThreadHmacs() = default;
+  ~ThreadHmacs() {
+    for (Slot& s : slots_) {
+      OPENSSL_cleanse(s.key.data(), s.key.size());
+      EVP_MAC_CTX_free(s.ctx);
+    }
+  }
+  ThreadHmacs(const ThreadHmacs&) = delete;
+  ThreadHmacs& operator=(const ThreadHmacs&) = delete;
+
+  // False when no context could be made (the caller falls back).
+  bool Mac(std::string_view key, std::string_view data, unsigned char* out,
+           size_t* out_len, size_t out_size) {
+    Slot* slot = nullptr;
+    for (Slot& s : slots_) {
+      if (s.ctx != nullptr && s.keyed && s.key == key) slot = &s;
+    }
+    bool rekey = false;
+    if (slot == nullptr) {
+      slot = &slots_[next_];
+      next_ = (next_ + 1) % kSlots;
+      if (slot->ctx == nullptr) slot->ctx = NewContext();
+      if (slot->ctx == nullptr) return false;
+      OPENSSL_cleanse(slot->key.data(), slot->key.size());
+      slot->key.assign(key);
+      slot->keyed = false;
+      rekey = true;
+    }
+    // An empty key is legal for HMAC but EVP_MAC_init(ctx, NULL, 0) keeps
+    // the previous key: key with a non-null pointer.
+    static const unsigned char kEmpty = 0;
+    const unsigned char* k = nullptr;
+    if (rekey) {
+      k = key.empty() ? &kEmpty
+                      : reinterpret_cast<const unsigned char*>(key.data());
+    }
+    if (EVP_MAC_init(slot->ctx, k, rekey ? key.size() : 0, nullptr) != 1) {
+      return false;
+    }
+    slot->keyed = true;
+    return EVP_MAC_update(slot->ctx,
+                          reinterpret_cast<const unsigned char*>(data.data()),
+                          data.size()) == 1 &&
+           EVP_MAC_final(slot->ctx, out, out_len, out_size) == 1;
+  }
+
+ private:
+  static constexpr size_t kSlots = 8;
+  struct Slot {
+    EVP_MAC_CTX* ctx = nullptr;
+    std::string key;     // what ctx is keyed with, once keyed
+    bool keyed = false;  // false until an EVP_MAC_init with the key worked
+  };
+
+  static EVP_MAC_CTX* NewContext() {
     EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-    if (mac == nullptr) return;
-    ctx_ = EVP_MAC_CTX_new(mac);
+    if (mac == nullptr) return nullptr;
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
     EVP_MAC_free(mac);  // the context keeps its own reference
-    if (ctx_ == nullptr) return;
+    if (ctx == nullptr) return nullptr;
     char digest[] = "SHA256";
     const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
         OSSL_PARAM_construct_end()};
-    if (EVP_MAC_CTX_set_params(ctx_, params) != 1) {
-      EVP_MAC_CTX_free(ctx_);
-      ctx_ = nullptr;
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+      EVP_MAC_CTX_free(ctx);
+      return nullptr;
     }
-  }
-  ~ThreadHmac() { EVP_MAC_CTX_free(ctx_); }
-  ThreadHmac(const ThreadHmac&) = delete;
-  ThreadHmac& operator=(const ThreadHmac&) = delete;
-
-  // False when the cached context is unusable (the caller falls back).
-  bool Mac(std::string_view key, std::string_view data, unsigned char* out,
-           size_t* out_len, size_t out_size) {
-    if (ctx_ == nullptr) return false;
-    // An empty key is legal for HMAC but EVP_MAC_init(ctx, NULL, 0) keeps
-    // the previous key: use a non-null pointer.
-    static const unsigned char kEmpty = 0;
-    const auto* k = key.empty()
-                        ? &kEmpty
-                        : reinterpret_cast<const unsigned char*>(key.data());
-    return EVP_MAC_init(ctx_, k, key.size(), nullptr) == 1 &&
-           EVP_MAC_update(ctx_,
-                          reinterpret_cast<const unsigned char*>(data.data()),
-                          data.size()) == 1 &&
-           EVP_MAC_final(ctx_, out, out_len, out_size) == 1;
+    return ctx;
   }
 
- private:
-  EVP_MAC_CTX* ctx_ = nullptr;
+  std::array<Slot, kSlots> slots_;
+  size_t next_ = 0;
 };
 
 }  // namespace
 
 std::string HmacSha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  thread_local ThreadHmac cached;
+  thread_local ThreadHmacs cached;
   size_t mac_len = 0;
   if (cached.Mac(key, data, md.data(), &mac_len, md.size())) {
     return std::string(reinterpret_cast<const char*>(md.data()), mac_len);

@@ -99,6 +99,32 @@ TEST(SigningTest, CachedHmacContextRekeysCorrectly) {
   for (auto& t : threads) t.join();
 }
 
+// More keys than the per-thread contexts (8): every MAC must still be the
+// key's, whether its context was kept, replaced, or keyed again.
+TEST(SigningTest, CachedHmacContextsSurviveMoreKeysThanSlots) {
+  using signing_internal::HmacSha256;
+  auto reference = [](const std::string& key, const std::string& data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
+         &len);
+    return std::string(reinterpret_cast<char*>(md), len);
+  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < 12; ++i) keys.push_back("key-" + std::to_string(i));
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      // Cycles through all 12, and keeps returning to key 0 and key 1.
+      for (size_t k : {i, size_t{0}, size_t{1}}) {
+        const std::string data = "msg " + std::to_string(round * 100 + k);
+        ASSERT_EQ(HmacSha256(keys[k], data), reference(keys[k], data))
+            << "key " << k << " round " << round;
+      }
+    }
+  }
+}
+
 TEST(SigningTest, SecretsValidatedAndRandom) {
   EXPECT_TRUE(ValidateSigningSecret(kSecret).ok());
   EXPECT_FALSE(ValidateSigningSecret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").ok());
