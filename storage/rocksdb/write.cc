@@ -16,6 +16,7 @@
 #include <rocksdb/slice.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "base/coding.h"
@@ -34,14 +35,21 @@ using storage_internal::BiasTimestamp;
 // so keys that arrive in order are inserted near each other instead of
 // searching the whole memtable from the top for every random key (which
 // was 2/3 of the commit path's CPU; docs/storage.md, "Write path").
+// The ops themselves stay put: an index of them is sorted (by key, then by
+// position, so equal keys keep their order), which moves 4-byte numbers
+// instead of two strings per op.
 void EmitSorted(std::vector<KeyOp>* ops, rocksdb::ColumnFamilyHandle* cf,
                 rocksdb::WriteBatch* wb) {
-  std::stable_sort(
-      ops->begin(), ops->end(),
-      [](const KeyOp& a, const KeyOp& b) { return a.key < b.key; });
-  for (size_t i = 0; i < ops->size(); ++i) {
-    if (i + 1 < ops->size() && (*ops)[i + 1].key == (*ops)[i].key) continue;
-    const KeyOp& op = (*ops)[i];
+  const std::vector<KeyOp>& v = *ops;
+  std::vector<uint32_t> order(v.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&v](uint32_t a, uint32_t b) {
+    const int c = v[a].key.compare(v[b].key);
+    return c < 0 || (c == 0 && a < b);
+  });
+  for (size_t i = 0; i < order.size(); ++i) {
+    const KeyOp& op = v[order[i]];
+    if (i + 1 < order.size() && v[order[i + 1]].key == op.key) continue;
     if (op.put) {
       wb->Put(cf, op.key, op.value);
     } else {
