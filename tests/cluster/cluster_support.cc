@@ -14,25 +14,6 @@ namespace hooklog::cluster_test {
 
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string PercentEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string ConnInfoToUri(const std::string& conninfo) {
   std::istringstream in(conninfo);
   std::string pair, dbname = "postgres", query;
@@ -44,9 +25,10 @@ std::string ConnInfoToUri(const std::string& conninfo) {
       dbname = value;
       continue;
     }
-    query += (query.empty() ? "?" : "&") + key + "=" + PercentEncode(value);
+    query +=
+        (query.empty() ? "?" : "&") + key + "=" + reliability::UrlEncode(value);
   }
-  return "postgresql:///" + PercentEncode(dbname) + query;
+  return "postgresql:///" + reliability::UrlEncode(dbname) + query;
 }
 
 std::map<std::string, double> Node::Metrics() const {
@@ -198,15 +180,7 @@ void ClusterFixture::CreateEndpoints(const Node& via, int count) {
 }
 
 std::string ClusterFixture::Verify() const {
-  Child admin({HOOKLOG_ADMIN_BINARY, "verify", "--schema", schema_, uri_});
-  std::string out = admin.ReadRest(300s);
-  auto code = admin.Wait(60s);
-  if (code == 0 && out.find("log gapless:    yes") != std::string::npos &&
-      out.find("result:         OK") != std::string::npos) {
-    return "";
-  }
-  return "hooklog-admin verify exit " + std::to_string(code.value_or(-1)) +
-         ":\n" + out + admin.Stderr();
+  return reliability::AdminVerify({"--schema", schema_, uri_});
 }
 
 void ClusterFixture::OpenAcks(Shared* shared) {

@@ -34,6 +34,7 @@ namespace hooklog::cluster_test {
 using receiver::Reply;
 using reliability::Ack;
 using reliability::Client;
+using reliability::JoinAll;
 using reliability::Ledger;
 using reliability::Receipt;
 using reliability::Response;
@@ -119,20 +120,6 @@ class ClusterFixture : public ::testing::Test {
   std::unique_ptr<receiver::Receiver> rx_;
   std::map<std::string, std::string> path_of_;  // endpoint id -> path
   std::vector<std::string> endpoint_ids_;
-};
-
-// However a test ends: stops the producers, joins them and closes the
-// ledger of acknowledged publishes.
-struct JoinAll {
-  Shared& s;
-  std::vector<std::thread>& t;
-  ~JoinAll() {
-    s.abort = true;
-    for (auto& th : t) {
-      if (th.joinable()) th.join();
-    }
-    if (s.ack_fd >= 0) close(s.ack_fd);
-  }
 };
 
 }  // namespace hooklog::cluster_test

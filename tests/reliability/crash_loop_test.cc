@@ -138,20 +138,6 @@ Daemon StartDaemon(const std::string& data_dir,
   return d;
 }
 
-// Runs hooklog-admin verify on the (stopped) daemon's directory.
-// Returns "" when it passes, else its exit code and output.
-std::string Verify(const std::string& data_dir) {
-  Child admin({HOOKLOG_ADMIN_BINARY, "verify", data_dir});
-  std::string out = admin.ReadRest(300s);
-  auto code = admin.Wait(60s);
-  if (code == 0 && out.find("log gapless:    yes") != std::string::npos &&
-      out.find("result:         OK") != std::string::npos) {
-    return "";
-  }
-  return "hooklog-admin verify exit " + std::to_string(code.value_or(-1)) +
-         ":\n" + out + admin.Stderr();
-}
-
 // Stops the daemon with SIGTERM; "" when it exits 0.
 std::string Stop(Daemon* d) {
   d->child->Signal(SIGTERM);
@@ -238,17 +224,7 @@ TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
     threads.emplace_back(Produce, &shared, rng(), rate / kProducers);
   }
   threads.emplace_back(ReplayDeadLetters, &shared, rng());
-  struct JoinAll {
-    Shared& s;
-    std::vector<std::thread>& t;
-    ~JoinAll() {
-      s.abort = true;
-      for (auto& th : t) {
-        if (th.joinable()) th.join();
-      }
-      if (s.ack_fd >= 0) close(s.ack_fd);
-    }
-  } join_all{shared, threads};
+  JoinAll join_all{shared, threads};
 
   // --- kill cycles ---
   std::map<std::string, uint64_t> fired;  // kill point -> times fired
@@ -303,7 +279,8 @@ TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
     }
     if ((cycle + 1) % verify_every == 0) {
       ++verifies;
-      ASSERT_EQ(Verify(data_dir), "") << "after the kill of cycle " << cycle;
+      ASSERT_EQ(AdminVerify({data_dir}), "")
+          << "after the kill of cycle " << cycle;
     }
     if ((cycle + 1) % 50 == 0) {  // progress, for long soaks
       uint64_t acked;
@@ -379,7 +356,7 @@ TEST(CrashLoop, AcknowledgedEventsSurviveKillsAndEveryCheckHolds) {
   shared.port = 0;
 
   // (3) The log is gapless and the projections equal a rebuild.
-  ASSERT_EQ(Verify(data_dir), "");
+  ASSERT_EQ(AdminVerify({data_dir}), "");
   ++verifies;
 
   // Restart once more: the final state is what the checks read.

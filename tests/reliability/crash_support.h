@@ -37,6 +37,7 @@
 #include <utility>
 #include <vector>
 
+#include "tests/webhookd/support.h"
 #include "tools/receiver/receiver.h"
 
 namespace hooklog::reliability {
@@ -284,6 +285,20 @@ struct Shared {
   }
 };
 
+// However a test ends: stops the producers, joins them and closes the
+// ledger of acknowledged publishes.
+struct JoinAll {
+  Shared& s;
+  std::vector<std::thread>& t;
+  ~JoinAll() {
+    s.abort = true;
+    for (auto& th : t) {
+      if (th.joinable()) th.join();
+    }
+    if (s.ack_fd >= 0) close(s.ack_fd);
+  }
+};
+
 inline std::vector<Ack> ReadAcks(const std::string& path) {
   std::vector<Ack> acks;
   std::ifstream f(path);
@@ -398,6 +413,21 @@ struct Row {
   int64_t attempts = 0;
   int64_t http_status = 0;  // 0: null
 };
+
+// Runs `hooklog-admin verify ARGS...` (HOOKLOG_ADMIN_BINARY) on a stopped
+// store. Returns "" when it passes, else its exit code and output.
+inline std::string AdminVerify(std::vector<std::string> args) {
+  args.insert(args.begin(), {HOOKLOG_ADMIN_BINARY, "verify"});
+  webhookd_test::Child admin(args);
+  std::string out = admin.ReadRest(300s);
+  auto code = admin.Wait(60s);
+  if (code == 0 && out.find("log gapless:    yes") != std::string::npos &&
+      out.find("result:         OK") != std::string::npos) {
+    return "";
+  }
+  return "hooklog-admin verify exit " + std::to_string(code.value_or(-1)) +
+         ":\n" + out + admin.Stderr();
+}
 
 inline std::string UrlEncode(const std::string& s) {
   static const char* hex = "0123456789ABCDEF";

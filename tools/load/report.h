@@ -24,7 +24,7 @@ struct Report {
   std::string receiver;  // "child process" | "in-process" | "none (port 9)"
   std::optional<std::string> receiver_binary;
   std::string machine;
-  std::string allocator;  // AllocatorName()
+  std::string allocator;            // AllocatorName()
   std::string storage = "rocksdb";  // rocksdb | postgresql (--storage)
   Count nodes;                      // engines (cluster nodes) in the run
   // Delivery scenarios (throughput, slow, faulty).
